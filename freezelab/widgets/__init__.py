@@ -1,0 +1,1 @@
+"""ipywidgets panels: thin views over freezelab's pure functions."""
