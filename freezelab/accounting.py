@@ -119,10 +119,11 @@ def layer_table(model: keras.Model) -> list[LayerRow]:
     Raises:
         ValueError: If ``model`` is not a Keras model.
     """
+    refs = iter_layers(model)  # validates the model
     top_trainable = bool(model.trainable)
     seen: set[int] = set()
     rows = []
-    for ref in iter_layers(model):
+    for ref in refs:
         params = trainable_params = 0
         for variable in ref.layer.weights:
             if id(variable) in seen:
@@ -137,7 +138,7 @@ def layer_table(model: keras.Model) -> list[LayerRow]:
                 name=ref.name,
                 block=ref.block,
                 type=type(ref.layer).__name__,
-                output_shape=_output_shape(ref.layer),
+                output_shape=output_shape(ref.layer),
                 params=params,
                 trainable_params=trainable_params,
                 nested_in=ref.nested_in,
@@ -198,7 +199,12 @@ class ParamReport:
     def _repr_html_(self) -> str:
         cells = []
         for row in self.rows:
-            style = {"yes": "", "no": ' style="color:#888"', "partly": "", "-": ' style="color:#888"'}
+            style = {
+                "yes": "",
+                "no": ' style="color:#888"',
+                "partly": "",
+                "-": ' style="color:#888"',
+            }
             cells.append(
                 f"<tr{style[row.trainable]}><td>{html.escape(row.name)}</td>"
                 f"<td>{html.escape(row.block)}</td><td>{row.type}</td>"
@@ -239,13 +245,14 @@ def _trainable_badge(value: str) -> str:
     return f'<span style="color:{colours[value]}">{label}</span>'
 
 
-def _output_shape(layer) -> tuple | None:
+def output_shape(layer: keras.layers.Layer) -> tuple | None:
+    """A layer's output shape with None for the batch, or None when unknown."""
     try:
         shape = layer.output.shape
     except (AttributeError, ValueError):
         try:
             shape = layer.compute_output_shape(layer.input.shape)
-        except Exception:  # noqa: BLE001 - a shape we cannot know is shown as "?"
+        except Exception:
             return None
     return tuple(shape) if shape is not None else None
 

@@ -176,9 +176,7 @@ def fresh_optimizer(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.O
         ValueError: If ``optimizer`` is not a Keras optimizer.
     """
     if not isinstance(optimizer, keras.optimizers.Optimizer):
-        raise ValueError(
-            f"Expected a Keras optimizer. Received: {optimizer!r}"
-        )
+        raise ValueError(f"Expected a Keras optimizer. Received: {optimizer!r}")
     return type(optimizer).from_config(optimizer.get_config())
 
 

@@ -100,9 +100,7 @@ def set_trainable(
         ValueError: As `select_layers`, or if ``trainable`` is not a bool.
     """
     if not isinstance(trainable, bool):
-        raise ValueError(
-            f"`trainable` must be True or False. Received: trainable={trainable!r}"
-        )
+        raise ValueError(f"`trainable` must be True or False. Received: trainable={trainable!r}")
     layers = select_layers(model, spec, up_to=up_to)
     changed = [layer.name for layer in layers if layer.trainable != trainable]
     for layer in layers:
@@ -194,9 +192,7 @@ def set_mask(model: keras.Model, mask: dict[str, bool]) -> list[str]:
         )
     for name, value in mask.items():
         if not isinstance(value, bool):
-            raise ValueError(
-                f"Mask values must be True or False. Received: {name!r}: {value!r}"
-            )
+            raise ValueError(f"Mask values must be True or False. Received: {name!r}: {value!r}")
     frozen = [name for name, value in mask.items() if not value]
     trainable = [name for name, value in mask.items() if value]
     # Validate every name before changing anything.
@@ -274,9 +270,7 @@ def _resolve_name(model, refs: list[LayerRef], name: str) -> list[keras.layers.L
 
 def _resolve_up_to(refs: list[LayerRef], up_to: str) -> list[keras.layers.Layer]:
     if not isinstance(up_to, str):
-        raise ValueError(
-            f"`up_to` takes a layer or block name. Received: up_to={up_to!r}"
-        )
+        raise ValueError(f"`up_to` takes a layer or block name. Received: up_to={up_to!r}")
     names = [ref.name for ref in refs]
     blocks = _block_names(refs)
     if up_to in names:
@@ -288,8 +282,7 @@ def _resolve_up_to(refs: list[LayerRef], up_to: str) -> list[keras.layers.Layer]
         matches = closest(up_to, valid)
         hint = f" Closest: {', '.join(repr(m) for m in matches)}." if matches else ""
         raise ValueError(
-            f"`up_to` must name a layer or block of the model.{hint} "
-            f"Received: up_to={up_to!r}"
+            f"`up_to` must name a layer or block of the model.{hint} Received: up_to={up_to!r}"
         )
     return [ref.layer for ref in refs[: last + 1]]
 

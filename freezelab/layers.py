@@ -89,7 +89,7 @@ def iter_layers(model: keras.Model) -> list[LayerRef]:
         seen.add(id(layer))
         if is_nested_model(layer):
             for inner in layer.layers:
-                visit(inner, path + (layer.name,), top_index)
+                visit(inner, (*path, layer.name), top_index)
             return
         block = block_of(layer.name)
         if block is not None:
@@ -98,7 +98,7 @@ def iter_layers(model: keras.Model) -> list[LayerRef]:
             block = "input"
         else:
             block = "head" if seen_block else ""
-        refs.append(LayerRef(layer, path + (layer.name,), block, top_index))
+        refs.append(LayerRef(layer, (*path, layer.name), block, top_index))
 
     for index, layer in enumerate(model.layers):
         visit(layer, (), index)

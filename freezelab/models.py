@@ -74,8 +74,7 @@ def validate_input_size(input_size) -> int:
     if isinstance(input_size, (tuple, list)):
         if len(input_size) == 3 and input_size[2] != 3:
             raise ValueError(
-                "VGG16 takes RGB images with 3 channels. "
-                f"Received: input_shape={tuple(input_size)}"
+                f"VGG16 takes RGB images with 3 channels. Received: input_shape={tuple(input_size)}"
             )
         if len(input_size) not in (2, 3) or input_size[0] != input_size[1]:
             raise ValueError(
@@ -189,7 +188,7 @@ def imagenet_available(timeout: float = 10.0, include_top: bool = False) -> bool
                 cache_subdir="models",
             )
             result["ok"] = True
-        except Exception:  # noqa: BLE001 - any failure means "not available"
+        except Exception:
             result["ok"] = False
 
     worker = threading.Thread(target=attempt, daemon=True)

@@ -1,0 +1,414 @@
+"""Everything the freeze panel shows, computed from a model and a mask.
+
+The panel (`freezelab.widgets.freeze_panel`) is a thin view: on each tick it
+asks this module for a `Readout` and writes the numbers into its labels.
+What does not depend on the mask (each layer's parameter count, FLOPs, block)
+is gathered once into a `PanelLayout`; `PanelLayout.readout(mask)` is then
+plain arithmetic over cached lists, fast enough for every checkbox tick.
+
+The backward-cost rule (see DESIGN.md): a trainable layer computes its
+weight-gradient; every layer *above* the lowest trainable layer must pass the
+gradient through (its input-gradient); the forward pass always runs. Per-layer
+costs come from `freezelab.cost.layer_costs` when that module is installed,
+else from a per-layer FLOP count made here (`fallback_layer_costs`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import keras
+
+from freezelab.layers import iter_layers
+
+ADAM_SLOTS = 2
+BYTES_PER_FLOAT32 = 4
+COST_MODULE = "freezelab.cost"
+FALLBACK_COST = "per-layer FLOP count (fallback)"
+
+
+@dataclass(frozen=True)
+class LayerCostRow:
+    """Mask-independent facts about one computing layer.
+
+    Attributes:
+        name: Layer name.
+        block: ``blockN``, ``head``, ``input`` or ``""`` as `iter_layers` says.
+        group: The panel group: the block, or the layer name when the model has
+            no VGG block names.
+        params: Parameters that train when the layer is trainable.
+        fixed_params: Parameters that never train (e.g. BatchNorm statistics).
+        forward_flops: FLOPs of the forward pass for one example.
+        input_grad_flops: FLOPs to pass the gradient to the layer's input.
+        weight_grad_flops: FLOPs to compute the layer's weight-gradient.
+        activation_grad_flops: FLOPs through a fused activation, paid once
+            whenever the layer has any backward work.
+    """
+
+    name: str
+    block: str
+    group: str
+    params: int
+    fixed_params: int
+    forward_flops: float
+    input_grad_flops: float
+    weight_grad_flops: float
+    activation_grad_flops: float = 0.0
+
+    @property
+    def has_weights(self) -> bool:
+        """Whether the layer gets a checkbox in the panel."""
+        return self.params + self.fixed_params > 0
+
+
+@dataclass(frozen=True)
+class GroupParams:
+    """Trainable and frozen parameters of one panel group (a block)."""
+
+    group: str
+    trainable_params: int
+    frozen_params: int
+
+    @property
+    def total_params(self) -> int:
+        """All parameters of the group."""
+        return self.trainable_params + self.frozen_params
+
+
+@dataclass(frozen=True)
+class BackwardStep:
+    """What the backward pass still does at one layer.
+
+    Attributes:
+        name: Layer name.
+        group: Panel group of the layer.
+        has_weights: Whether the layer holds weights.
+        computes_weight_grad: The layer trains, so its weight-gradient is computed.
+        gradient_flows: A trainable layer lies below, so the gradient must pass
+            through this layer (its input-gradient is computed).
+    """
+
+    name: str
+    group: str
+    has_weights: bool
+    computes_weight_grad: bool
+    gradient_flows: bool
+
+
+@dataclass(frozen=True)
+class Readout:
+    """All the numbers the panel shows for one mask.
+
+    Attributes:
+        trainable_params: Parameters that train (as ``model.trainable_weights``).
+        non_trainable_params: The rest.
+        groups: Trainable vs frozen parameters per block (or per layer).
+        backward: One `BackwardStep` per computing layer, in order.
+        relative_cost: Training-step FLOPs under this mask divided by the FLOPs
+            with every layer trainable.
+        cost_source: Where the per-layer costs came from.
+    """
+
+    trainable_params: int
+    non_trainable_params: int
+    groups: tuple[GroupParams, ...]
+    backward: tuple[BackwardStep, ...]
+    relative_cost: float
+    cost_source: str
+
+    @property
+    def total_params(self) -> int:
+        """All parameters."""
+        return self.trainable_params + self.non_trainable_params
+
+    @property
+    def trainable_share(self) -> float:
+        """Trainable parameters as a fraction of all (0 for a model without any)."""
+        return self.trainable_params / self.total_params if self.total_params else 0.0
+
+    @property
+    def optimizer_state_bytes(self) -> int:
+        """Adam's state: two float32 slots (first and second moment) per trainable weight."""
+        return ADAM_SLOTS * self.trainable_params * BYTES_PER_FLOAT32
+
+    @property
+    def optimizer_state_mb(self) -> float:
+        """`optimizer_state_bytes` in megabytes (10**6 bytes)."""
+        return self.optimizer_state_bytes / 1e6
+
+    @property
+    def saved_fraction(self) -> float:
+        """Share of the fully trainable step's compute that this mask removes."""
+        return 1.0 - self.relative_cost
+
+    def summary(self) -> str:
+        """A few lines with the headline numbers, for printing in a notebook."""
+        return (
+            f"trainable: {self.trainable_params:,} of {self.total_params:,} parameters "
+            f"({self.trainable_share:.1%})\n"
+            f"non-trainable: {self.non_trainable_params:,}\n"
+            f"Adam optimizer state: {self.optimizer_state_mb:.1f} MB\n"
+            f"training-step compute removed: {self.saved_fraction:.1%} ({self.cost_source})"
+        )
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+class PanelLayout:
+    """The mask-independent part of the panel, gathered once from a model.
+
+    Args:
+        model: A built Keras model.
+        costs: Per-layer costs to use instead of looking them up (rows of
+            `LayerCostRow`); mainly for tests.
+
+    Attributes:
+        rows: One `LayerCostRow` per computing layer, in model order.
+        weighted: The rows of layers with weights (the panel's checkboxes).
+        groups: Group name to the names of its weighted layers, in order.
+        has_blocks: Whether the model has VGG block names.
+        cost_source: ``"freezelab.cost"`` or the fallback's name.
+
+    Raises:
+        ValueError: If ``model`` is not a Keras model.
+    """
+
+    def __init__(self, model: keras.Model, costs: list[LayerCostRow] | None = None):
+        refs = iter_layers(model)
+        self.has_blocks = any(ref.block.startswith("block") for ref in refs)
+        if costs is None:
+            costs, self.cost_source = layer_cost_rows(model)
+        else:
+            self.cost_source = "given"
+        self.rows: list[LayerCostRow] = costs
+        self.weighted = [row for row in self.rows if row.has_weights]
+        self.groups: dict[str, list[str]] = {}
+        for row in self.weighted:
+            self.groups.setdefault(row.group, []).append(row.name)
+        self._index = {row.name: i for i, row in enumerate(self.rows)}
+        self._full_cost = self._step_flops({row.name: True for row in self.weighted})
+
+    @property
+    def layer_names(self) -> list[str]:
+        """Names of the layers with weights, in order."""
+        return [row.name for row in self.weighted]
+
+    @property
+    def head_layers(self) -> list[str]:
+        """The head: layers after the VGG blocks, or the last weighted layer."""
+        if self.has_blocks:
+            return [row.name for row in self.weighted if row.block == "head"]
+        return self.layer_names[-1:]
+
+    @property
+    def block_groups(self) -> list[str]:
+        """The VGG block groups (``block1`` …), in order; empty for other models."""
+        return [group for group in self.groups if group.startswith("block")]
+
+    def readout(self, mask: dict[str, bool]) -> Readout:
+        """Computes every readout for ``mask``.
+
+        Args:
+            mask: Layer name to trainable flag for the weighted layers; layers
+                left out count as frozen.
+
+        Returns:
+            The `Readout`.
+        """
+        trainable = non_trainable = 0
+        group_sums: dict[str, list[int]] = {group: [0, 0] for group in self.groups}
+        for row in self.weighted:
+            sums = group_sums[row.group]
+            if mask.get(row.name, False):
+                trainable += row.params
+                sums[0] += row.params
+                sums[1] += row.fixed_params
+            else:
+                sums[1] += row.params + row.fixed_params
+            non_trainable += row.fixed_params + (0 if mask.get(row.name, False) else row.params)
+        lowest = self._lowest_trainable(mask)
+        backward = tuple(
+            BackwardStep(
+                name=row.name,
+                group=row.group,
+                has_weights=row.has_weights,
+                computes_weight_grad=bool(mask.get(row.name, False)) and row.params > 0,
+                gradient_flows=lowest is not None and i > lowest,
+            )
+            for i, row in enumerate(self.rows)
+            if row.block != "input"
+        )
+        relative = self._step_flops(mask) / self._full_cost if self._full_cost else 1.0
+        return Readout(
+            trainable_params=trainable,
+            non_trainable_params=non_trainable,
+            groups=tuple(GroupParams(g, s[0], s[1]) for g, s in group_sums.items()),
+            backward=backward,
+            relative_cost=relative,
+            cost_source=self.cost_source,
+        )
+
+    def train_everything(self) -> dict[str, bool]:
+        """The preset where every layer trains."""
+        return {name: True for name in self.layer_names}
+
+    def freeze_base(self, current: dict[str, bool]) -> dict[str, bool]:
+        """The preset that freezes every layer outside the head; the head keeps its flags."""
+        head = set(self.head_layers)
+        return {name: (current.get(name, True) if name in head else False) for name in current}
+
+    def train_only_head(self) -> dict[str, bool]:
+        """The preset where the head trains and everything else is frozen."""
+        head = set(self.head_layers)
+        return {name: name in head for name in self.layer_names}
+
+    def freeze_first_blocks(self, count: int) -> dict[str, bool]:
+        """The preset that freezes blocks 1..``count`` and trains the rest.
+
+        Args:
+            count: How many VGG blocks to freeze, from 0 to the number of blocks.
+
+        Returns:
+            The mask.
+
+        Raises:
+            ValueError: If the model has no VGG blocks or ``count`` is out of range.
+        """
+        blocks = self.block_groups
+        if not blocks:
+            raise ValueError(
+                "freeze_first_blocks needs a model with VGG block names (block1_conv1 …). "
+                f"Received a model whose layers are: {', '.join(self.layer_names[:4])}"
+            )
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= len(blocks):
+            raise ValueError(
+                f"count must be an int from 0 to {len(blocks)} (blocks to freeze). "
+                f"Received: count={count!r}"
+            )
+        frozen = set(blocks[:count])
+        return {row.name: row.group not in frozen for row in self.weighted}
+
+    def _lowest_trainable(self, mask: dict[str, bool]) -> int | None:
+        for i, row in enumerate(self.rows):
+            if row.params and mask.get(row.name, False):
+                return i
+        return None
+
+    def _step_flops(self, mask: dict[str, bool]) -> float:
+        lowest = self._lowest_trainable(mask)
+        total = 0.0
+        for i, row in enumerate(self.rows):
+            total += row.forward_flops
+            weight_grad = bool(row.params) and mask.get(row.name, False)
+            flows = lowest is not None and i > lowest
+            if weight_grad:
+                total += row.weight_grad_flops
+            if flows:
+                total += row.input_grad_flops
+            if weight_grad or flows:
+                total += row.activation_grad_flops
+        return total
+
+
+def layer_cost_rows(model: keras.Model) -> tuple[list[LayerCostRow], str]:
+    """Gathers each computing layer's parameters and costs.
+
+    Uses `freezelab.cost.layer_costs` for the FLOPs when that module exists,
+    else `fallback_layer_costs`.
+
+    Args:
+        model: A built Keras model.
+
+    Returns:
+        The rows, and the name of the cost source.
+    """
+    rows = fallback_layer_costs(model)
+    try:
+        from freezelab.cost import layer_costs
+
+        costs = {cost.name: cost for cost in layer_costs(model, batch_size=1)}
+    except (ImportError, ValueError):
+        # No cost module yet, or a layer type it does not model: count here.
+        return rows, FALLBACK_COST
+    merged = []
+    for row in rows:
+        cost = costs.get(row.name)
+        merged.append(
+            LayerCostRow(
+                name=row.name,
+                block=row.block,
+                group=row.group,
+                params=row.params,
+                fixed_params=row.fixed_params,
+                forward_flops=float(cost.forward_flops) if cost else 0.0,
+                input_grad_flops=float(cost.input_grad_flops) if cost else 0.0,
+                weight_grad_flops=float(cost.weight_grad_flops) if cost else 0.0,
+                activation_grad_flops=float(getattr(cost, "activation_grad_flops", 0) or 0),
+            )
+        )
+    return merged, COST_MODULE
+
+
+def fallback_layer_costs(model: keras.Model) -> list[LayerCostRow]:
+    """Counts parameters and FLOPs per computing layer without the cost module.
+
+    A layer with a ``kernel`` (Dense, Conv) does ``output positions × kernel
+    size`` multiply-adds, 2 FLOPs each; its input-gradient and its
+    weight-gradient each cost about as much again. Other layers (pooling,
+    flatten, activations) cost one FLOP per output element forward and
+    backward and have no weight-gradient beyond one FLOP per parameter.
+
+    Args:
+        model: A built Keras model.
+
+    Returns:
+        One `LayerCostRow` per computing layer, in order.
+    """
+    rows = []
+    seen: set[int] = set()
+    for ref in iter_layers(model):
+        layer = ref.layer
+        params = fixed = 0
+        for variable in layer.weights:
+            if id(variable) in seen:
+                continue
+            seen.add(id(variable))
+            size = math.prod(int(d) for d in variable.shape)
+            if _can_train(layer, variable):
+                params += size
+            else:
+                fixed += size
+        output_positions, output_elements = _output_sizes(layer)
+        kernel = getattr(layer, "kernel", None)
+        if kernel is not None and output_positions is not None:
+            forward = 2.0 * output_positions * math.prod(int(d) for d in kernel.shape)
+            input_grad = weight_grad = forward
+        else:
+            forward = input_grad = float(output_elements or params)
+            weight_grad = float(params)
+        group = ref.block if ref.block not in ("", "input") else ref.name
+        rows.append(
+            LayerCostRow(ref.name, ref.block, group, params, fixed, forward, input_grad, weight_grad)
+        )
+    return rows
+
+
+def _can_train(layer, variable) -> bool:
+    """Whether ``variable`` trains when its layer is trainable (not a BN statistic)."""
+    trainable_variables = getattr(layer, "_trainable_variables", None)
+    if trainable_variables is not None:
+        return any(variable is v for v in trainable_variables)
+    return bool(variable.trainable)
+
+
+def _output_sizes(layer) -> tuple[int | None, int | None]:
+    """Output positions (all axes but batch and channels) and output elements per example."""
+    try:
+        shape = tuple(layer.output.shape)
+    except Exception:  # noqa: BLE001 - a layer without one known output has no FLOP count
+        return None, None
+    if len(shape) < 2 or any(d is None for d in shape[1:]):
+        return None, None
+    return math.prod(int(d) for d in shape[1:-1]), math.prod(int(d) for d in shape[1:])
