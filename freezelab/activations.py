@@ -56,7 +56,12 @@ def feature_model(model: keras.Model, layer_name: str) -> keras.Model:
     owner = model
     for name in ref.path[:-1]:
         owner = owner.get_layer(name)
-    return keras.Model(owner.inputs, ref.layer.output, name=f"{layer_name}_features")
+    return keras.Model(single_input(owner), ref.layer.output, name=f"{layer_name}_features")
+
+
+def single_input(model: keras.Model):
+    """``model``'s input tensor, unwrapped from its list when there is one input."""
+    return model.inputs[0] if len(model.inputs) == 1 else model.inputs
 
 
 def layer_output(model: keras.Model, inputs: np.ndarray, layer_name: str) -> np.ndarray:

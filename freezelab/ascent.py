@@ -52,6 +52,7 @@ class AscentSettings:
     blur_sigma: float = 0.5
     blur_every: int = 4
     tv_weight: float = 0.2
+    border: float = 0.125
     preprocessing: str | None = "caffe"
     seed: int = 0
 
@@ -135,7 +136,9 @@ def filter_pictures(
             RMS), ``octaves``, ``octave_scale``, ``jitter`` (pixels),
             ``scale_jitter`` (largest extra zoom, e.g. 0.1 for 10 %),
             ``regularization`` (``"blur"``, ``"tv"`` or None),
-            ``blur_sigma``, ``blur_every``, ``tv_weight``, ``preprocessing``
+            ``blur_sigma``, ``blur_every``, ``tv_weight``, ``border`` (share
+            of each side of the feature map left out of the target),
+            ``preprocessing``
             (``"caffe"`` or None for models taking raw pixels), ``seed``.
 
     Returns:
@@ -151,7 +154,7 @@ def filter_pictures(
     filters = _check_filters(filters, extractor, layer_name)
     canvas = _canvas_size(extractor, size)
     batch_size = len(filters) if batch_size is None else _positive_int(batch_size, "batch_size")
-    gradient_fn = input_gradient_fn(extractor, _selected_mean_activation)
+    gradient_fn = input_gradient_fn(extractor, _objective(config.border))
     bar = keras.utils.Progbar(_total_steps(len(filters), config)) if progress else None
     chunks = [filters[i : i + batch_size] for i in range(0, len(filters), batch_size)]
     channels = int(extractor.output.shape[-1])
@@ -167,9 +170,14 @@ def filter_pictures(
 
 
 def filter_activation(
-    model: keras.Model, layer_name: str, filters, pixels: np.ndarray, preprocessing="caffe"
+    model: keras.Model,
+    layer_name: str,
+    filters,
+    pixels: np.ndarray,
+    preprocessing: str | None = "caffe",
+    border: float = AscentSettings.border,
 ) -> np.ndarray:
-    """Mean activation of filter ``filters[i]`` for picture ``pixels[i]``.
+    """Mean activation of filter ``filters[i]`` for picture ``pixels[i]``, the ascent's target.
 
     Args:
         model: The model.
@@ -177,6 +185,7 @@ def filter_activation(
         filters: One channel index per picture.
         pixels: ``(N, S, S, 3)`` RGB pixels 0..255.
         preprocessing: ``"caffe"`` or None, as in `filter_pictures`.
+        border: Share of each side of the feature map left out of the mean.
 
     Returns:
         A float32 ``(N,)`` array.
@@ -187,7 +196,7 @@ def filter_activation(
     outputs = keras.ops.convert_to_numpy(
         extractor(_to_model(np.asarray(pixels, np.float32), preprocessing), training=False)
     )
-    return (outputs.mean(axis=(1, 2)) * one_hot).sum(axis=-1).astype(np.float32)
+    return _selected(interior(outputs, border), one_hot)
 
 
 def stretch_contrast(pixels: np.ndarray, spread: float = 0.15) -> np.ndarray:
@@ -250,15 +259,34 @@ def _jittered_gradient(gradient_fn, pixels, canvas, one_hot, rngs, config):
     return np.stack([np.roll(g, (-s[0], -s[1]), axis=(0, 1)) for g, s in zip(gradient, shifts)])
 
 
+def interior(feature_maps, border: float):
+    """``(N, h, w, C)`` maps without ``border`` of each side (never below one pixel).
+
+    Ascent targets the interior: at the edges, zero padding and the wrap-around
+    of jitter would otherwise draw stripes along the border.
+    """
+    height, width = feature_maps.shape[1], feature_maps.shape[2]
+    top = min(int(height * border), (height - 1) // 2)
+    left = min(int(width * border), (width - 1) // 2)
+    return feature_maps[:, top : height - top, left : width - left, :]
+
+
 def _activation(gradient_fn, model_pixels, one_hot, config):
     _, _, (outputs,) = gradient_fn(_to_model(model_pixels, config.preprocessing), one_hot)
+    return _selected(interior(outputs, config.border), one_hot)
+
+
+def _selected(outputs, one_hot):
     return (outputs.mean(axis=(1, 2)) * one_hot).sum(axis=-1).astype(np.float32)
 
 
-def _selected_mean_activation(outputs, one_hot):
-    """Sum over the batch of each picture's own filter's mean activation."""
-    outputs = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
-    return keras.ops.sum(keras.ops.mean(outputs, axis=(1, 2)) * one_hot)
+def _objective(border):
+    def selected_mean_activation(outputs, one_hot):
+        """Sum over the batch of each picture's own filter's interior mean activation."""
+        outputs = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+        return keras.ops.sum(keras.ops.mean(interior(outputs, border), axis=(1, 2)) * one_hot)
+
+    return selected_mean_activation
 
 
 def _to_model(pixels, preprocessing):
@@ -379,6 +407,8 @@ def _check_settings(config: AscentSettings) -> None:
         )
     for name in ("steps", "octaves", "blur_every"):
         _positive_int(getattr(config, name), name)
+    if not 0 <= config.border < 0.5:
+        raise ValueError(f"border must be in [0, 0.5). Received: border={config.border!r}")
     if config.jitter < 0 or config.scale_jitter < 0 or config.octave_scale < 1:
         raise ValueError(
             "jitter and scale_jitter must be >= 0 and octave_scale >= 1. Received: "

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from freezelab.activations import conv_layer_names, find_layer, upsample
+from freezelab.activations import conv_layer_names, find_layer, single_input, upsample
 from freezelab.gradients import input_gradient_fn
 
 
@@ -77,8 +77,8 @@ def grad_cam(
             "with_head(base, nested=False). "
             f"Received: layer_name={layer_name!r}"
         )
-    features = keras.Model(model.inputs, ref.layer.output)
-    head = keras.Model(ref.layer.output, model.outputs)
+    features = keras.Model(single_input(model), ref.layer.output)
+    head = keras.Model(ref.layer.output, model.outputs[0])
     maps = keras.ops.convert_to_numpy(features(inputs[None], training=False))
     scores = keras.ops.convert_to_numpy(head(maps, training=False))
     if scores.ndim != 2:

@@ -87,6 +87,8 @@ def mask_from_text(text: str, layer_names) -> dict[str, bool]:
         text: A text form as `mask_to_text` writes it. Items may be ``all``,
             a block (``block2``, ``head``), a run of blocks (``block1-3``) or
             a layer name; whitespace separates the ``F:`` and ``T:`` parts.
+            ``all`` sets every layer the text does not name otherwise, so
+            ``"T:all F:block1"`` freezes block1 only.
         layer_names: The weighted layers of the model the mask is for, in
             order: a list of names, a mask dict, or a Keras model.
 
@@ -107,6 +109,7 @@ def mask_from_text(text: str, layer_names) -> dict[str, bool]:
     blocks = layer_blocks(names)
     groups = _groups(blocks)
     mask: dict[str, bool] = {}
+    default: bool | None = None  # from 'all': the flag of every layer not named
     for part in text.split():
         letter, sep, items = part.partition(":")
         if not sep or letter.upper() not in ("F", "T"):
@@ -117,6 +120,13 @@ def mask_from_text(text: str, layer_names) -> dict[str, bool]:
             )
         flag = letter.upper() == "T"
         for item in filter(None, items.split(",")):
+            if item == "all":
+                if default is not None and default != flag:
+                    raise ValueError(
+                        f"The mask text says both 'T:all' and 'F:all'. Received: {text!r}"
+                    )
+                default = flag
+                continue
             for name in _expand(item, names, groups):
                 if name in mask and mask[name] != flag:
                     raise ValueError(
@@ -124,6 +134,8 @@ def mask_from_text(text: str, layer_names) -> dict[str, bool]:
                         f"Received: {text!r}"
                     )
                 mask[name] = flag
+    if default is not None:
+        mask = {name: mask.get(name, default) for name in names}
     missing = [name for name in names if name not in mask]
     if missing:
         shown = ", ".join(repr(name) for name in missing[:5])
@@ -137,8 +149,6 @@ def mask_from_text(text: str, layer_names) -> dict[str, bool]:
 
 
 def _expand(item: str, names: list[str], groups: dict[str, list[str]]) -> list[str]:
-    if item == "all":
-        return list(names)
     if item in groups and item:
         return groups[item]
     if item in names:

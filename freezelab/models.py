@@ -112,7 +112,8 @@ def load_vgg16(
             ImageNet classifier with ``include_top=True``).
         classes: Outputs of the top when ``include_top`` and not ImageNet.
         timeout: Seconds ``"auto"`` may spend reaching the weights server.
-        verbose: Print which weights the model holds.
+        verbose: Print which weights the model holds (and the notice when
+            ``"auto"`` falls back to untrained weights).
 
     Returns:
         The model; `weights_source` tells which weights it holds.
@@ -122,7 +123,7 @@ def load_vgg16(
             ``weights`` value, or a weights file that does not exist.
     """
     size = validate_input_size(input_size)
-    source, keras_weights = _resolve_weights(weights, include_top, timeout)
+    source, keras_weights = _resolve_weights(weights, include_top, timeout, verbose)
     if include_top and source == "imagenet" and size != 224:
         raise ValueError(
             "The ImageNet classifier top needs 224x224 inputs; use include_top=False "
@@ -197,7 +198,7 @@ def imagenet_available(timeout: float = 10.0, include_top: bool = False) -> bool
     return bool(result.get("ok")) and imagenet_cache_path(include_top).exists()
 
 
-def _resolve_weights(weights, include_top, timeout):
+def _resolve_weights(weights, include_top, timeout, verbose):
     if weights is None:
         return "untrained", None
     if isinstance(weights, os.PathLike) or (
@@ -215,10 +216,11 @@ def _resolve_weights(weights, include_top, timeout):
     if weights == "auto":
         if imagenet_available(timeout=timeout, include_top=include_top):
             return "imagenet", "imagenet"
-        print(
-            f"freezelab notice: ImageNet weights could not be reached within {timeout:g} s "
-            "(offline?). Falling back to UNTRAINED weights."
-        )
+        if verbose:
+            print(
+                f"freezelab notice: ImageNet weights could not be reached within {timeout:g} s "
+                "(offline?). Falling back to UNTRAINED weights."
+            )
         return "untrained", None
     raise ValueError(
         "weights must be 'auto', 'imagenet', None, or a path to a weights file. "

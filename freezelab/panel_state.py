@@ -359,6 +359,7 @@ def fallback_layer_costs(model: keras.Model) -> list[LayerCostRow]:
     weight-gradient each cost about as much again. Other layers (pooling,
     flatten, activations) cost one FLOP per output element forward and
     backward and have no weight-gradient beyond one FLOP per parameter.
+    Input layers cost nothing.
 
     Args:
         model: A built Keras model.
@@ -382,7 +383,9 @@ def fallback_layer_costs(model: keras.Model) -> list[LayerCostRow]:
                 fixed += size
         output_positions, output_elements = _output_sizes(layer)
         kernel = getattr(layer, "kernel", None)
-        if kernel is not None and output_positions is not None:
+        if ref.block == "input":
+            forward = input_grad = weight_grad = 0.0
+        elif kernel is not None and output_positions is not None:
             forward = 2.0 * output_positions * math.prod(int(d) for d in kernel.shape)
             input_grad = weight_grad = forward
         else:

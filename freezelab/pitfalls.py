@@ -107,13 +107,15 @@ def _nested_layers_slice(model: keras.Model) -> Pitfall | None:
     nested = [(i, layer) for i, layer in enumerate(model.layers) if is_nested_model(layer)]
     if not nested:
         return None
-    listing = ", ".join(f"[{i}] {layer.name}" for i, layer in enumerate(model.layers))
+    count = len(model.layers)
+    tail = range(max(0, count - 3), count)
+    listing = ", ".join(f"[{i}] {model.layers[i].name}" for i in tail)
     inner = "; ".join(
         f"{layer.name!r} (index {i}) holds {len(layer.layers)} layers" for i, layer in nested
     )
     return Pitfall(
         "nested_layers_slice",
-        f"model.layers has {len(model.layers)} entries ({listing}); {inner}. "
+        f"model.layers has {count} entries, ending {listing}; {inner}. "
         "A slice such as model.layers[:-N] counts each nested model as one layer. "
         "Select by name or block instead (freezelab.freeze(model, 'block1')).",
         [layer.name for _, layer in nested],

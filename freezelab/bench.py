@@ -1,0 +1,118 @@
+"""Benchmark: does freezing make a training step faster, as the cost model says?
+
+Runs the standard sweep (`freezelab.sweep.standard_cases`) on VGG16 with a
+small dense head and prints, per mask, the measured ms/step, the measured
+speed-up, the cost model's predicted speed-up and its error on the step-time
+fraction. Target: within 20 % for every prefix mask.
+
+Usage::
+
+    python -m freezelab.bench                       # 96x96, batch 8, TensorFlow
+    python -m freezelab.bench --backend jax --input-size 224 --batch-size 32
+    python -m freezelab.bench --json sweep.json     # also write the record
+
+Weights do not change the arithmetic, so the model is built untrained (no
+download). Keep the machine otherwise idle while it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Reads the command line (see the module docstring)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m freezelab.bench",
+        description="Time VGG16 training steps under freeze masks against the cost model.",
+    )
+    parser.add_argument("--input-size", type=int, default=96, help="image side (>= 32)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=10, help="timed steps per mask")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per mask")
+    parser.add_argument("--backend", choices=BACKENDS, help="Keras backend (default: current)")
+    parser.add_argument("--jit", choices=("auto", "on", "off"), default="auto", help="XLA")
+    parser.add_argument("--eager", action="store_true", help="also time with run_eagerly=True")
+    parser.add_argument("--json", metavar="PATH", help="write the sweep record as JSON")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the benchmark and prints the table.
+
+    Args:
+        argv: Command-line arguments (None: ``sys.argv[1:]``).
+
+    Returns:
+        The process exit code (0 on success).
+    """
+    args = parse_args(argv)
+    current = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if args.backend and args.backend != current and "keras" in sys.modules:
+        # Keras picks its backend once, at import: start again under the one asked for.
+        argv = sys.argv[1:] if argv is None else argv
+        env = {**os.environ, "KERAS_BACKEND": args.backend}
+        return subprocess.call([sys.executable, "-m", "freezelab.bench", *argv], env=env)
+    if args.backend:
+        os.environ["KERAS_BACKEND"] = args.backend
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import keras
+
+    from freezelab.models import load_vgg16, with_head
+    from freezelab.sweep import run_sweep, standard_cases
+    from freezelab.timing import describe_device, time_train_step
+
+    jit = {"auto": "auto", "on": True, "off": False}[args.jit]
+    base = load_vgg16(weights=None, input_size=args.input_size, verbose=False)
+    model = with_head(base, head_units=(128, 10), pooling="flatten")
+    print(
+        f"freezelab.bench: VGG16 + dense head at {args.input_size}x{args.input_size}, "
+        f"batch {args.batch_size}, Adam, {args.repeats} timed steps per mask after "
+        f"{args.warmup} warm-up steps\nKeras {keras.__version__}, backend "
+        f"{keras.backend.backend()}, device {describe_device()}\n"
+    )
+    result = run_sweep(
+        model,
+        standard_cases(model),
+        batch_size=args.batch_size,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        jit_compile=jit,
+    )
+    print()
+    print(result.table())
+    print(
+        f"\nworst prefix error: {result.worst_prefix_error:.0%} (target: within 20%)."
+        "  error = predicted step-time fraction / measured fraction - 1."
+    )
+    if not result.timings[0].is_gpu:
+        print("No GPU was used: these are CPU figures.")
+    if args.eager:
+        print("\nrun_eagerly=True (no graph, frozen layers' gradients may not be pruned):")
+        cases = standard_cases(model)
+        whole_base = [case for case in cases if case.kind == "prefix"][-1]
+        for case in (cases[0], whole_base):
+            timing = time_train_step(
+                model, case.mask, args.batch_size, args.repeats, args.warmup, run_eagerly=True
+            )
+            compiled = next(r for r in result.rows if r.label == case.label)
+            print(
+                f"  {case.label:<16} eager {timing.median_ms:8.1f} ms/step"
+                f"  compiled {compiled.median_ms:8.1f} ms/step"
+            )
+    if args.json:
+        path = result.save_json(args.json)
+        print(f"\nrecord written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
