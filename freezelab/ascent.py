@@ -155,7 +155,7 @@ def filter_pictures(
     canvas = _canvas_size(extractor, size)
     batch_size = len(filters) if batch_size is None else _positive_int(batch_size, "batch_size")
     gradient_fn = input_gradient_fn(extractor, _objective(config.border))
-    bar = keras.utils.Progbar(_total_steps(len(filters), config)) if progress else None
+    bar = keras.utils.Progbar(_total_steps(len(filters), config), interval=1.0) if progress else None
     chunks = [filters[i : i + batch_size] for i in range(0, len(filters), batch_size)]
     channels = int(extractor.output.shape[-1])
     results = [_ascend(gradient_fn, chunk, channels, canvas, config, bar) for chunk in chunks]
@@ -415,3 +415,43 @@ def _check_settings(config: AscentSettings) -> None:
             f"jitter={config.jitter}, scale_jitter={config.scale_jitter}, "
             f"octave_scale={config.octave_scale}"
         )
+
+
+def high_frequency_share(pixels: np.ndarray, cutoff: float = 0.125) -> np.ndarray:
+    """Share of each picture's spectral energy above ``cutoff`` cycles per pixel.
+
+    A number for how fine a picture's pattern is: smooth colour blobs give a
+    small share, fine stripes and textures a large one.
+
+    Args:
+        pixels: ``(N, S, S, 3)`` or ``(S, S, 3)`` pictures.
+        cutoff: Frequency (0 to 0.5 cycles per pixel) that separates fine from coarse.
+
+    Returns:
+        One share in 0..1 per picture (a float for one picture).
+    """
+    pixels = np.asarray(pixels, np.float64)
+    single = pixels.ndim == 3
+    batch = pixels[None] if single else pixels
+    grey = batch.mean(axis=-1)
+    grey = grey - grey.mean(axis=(1, 2), keepdims=True)
+    energy = np.abs(np.fft.fft2(grey)) ** 2
+    fy = np.fft.fftfreq(grey.shape[1])[:, None]
+    fx = np.fft.fftfreq(grey.shape[2])[None, :]
+    fine = np.hypot(fx, fy) > cutoff
+    shares = energy[:, fine].sum(axis=1) / np.maximum(energy.sum(axis=(1, 2)), 1e-12)
+    return float(shares[0]) if single else shares
+
+
+def colourfulness(pixels: np.ndarray) -> np.ndarray:
+    """Mean distance of each picture's pixels from grey (0 for grey pictures, up to ~255).
+
+    Args:
+        pixels: ``(N, S, S, 3)`` or ``(S, S, 3)`` RGB pictures.
+
+    Returns:
+        One value per picture (a float for one picture).
+    """
+    pixels = np.asarray(pixels, np.float64)
+    spread = np.abs(pixels - pixels.mean(axis=-1, keepdims=True)).mean(axis=(-3, -2, -1))
+    return float(spread) if np.ndim(spread) == 0 else spread

@@ -37,6 +37,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per mask")
     parser.add_argument("--backend", choices=BACKENDS, help="Keras backend (default: current)")
     parser.add_argument("--jit", choices=("auto", "on", "off"), default="auto", help="XLA")
+    parser.add_argument(
+        "--one-by-one",
+        action="store_true",
+        help="time masks one after another instead of side by side (less memory)",
+    )
     parser.add_argument("--eager", action="store_true", help="also time with run_eagerly=True")
     parser.add_argument("--json", metavar="PATH", help="write the sweep record as JSON")
     return parser.parse_args(argv)
@@ -68,7 +73,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from freezelab.models import load_vgg16, with_head
     from freezelab.sweep import run_sweep, standard_cases
-    from freezelab.timing import describe_device, time_train_step
+    from freezelab.timing import describe_device, time_forward, time_train_step
 
     jit = {"auto": "auto", "on": True, "off": False}[args.jit]
     base = load_vgg16(weights=None, input_size=args.input_size, verbose=False)
@@ -86,12 +91,21 @@ def _run(args: argparse.Namespace) -> int:
         repeats=args.repeats,
         warmup=args.warmup,
         jit_compile=jit,
+        interleave=not args.one_by_one,
     )
     print()
     print(result.table())
     print(
         f"\nworst prefix error: {result.worst_prefix_error:.0%} (target: within 20%)."
         "  error = predicted step-time fraction / measured fraction - 1."
+    )
+    forward = time_forward(model, args.batch_size, args.repeats, args.warmup)
+    whole_base = [r for r in result.rows if r.kind == "prefix"][-1]
+    print(
+        f"forward pass alone: {forward.median_ms:.1f} ms (IQR {forward.iqr_ms:.1f}), "
+        f"{forward.median_ms / result.rows[0].median_ms:.0%} of the fully trainable step: "
+        f"the floor for freezing without cached features ({whole_base.label}: "
+        f"{whole_base.measured_fraction:.0%})."
     )
     if not result.timings[0].is_gpu:
         print("No GPU was used: these are CPU figures.")

@@ -98,6 +98,7 @@ class LayerBackward:
             must flow through this layer to its input.
         forward_flops: Forward FLOPs (always paid).
         backward_flops: Backward FLOPs still paid under the mask.
+        has_weights: Whether the layer holds weights.
     """
 
     name: str
@@ -106,6 +107,7 @@ class LayerBackward:
     computes_input_grad: bool
     forward_flops: int
     backward_flops: int
+    has_weights: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,24 @@ class StepCost:
     def speedup(self) -> float:
         """Predicted speed-up over the fully trainable step (1 / relative_cost)."""
         return 1.0 / self.relative_cost if self.relative_cost else math.inf
+
+    def block_table(self) -> str:
+        """Per block: forward and remaining backward GFLOPs, and which gradients run.
+
+        Each layer with weights is shown as ``W`` (weight gradient), ``I``
+        (input gradient), ``WI`` (both) or ``-`` (no backward work).
+        """
+        blocks: dict[str, list[LayerBackward]] = {}
+        for row in self.layers:
+            if row.block != "input":
+                blocks.setdefault(row.block or "(other)", []).append(row)
+        lines = [f"{'block':<8}{'forward GF':>11}{'backward GF':>13}  gradients per layer"]
+        for block, rows in blocks.items():
+            marks = " ".join(_grad_mark(r) for r in rows if r.has_weights)
+            forward = sum(r.forward_flops for r in rows) / 1e9
+            backward = sum(r.backward_flops for r in rows) / 1e9
+            lines.append(f"{block:<8}{forward:>11.3f}{backward:>13.3f}  {marks}")
+        return "\n".join(lines)
 
     def __str__(self) -> str:
         return (
@@ -294,6 +314,11 @@ def memory_estimate(
     )
 
 
+def _grad_mark(row: LayerBackward) -> str:
+    mark = ("W" if row.computes_weight_grad else "") + ("I" if row.computes_input_grad else "")
+    return mark or "-"
+
+
 def _backward_rows(costs: list[LayerCost], trains: dict[str, bool]) -> list[LayerBackward]:
     rows = []
     trainable_below = False
@@ -315,6 +340,7 @@ def _backward_rows(costs: list[LayerCost], trains: dict[str, bool]) -> list[Laye
                 computes_input_grad=input_grad,
                 forward_flops=cost.forward_flops,
                 backward_flops=backward,
+                has_weights=bool(cost.params),
             )
         )
         trainable_below = trainable_below or weight_grad

@@ -24,12 +24,18 @@ patches per class through the same code.
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from freezelab.settings import pick
+
+FLOWERS_URL = (
+    "https://storage.googleapis.com/download.tensorflow.org/example_images/flower_photos.tgz"
+)
 
 CELL_SIZE = 100
 MIN_PATCH, MAX_PATCH = 48, 96
@@ -84,7 +90,8 @@ class TargetDataset:
         y_val: int64 ``(n_val,)`` labels.
         class_names: Class names, in label order.
         train_boxes: int ``(n_train, 4)``: ``(top, left, bottom, right)`` of
-            each training patch in its source photo (the photo is its class).
+            each training patch in its source photo (the photo is its class);
+            None for datasets of whole, distinct photos.
         val_boxes: The same for validation patches.
         provenance: Class name -> where its photo comes from.
     """
@@ -94,8 +101,8 @@ class TargetDataset:
     x_val: np.ndarray
     y_val: np.ndarray
     class_names: tuple[str, ...]
-    train_boxes: np.ndarray
-    val_boxes: np.ndarray
+    train_boxes: np.ndarray | None = None
+    val_boxes: np.ndarray | None = None
     provenance: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -116,8 +123,11 @@ class TargetDataset:
             f"Target dataset: {self.num_classes} classes, {len(self.y_train)} train + "
             f"{len(self.y_val)} validation patches of {self.image_size}x{self.image_size} RGB "
             "(float32, 0..255).",
-            "Split by grid cell of each photo before cropping: no region is on both sides.",
         ]
+        if self.train_boxes is not None:
+            lines.append(
+                "Split by grid cell of each photo before cropping: no region is on both sides."
+            )
         for index, name in enumerate(self.class_names):
             lines.append(
                 f"  {index}: {name:<11} train {train_counts[index]:>3}, "
@@ -164,8 +174,8 @@ def load_target_dataset(
 
     rng = np.random.default_rng(seed)
     parts: dict[str, list] = {key: [] for key in ("xt", "yt", "bt", "xv", "yv", "bv")}
-    for label, (_, loader) in enumerate(SOURCES.values()):
-        photo = as_rgb(loader())
+    for label, name in enumerate(SOURCES):
+        photo = source_photo(name)
         train_cells, val_cells = split_cells(photo.shape[:2], rng)
         for cells, count, keys in (
             (train_cells, train_per_class, ("xt", "yt", "bt")),
@@ -187,6 +197,28 @@ def load_target_dataset(
         val_boxes=np.concatenate(parts["bv"])[val_order],
         provenance={name: source for name, (source, _) in SOURCES.items()},
     )
+
+
+@functools.lru_cache(maxsize=len(SOURCES))
+def source_photo(class_name: str) -> np.ndarray:
+    """The photo a class is cut from, as read-only float32 RGB in 0..255 (cached).
+
+    Args:
+        class_name: One of the keys of `SOURCES`.
+
+    Returns:
+        The whole photo.
+
+    Raises:
+        ValueError: For an unknown class name.
+    """
+    if class_name not in SOURCES:
+        raise ValueError(
+            f"class_name must be one of {list(SOURCES)}. Received: class_name={class_name!r}"
+        )
+    photo = as_rgb(SOURCES[class_name][1]())
+    photo.flags.writeable = False
+    return photo
 
 
 def as_rgb(photo: np.ndarray) -> np.ndarray:
@@ -273,7 +305,91 @@ def cut_patches(
         crop = np.rot90(crop, k=int(rng.integers(4)))
         if rng.random() < 0.5:
             crop = crop[:, ::-1]
-        patches[made] = resize(crop, (image_size, image_size), anti_aliasing=True, preserve_range=True)
+        patches[made] = resize(
+            crop, (image_size, image_size), anti_aliasing=True, preserve_range=True
+        )
         boxes[made] = (y, x, y + side, x + side)
         made += 1
     return patches, boxes
+
+
+def load_flowers(
+    image_size: int = 64,
+    seed: int = 0,
+    max_per_class: int = 200,
+    val_share: float = 0.2,
+    timeout: float = 10.0,
+) -> TargetDataset:
+    """Loads TensorFlow's "flower_photos" (5 classes) online, cached like Keras's datasets.
+
+    The archive (about 220 MB) is downloaded once by ``keras.utils.get_file``
+    into ``~/.keras/datasets`` and read from there afterwards. Photos are
+    split into train and validation by file before resizing, so each photo is
+    on one side only. Never called by tests: it needs the network the first time.
+
+    Args:
+        image_size: Side of the square images returned (photos are
+            centre-cropped to a square, then resized).
+        seed: Seed for the choice of photos and the split.
+        max_per_class: At most this many photos per class, to keep memory small.
+        val_share: Share of each class's photos kept for validation.
+        timeout: Seconds to wait for the download server to answer before
+            giving up (when the archive is not cached yet).
+
+    Returns:
+        A `TargetDataset` without boxes (each image is a whole, distinct photo).
+
+    Raises:
+        ConnectionError: If the archive is not cached and the server does not
+            answer within ``timeout``.
+        ValueError: For an ``image_size`` below 8 or a ``val_share`` outside (0, 1).
+    """
+    import socket
+    from pathlib import Path
+
+    import keras
+    from skimage.io import imread
+    from skimage.transform import resize
+
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 8:
+        raise ValueError(f"image_size must be an int of at least 8. Received: {image_size!r}")
+    if not 0 < val_share < 1:
+        raise ValueError(f"val_share must be between 0 and 1. Received: val_share={val_share}")
+    keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    if not any((keras_home / "datasets").glob("flower_photos*")):
+        try:
+            with socket.create_connection(("storage.googleapis.com", 443), timeout=timeout):
+                pass
+        except OSError as error:
+            raise ConnectionError(
+                f"The flowers archive is not cached and {FLOWERS_URL} could not be reached "
+                f"within {timeout:g} s (offline?). Use load_target_dataset() offline."
+            ) from error
+    archive = Path(keras.utils.get_file("flower_photos", origin=FLOWERS_URL, extract=True))
+    class_dirs = sorted({path.parent for path in archive.rglob("*.jpg")})
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list] = {"xt": [], "yt": [], "xv": [], "yv": []}
+    for label, folder in enumerate(class_dirs):
+        files = sorted(folder.glob("*.jpg"))
+        files = [files[i] for i in rng.permutation(len(files))[:max_per_class]]
+        num_val = max(1, round(val_share * len(files)))
+        for index, file in enumerate(files):
+            photo = as_rgb(imread(file))
+            side = min(photo.shape[:2])
+            top, left = (photo.shape[0] - side) // 2, (photo.shape[1] - side) // 2
+            square = photo[top : top + side, left : left + side]
+            image = resize(
+                square, (image_size, image_size), anti_aliasing=True, preserve_range=True
+            )
+            keys = ("xv", "yv") if index < num_val else ("xt", "yt")
+            parts[keys[0]].append(image.astype(np.float32))
+            parts[keys[1]].append(label)
+    names = tuple(folder.name for folder in class_dirs)
+    return TargetDataset(
+        x_train=np.stack(parts["xt"]),
+        y_train=np.asarray(parts["yt"], dtype=np.int64),
+        x_val=np.stack(parts["xv"]),
+        y_val=np.asarray(parts["yv"], dtype=np.int64),
+        class_names=names,
+        provenance={name: f"TensorFlow flower_photos ({FLOWERS_URL})" for name in names},
+    )

@@ -130,8 +130,7 @@ def mask_from_text(text: str, layer_names) -> dict[str, bool]:
             for name in _expand(item, names, groups):
                 if name in mask and mask[name] != flag:
                     raise ValueError(
-                        f"The mask text sets {name!r} both frozen and trainable. "
-                        f"Received: {text!r}"
+                        f"The mask text sets {name!r} both frozen and trainable. Received: {text!r}"
                     )
                 mask[name] = flag
     if default is not None:

@@ -393,7 +393,9 @@ def fallback_layer_costs(model: keras.Model) -> list[LayerCostRow]:
             weight_grad = float(params)
         group = ref.block if ref.block not in ("", "input") else ref.name
         rows.append(
-            LayerCostRow(ref.name, ref.block, group, params, fixed, forward, input_grad, weight_grad)
+            LayerCostRow(
+                ref.name, ref.block, group, params, fixed, forward, input_grad, weight_grad
+            )
         )
     return rows
 
@@ -410,7 +412,7 @@ def _output_sizes(layer) -> tuple[int | None, int | None]:
     """Output positions (all axes but batch and channels) and output elements per example."""
     try:
         shape = tuple(layer.output.shape)
-    except Exception:  # noqa: BLE001 - a layer without one known output has no FLOP count
+    except Exception:
         return None, None
     if len(shape) < 2 or any(d is None for d in shape[1:]):
         return None, None

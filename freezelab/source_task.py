@@ -80,9 +80,7 @@ def make_source_images(num_images: int, image_size: int = 32, seed: int = 0) -> 
             is below 8.
     """
     if isinstance(num_images, bool) or not isinstance(num_images, int) or num_images < 1:
-        raise ValueError(
-            f"num_images must be a positive int. Received: num_images={num_images!r}"
-        )
+        raise ValueError(f"num_images must be a positive int. Received: num_images={num_images!r}")
     if isinstance(image_size, bool) or not isinstance(image_size, int):
         raise ValueError(f"image_size must be an int. Received: image_size={image_size!r}")
     if image_size < MIN_IMAGE_SIZE:

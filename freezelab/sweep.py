@@ -21,7 +21,7 @@ import keras
 from freezelab.cost import step_cost
 from freezelab.freezing import get_mask
 from freezelab.layers import iter_layers
-from freezelab.timing import StepTiming, time_train_step
+from freezelab.timing import StepTiming, time_interleaved, time_train_step
 
 
 @dataclass(frozen=True)
@@ -223,6 +223,7 @@ def run_sweep(
     warmup: int = 2,
     optimizer: str = "adam",
     progress: Callable[[str], None] | None = print,
+    interleave: bool = False,
     **timing_options,
 ) -> SweepResult:
     """Times every case and compares it with the cost model.
@@ -239,6 +240,9 @@ def run_sweep(
         warmup: Untimed steps per case.
         optimizer: Optimizer name.
         progress: Called with one line per finished case; None for silence.
+        interleave: Time the cases side by side (`time_interleaved`): steps
+            take turns, so a load that drifts during the sweep hits every
+            case alike. Needs one model copy per case in memory.
         **timing_options: Passed on to `time_train_step` (``jit_compile``,
             ``run_eagerly``).
 
@@ -252,22 +256,32 @@ def run_sweep(
     if not cases:
         raise ValueError("run_sweep needs at least one case. Received: cases=[]")
     predictions = predict_sweep(model, cases, batch_size).rows
-    timings: list[StepTiming] = []
-    rows: list[SweepRow] = []
-    for case, predicted in zip(cases, predictions):
-        timing = time_train_step(
-            model, case.mask, batch_size, repeats, warmup, optimizer, **timing_options
+    reference = predictions[0].predicted_fraction
+    if interleave:
+        if progress is not None:
+            progress(f"timing {len(cases)} masks side by side, {repeats or 'default'} rounds...")
+        timings = time_interleaved(
+            model, [c.mask for c in cases], batch_size, repeats, warmup, optimizer, **timing_options
         )
-        timings.append(timing)
-        baseline = timings[0].median_ms
+    else:
+        timings = []
+    rows: list[SweepRow] = []
+    for index, (case, predicted) in enumerate(zip(cases, predictions)):
+        if not interleave:
+            timings.append(
+                time_train_step(
+                    model, case.mask, batch_size, repeats, warmup, optimizer, **timing_options
+                )
+            )
+        timing = timings[index]
         row = SweepRow(
             label=case.label,
             kind=case.kind,
             frozen=case.frozen,
-            predicted_fraction=predicted.predicted_fraction / predictions[0].predicted_fraction,
+            predicted_fraction=predicted.predicted_fraction / reference,
             median_ms=timing.median_ms,
             iqr_ms=timing.iqr_ms,
-            measured_fraction=timing.median_ms / baseline,
+            measured_fraction=timing.median_ms / timings[0].median_ms,
         )
         rows.append(row)
         if progress is not None:
@@ -275,7 +289,8 @@ def run_sweep(
                 f"{row.label:<16} {row.median_ms:8.1f} ms/step  measured {row.measured_speedup:.2f}x"
                 f"  predicted {row.predicted_speedup:.2f}x"
             )
-    return SweepResult(rows=rows, setup=_setup(model, timings[0], optimizer), timings=timings)
+    setup = {**_setup(model, timings[0], optimizer), "interleaved": interleave}
+    return SweepResult(rows=rows, setup=setup, timings=timings)
 
 
 def _setup(model, timing: StepTiming, optimizer: str) -> dict:

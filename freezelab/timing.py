@@ -24,6 +24,7 @@ import os
 import platform
 import statistics
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import keras
@@ -54,7 +55,7 @@ class StepTiming:
             or None where the backend does not expose it (always on CPU).
         times_ms: Every timed step, in order.
         run_eagerly: Whether the step ran eagerly (no compiled graph).
-        trainable_params: Parameters that trained in the timed steps.
+        trainable_params: Parameters the timed steps' optimizer updated.
     """
 
     median_ms: float
@@ -132,10 +133,7 @@ def time_train_step(
         StepOutOfMemoryError: If a step does not fit in accelerator memory;
             the message gives the batch size and input shape tried.
     """
-    _check_count("batch_size", batch_size, minimum=1)
-    repeats = pick(20, 5) if repeats is None else repeats
-    _check_count("repeats", repeats, minimum=1)
-    _check_count("warmup", warmup, minimum=0)
+    repeats = _check_counts(batch_size, repeats, warmup)
     input_shape = _input_shape(model)
     x, y = _random_batch(model, input_shape, batch_size, seed)
 
@@ -145,36 +143,120 @@ def time_train_step(
     saved_weights = [np.array(v) for v in model.weights]
     saved_compile = _compile_settings(model)
     try:
-        model.compile(
-            optimizer=optimizer,
-            loss="mean_squared_error",
-            jit_compile=jit_compile,
-            run_eagerly=run_eagerly,
-        )
-        times = _timed_steps(model, x, y, warmup, repeats, batch_size, input_shape)
-        peak = _peak_memory_bytes()
-        trainable = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
-        jit = bool(model.jit_compile)
+        with _out_of_memory_message(batch_size, input_shape):
+            _compile_for_timing(model, optimizer, jit_compile, run_eagerly)
+            _warm_up(model, x, y, warmup)
+            _reset_peak_memory()
+            times = [_timed_step(model, x, y) for _ in range(repeats)]
+        return _summary(model, times, batch_size, input_shape, run_eagerly)
     finally:
         for variable, value in zip(model.weights, saved_weights):
             variable.assign(value)
         set_mask(model, saved_mask)
         _restore_compile(model, saved_compile)
 
-    quartiles = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
-    return StepTiming(
-        median_ms=statistics.median(times),
-        iqr_ms=quartiles[2] - quartiles[0],
-        device=describe_device(),
-        backend=keras.backend.backend(),
-        jit_compile=jit and not run_eagerly,
-        batch_size=batch_size,
-        input_shape=input_shape,
-        peak_memory_bytes=peak,
-        times_ms=tuple(times),
-        run_eagerly=run_eagerly,
-        trainable_params=trainable,
-    )
+
+def time_interleaved(
+    model: keras.Model,
+    masks: list[dict[str, bool]],
+    batch_size: int = 8,
+    repeats: int | None = None,
+    warmup: int = 2,
+    optimizer: str = "adam",
+    *,
+    jit_compile: bool | str = "auto",
+    run_eagerly: bool = False,
+    seed: int = 0,
+) -> list[StepTiming]:
+    """Times several masks side by side, one step of each in turn.
+
+    On a shared machine the load drifts while a sweep runs; timing one mask
+    after another would let the drift pass for a difference between masks.
+    Here each mask gets its own copy of the model (same weights), compiled
+    with its own fresh optimizer, and the timed steps take turns: mask 1,
+    mask 2, ..., mask 1, mask 2, ... so every mask sees the same conditions.
+    It needs memory for one model copy (weights and optimizer state) per
+    mask; ``model`` itself is not changed.
+
+    Args:
+        model: A built single-input Keras model with a fixed input size.
+        masks: One mask (see `get_mask`) per configuration.
+        batch_size, repeats, warmup, optimizer, jit_compile, run_eagerly,
+            seed: As in `time_train_step`; ``repeats`` is per mask.
+
+    Returns:
+        One `StepTiming` per mask, in order.
+
+    Raises:
+        ValueError: As `time_train_step`, or for an empty list of masks.
+        StepOutOfMemoryError: If the copies or a step do not fit in memory.
+    """
+    repeats = _check_counts(batch_size, repeats, warmup)
+    if not masks:
+        raise ValueError("time_interleaved needs at least one mask. Received: masks=[]")
+    input_shape = _input_shape(model)
+    x, y = _random_batch(model, input_shape, batch_size, seed)
+    weights = model.get_weights()
+    copies = []
+    with _out_of_memory_message(batch_size, input_shape):
+        for mask in masks:
+            copy = keras.models.clone_model(model)
+            copy.set_weights(weights)
+            set_mask(copy, mask)  # Validates the names; raises ValueError.
+            _compile_for_timing(copy, optimizer, jit_compile, run_eagerly)
+            _warm_up(copy, x, y, warmup)
+            copies.append(copy)
+        _reset_peak_memory()
+        times: list[list[float]] = [[] for _ in copies]
+        for _ in range(repeats):
+            for copy, record in zip(copies, times):
+                record.append(_timed_step(copy, x, y))
+    return [
+        _summary(copy, record, batch_size, input_shape, run_eagerly)
+        for copy, record in zip(copies, times)
+    ]
+
+
+def time_forward(
+    model: keras.Model,
+    batch_size: int = 8,
+    repeats: int | None = None,
+    warmup: int = 2,
+    *,
+    seed: int = 0,
+) -> StepTiming:
+    """Times the compiled forward pass alone (``predict_on_batch``), no gradients.
+
+    It is the floor that freezing cannot go below: a frozen layer still runs
+    forward in every training step, unless its outputs are computed once and
+    cached (feature extraction).
+
+    Args:
+        model: A built single-input Keras model with a fixed input size.
+        batch_size, repeats, warmup, seed: As in `time_train_step`.
+
+    Returns:
+        A `StepTiming` of the forward pass (``trainable_params`` is 0).
+
+    Raises:
+        ValueError: For counts out of range or a model without a fixed input.
+        StepOutOfMemoryError: If the batch does not fit in memory.
+    """
+    repeats = _check_counts(batch_size, repeats, warmup)
+    input_shape = _input_shape(model)
+    x, _ = _random_batch(model, input_shape, batch_size, seed)
+
+    def forward() -> float:
+        start = time.perf_counter()
+        keras.ops.convert_to_numpy(model.predict_on_batch(x))  # Waits for the result.
+        return (time.perf_counter() - start) * 1000.0
+
+    with _out_of_memory_message(batch_size, input_shape):
+        for _ in range(warmup):
+            forward()
+        _reset_peak_memory()
+        times = [forward() for _ in range(repeats)]
+    return _summary(model, times, batch_size, input_shape, run_eagerly=False, forward_only=True)
 
 
 def describe_device() -> str:
@@ -227,29 +309,62 @@ def synchronize(model: keras.Model) -> None:
     keras.ops.convert_to_numpy(variables[-1])
 
 
-def _timed_steps(model, x, y, warmup, repeats, batch_size, input_shape) -> list[float]:
+def _compile_for_timing(model, optimizer, jit_compile, run_eagerly) -> None:
+    """Compiles with a fresh optimizer, so the step trains exactly the current flags."""
+    model.compile(
+        optimizer=optimizer,
+        loss="mean_squared_error",
+        jit_compile=jit_compile,
+        run_eagerly=run_eagerly,
+    )
+
+
+def _warm_up(model, x, y, warmup: int) -> None:
+    for _ in range(warmup):
+        model.train_on_batch(x, y)
+    synchronize(model)
+
+
+def _timed_step(model, x, y) -> float:
+    """One training step in milliseconds, the device synchronised before the clock stops."""
+    start = time.perf_counter()
+    model.train_on_batch(x, y)
+    synchronize(model)
+    return (time.perf_counter() - start) * 1000.0
+
+
+def _summary(model, times, batch_size, input_shape, run_eagerly, forward_only=False) -> StepTiming:
+    quartiles = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
+    return StepTiming(
+        median_ms=statistics.median(times),
+        iqr_ms=quartiles[2] - quartiles[0],
+        device=describe_device(),
+        backend=keras.backend.backend(),
+        jit_compile=bool(model.jit_compile) and not run_eagerly,
+        batch_size=batch_size,
+        input_shape=input_shape,
+        peak_memory_bytes=_peak_memory_bytes(),
+        times_ms=tuple(times),
+        run_eagerly=run_eagerly,
+        trainable_params=0 if forward_only else _updated_params(model),
+    )
+
+
+@contextmanager
+def _out_of_memory_message(batch_size: int, input_shape: tuple[int, ...]):
+    """Turns a backend's out-of-memory error into one that names the batch tried."""
     try:
-        for _ in range(warmup):
-            model.train_on_batch(x, y)
-        synchronize(model)
-        _reset_peak_memory()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model.train_on_batch(x, y)
-            synchronize(model)
-            times.append((time.perf_counter() - start) * 1000.0)
-        return times
+        yield
     except Exception as error:
-        if _is_out_of_memory(error):
-            shape = "x".join(str(d) for d in input_shape)
-            raise StepOutOfMemoryError(
-                f"A training step with batch_size={batch_size} of {shape} inputs ran out of "
-                f"memory on {describe_device()}. Try a smaller batch (e.g. "
-                f"batch_size={max(batch_size // 2, 1)}) or a smaller input size. "
-                f"Received: batch_size={batch_size}, input_shape={input_shape}"
-            ) from None
-        raise
+        if not _is_out_of_memory(error):
+            raise
+        shape = "x".join(str(d) for d in input_shape)
+        raise StepOutOfMemoryError(
+            f"A training step with batch_size={batch_size} of {shape} inputs ran out of "
+            f"memory on {describe_device()}. Try a smaller batch (e.g. "
+            f"batch_size={max(batch_size // 2, 1)}) or a smaller input size. "
+            f"Received: batch_size={batch_size}, input_shape={input_shape}"
+        ) from None
 
 
 def _is_out_of_memory(error: BaseException) -> bool:
@@ -292,6 +407,14 @@ def _input_shape(model) -> tuple[int, ...]:
     return tuple(int(d) for d in dims)
 
 
+def _updated_params(model) -> int:
+    """Parameters the timed steps' optimizer actually updated (what was compiled in)."""
+    variables = getattr(model.optimizer, "_trainable_variables", None)
+    if variables is None:
+        variables = model.trainable_weights
+    return sum(int(np.prod(v.shape)) for v in variables)
+
+
 def _compile_settings(model):
     if not getattr(model, "compiled", False) or not hasattr(model, "_compile_config"):
         return None
@@ -303,6 +426,15 @@ def _compile_settings(model):
 def _restore_compile(model, settings) -> None:
     if settings is not None:
         model.compile(**settings)
+
+
+def _check_counts(batch_size, repeats, warmup) -> int:
+    """Validates the counts and returns ``repeats`` with its default filled in."""
+    _check_count("batch_size", batch_size, minimum=1)
+    repeats = pick(20, 5) if repeats is None else repeats
+    _check_count("repeats", repeats, minimum=1)
+    _check_count("warmup", warmup, minimum=0)
+    return repeats
 
 
 def _check_count(name: str, value, minimum: int) -> None:

@@ -228,9 +228,35 @@ def build_classifier(
     Returns:
         The model; the head's layers are in block ``"head"``.
     """
-    return with_head(
-        base, head_units=(*head_units, num_classes), pooling=pooling, name=name
-    )
+    return with_head(base, head_units=(*head_units, num_classes), pooling=pooling, name=name)
+
+
+def base_factory(
+    input_size: int = 64, prefer: str = "auto", timeout: float = 10.0
+) -> Callable[[], keras.Model]:
+    """Decides once which pretrained base to use and returns a maker of fresh copies.
+
+    ImageNet VGG16 when its weights are available, else freezelab's offline
+    teacher (see `freezelab.teacher.pretrained_base`, which prints the choice).
+
+    Args:
+        input_size: Side of the square input, at least 32.
+        prefer: ``"auto"``, ``"imagenet"`` or ``"teacher"``.
+        timeout: Seconds ``"auto"`` may spend reaching ImageNet weights.
+
+    Returns:
+        A function with no arguments returning a new base with the chosen weights.
+
+    Raises:
+        ValueError: For an unknown ``prefer`` or an input size below 32.
+    """
+    from freezelab.models import load_vgg16, weights_source
+    from freezelab.teacher import load_teacher, pretrained_base
+
+    first = pretrained_base(input_size=input_size, prefer=prefer, verbose=True, timeout=timeout)
+    if weights_source(first) == "imagenet":
+        return lambda: load_vgg16("imagenet", input_size=input_size, verbose=False)
+    return lambda: load_teacher(input_size, verbose=False)
 
 
 def base_layer_names(model: keras.Model) -> list[str]:
@@ -407,7 +433,9 @@ def summary_rows(runs: list[TrainingRun]) -> list[dict[str, object]]:
 def format_summary(runs: list[TrainingRun]) -> str:
     """The results table as aligned text (accuracies, gap, wall-clock seconds)."""
     rows = summary_rows(runs)
-    header = f"{'strategy':<24}{'trainable':>12}{'train acc':>11}{'val acc':>9}{'gap':>8}{'seconds':>9}"
+    header = (
+        f"{'strategy':<24}{'trainable':>12}{'train acc':>11}{'val acc':>9}{'gap':>8}{'seconds':>9}"
+    )
     lines = [header, "-" * len(header)]
     for row in rows:
         lines.append(
@@ -432,7 +460,9 @@ def _default_schedule(strategy: str, model: keras.Model, budget: Budget) -> Unfr
         stage = UnfreezeStage(head_epochs, base, budget.fine_tune_learning_rate)
         return UnfreezeSchedule(base, budget.learning_rate, (stage,))
     head_epochs = budget.head_epochs or max(1, budget.epochs // 3)
-    blocks = [b for b in ("block5", "block4", "block3") if any(r.block == b for r in iter_layers(model))]
+    blocks = [
+        b for b in ("block5", "block4", "block3") if any(r.block == b for r in iter_layers(model))
+    ]
     remaining = budget.epochs - head_epochs
     blocks = blocks[: max(1, min(len(blocks), remaining))]
     per_stage = max(1, remaining // max(1, len(blocks)))
@@ -449,9 +479,7 @@ def _default_schedule(strategy: str, model: keras.Model, budget: Budget) -> Unfr
 def _run_schedule(model, schedule, x_train, y_train, budget, fit_args):
     if keras.backend.backend() in MID_FIT_BACKENDS:
         callback = GradualUnfreezing(schedule)
-        run = model.fit(
-            x_train, y_train, epochs=budget.epochs, callbacks=[callback], **fit_args
-        )
+        run = model.fit(x_train, y_train, epochs=budget.epochs, callbacks=[callback], **fit_args)
         history = {key: [float(v) for v in values] for key, values in run.history.items()}
         return history, callback.records
     return fit_in_stages(model, schedule, x_train, y_train, epochs=budget.epochs, **fit_args)
@@ -494,10 +522,11 @@ __all__ = [
     "Budget",
     "SplitData",
     "TrainingRun",
+    "base_factory",
     "base_layer_names",
     "build_classifier",
-    "format_summary",
     "forgotten_recompile_demo",
+    "format_summary",
     "preprocess_images",
     "run_strategy",
     "subset_per_class",

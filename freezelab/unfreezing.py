@@ -20,6 +20,7 @@ learning rate. Two ways run it:
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import keras
@@ -91,9 +92,7 @@ class UnfreezeSchedule:
                 f"Received: epochs {epochs}"
             )
         if epochs != sorted(set(epochs)):
-            raise ValueError(
-                f"Stage epochs must increase strictly. Received: epochs {epochs}"
-            )
+            raise ValueError(f"Stage epochs must increase strictly. Received: epochs {epochs}")
 
     @classmethod
     def top_down(
@@ -188,9 +187,7 @@ class GradualUnfreezing(keras.callbacks.Callback):
     def __init__(self, schedule: UnfreezeSchedule, verbose: bool = False):
         super().__init__()
         if not isinstance(schedule, UnfreezeSchedule):
-            raise ValueError(
-                f"Expected an UnfreezeSchedule. Received: {schedule!r}"
-            )
+            raise ValueError(f"Expected an UnfreezeSchedule. Received: {schedule!r}")
         self.schedule = schedule
         self.verbose = verbose
         self.records: list[StageRecord] = []
@@ -274,7 +271,7 @@ def fit_in_stages(
     bounds = [0] + [s.epoch for s in schedule.stages if s.epoch < epochs] + [epochs]
     history: dict[str, list[float]] = {}
     records: list[StageRecord] = []
-    for start, end in zip(bounds[:-1], bounds[1:]):
+    for start, end in itertools.pairwise(bounds):
         apply_stage(model, schedule.mask_at(model, start), schedule.learning_rate_at(start))
         for epoch in range(start, end):
             records.append(_record(model, epoch, schedule, recompiled=epoch == start))

@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 from keras import layers
 
-from freezelab.ascent import filter_activation, filter_pictures, make_settings, stretch_contrast
+from freezelab.ascent import (
+    colourfulness,
+    filter_activation,
+    filter_pictures,
+    high_frequency_share,
+    make_settings,
+    stretch_contrast,
+)
 from freezelab.images import CAFFE_MEANS_BGR
 
 SOBEL_X = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], np.float32)
@@ -134,3 +141,21 @@ def test_bad_input_raises_clear_errors():
         filter_pictures(model, "edges", 0, size=32, progress=False)
     with pytest.raises(ValueError, match="no layer 'edge'"):
         filter_pictures(model, "edge", 0, progress=False)
+
+
+def test_high_frequency_share_separates_fine_from_coarse_stripes():
+    columns = np.arange(32)
+    fine = np.broadcast_to(np.cos(2 * np.pi * 0.25 * columns)[None, :, None], (32, 32, 3))
+    coarse = np.broadcast_to(np.cos(2 * np.pi * columns / 32)[None, :, None], (32, 32, 3))
+    assert high_frequency_share(fine) == pytest.approx(1.0)
+    assert high_frequency_share(coarse) == pytest.approx(0.0, abs=1e-9)
+    np.testing.assert_allclose(high_frequency_share(np.stack([fine, coarse])), [1.0, 0.0], atol=1e-9)
+
+
+def test_colourfulness_is_zero_for_grey_and_grows_with_saturation():
+    grey = np.full((4, 4, 3), 90.0)
+    red = np.zeros((4, 4, 3))
+    red[..., 0] = 255.0
+    assert colourfulness(grey) == 0.0
+    # Pure red: mean 85, distances 170, 85, 85 -> 113.33.
+    assert colourfulness(red) == pytest.approx(340 / 3)

@@ -52,8 +52,9 @@ def test_frozen_layer_drift_is_exactly_zero_and_trained_layers_move():
     moved = {d.name for d in drifts if d.relative_change > 0}
     # Independent truth: the layers owning Keras's own trainable weights.
     keras_trainable = {
-        layer.name for layer in model.layers if any(w.trainable for w in layer.weights)
-        and layer.trainable
+        layer.name
+        for layer in model.layers
+        if any(w.trainable for w in layer.weights) and layer.trainable
     }
     assert moved == keras_trainable == {"block2_conv1", "predictions"}
     assert verify_frozen_unchanged(drifts) == ["block1_conv1"]
@@ -61,7 +62,10 @@ def test_frozen_layer_drift_is_exactly_zero_and_trained_layers_move():
 
 
 def test_verify_frozen_unchanged_names_a_moved_frozen_layer():
-    drifts = [LayerDrift("block1_conv1", "block1", 0.02, False), LayerDrift("dense", "head", 1.0, True)]
+    drifts = [
+        LayerDrift("block1_conv1", "block1", 0.02, False),
+        LayerDrift("dense", "head", 1.0, True),
+    ]
     with pytest.raises(RuntimeError, match="block1_conv1"):
         verify_frozen_unchanged(drifts)
 

@@ -70,7 +70,13 @@ def test_model_without_vgg_blocks_is_written_by_layer_name():
 def test_reads_a_mix_of_all_blocks_runs_and_names():
     mask = mask_from_text("T:all F:block1-2,block3_conv1", VGG_NAMES)
     frozen = [name for name, flag in mask.items() if not flag]
-    assert frozen == ["block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2", "block3_conv1"]
+    assert frozen == [
+        "block1_conv1",
+        "block1_conv2",
+        "block2_conv1",
+        "block2_conv2",
+        "block3_conv1",
+    ]
 
 
 def test_reads_against_a_model(sequential):

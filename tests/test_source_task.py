@@ -21,7 +21,7 @@ def batch():
 def test_shapes_ranges_and_balance(batch):
     assert batch.images.shape == (400, 32, 32, 3)
     assert batch.images.dtype == np.float32
-    assert 0.0 <= batch.images.min() and batch.images.max() <= 255.0
+    assert batch.images.min() >= 0.0 and batch.images.max() <= 255.0
     assert np.bincount(batch.labels, minlength=NUM_CLASSES).tolist() == [20] * NUM_CLASSES
     assert NUM_CLASSES == 20 and len(CLASS_NAMES) == 20
 

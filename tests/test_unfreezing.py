@@ -23,7 +23,9 @@ def tiny_vgg_like():
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     outputs = keras.layers.Dense(3, activation="softmax", name="predictions")(x)
     model = keras.Model(inputs, outputs)
-    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     return model
 
 
@@ -101,8 +103,13 @@ def test_callback_unfreezes_on_schedule_and_recompiles_each_stage():
 
 
 def test_callback_does_not_recompile_when_nothing_changes():
-    plan = UnfreezeSchedule.top_down(blocks=("block3",), head_epochs=2, head_learning_rate=1e-2,
-                                     learning_rate=1e-2, frozen_at_start=("block1", "block2", "block3"))
+    plan = UnfreezeSchedule.top_down(
+        blocks=("block3",),
+        head_epochs=2,
+        head_learning_rate=1e-2,
+        learning_rate=1e-2,
+        frozen_at_start=("block1", "block2", "block3"),
+    )
     model = tiny_vgg_like()
     callback = GradualUnfreezing(plan)
     x, y = data()
@@ -115,7 +122,13 @@ def test_fit_in_stages_follows_the_same_schedule():
     watcher = EpochWatcher()
     x, y = data()
     history, records = fit_in_stages(
-        model, schedule(), x, y, batch_size=8, verbose=0, callbacks=[watcher],
+        model,
+        schedule(),
+        x,
+        y,
+        batch_size=8,
+        verbose=0,
+        callbacks=[watcher],
         validation_data=(x, y),
     )
     assert [set(r.trainable_layers) for r in records] == EXPECTED_TRAINABLE

@@ -42,11 +42,12 @@ def block_bars_html(readout: Readout, width_px: int = 320) -> str:
         lines.append(
             '<div style="display:flex;align-items:center;gap:6px;font-size:12px">'
             f'<span style="width:110px;overflow:hidden">{html.escape(group.group)}</span>'
-            f'<span style="display:inline-flex;width:{width_px}px">'
+            f'<span style="display:inline-flex;flex-shrink:0;width:{width_px}px">'
             f'<span style="height:12px;width:{trained}px;background:{TRAINABLE_COLOUR}"></span>'
             f'<span style="height:12px;width:{frozen}px;background:{FROZEN_COLOUR}"></span>'
             "</span>"
-            f"<span>{group.trainable_params:,} / {group.total_params:,}</span></div>"
+            f'<span style="white-space:nowrap">{group.trainable_params:,} / {group.total_params:,}</span>'
+            "</div>"
         )
     legend = (
         f'<div style="font-size:11px;color:#555"><span style="color:{TRAINABLE_COLOUR}">■</span> '

@@ -32,6 +32,7 @@ from freezelab.panel_state import PanelLayout, Readout
 from freezelab.plotting.panel import backward_map_html, block_bars_html
 
 Timer = Callable[..., object]
+_AUTO_WIDTH = {"width": "auto"}
 
 
 class FreezePanel:
@@ -52,9 +53,7 @@ class FreezePanel:
         group_toggles: Block name to the checkbox that sets the whole block.
     """
 
-    def __init__(
-        self, model: keras.Model, timer: Timer | None = None, timing_batch_size: int = 8
-    ):
+    def __init__(self, model: keras.Model, timer: Timer | None = None, timing_batch_size: int = 8):
         self.model = model
         self.layout = PanelLayout(model)
         self.timer = timer if timer is not None else _default_timer()
@@ -175,18 +174,24 @@ class FreezePanel:
         )
         self.text_box.add_class("fl-mask-text")
         self.text_box.observe(self._on_text, names="value")
-        self.recompile_button = widgets.Button(description="apply and recompile", icon="refresh")
+        self.recompile_button = widgets.Button(
+            description="apply and recompile", icon="refresh", layout=_AUTO_WIDTH
+        )
         self.recompile_button.add_class("fl-recompile")
         self.recompile_button.on_click(self._on_recompile)
         controls = [self.badge, self.recompile_button]
         if self.timer is not None:
-            self.time_button = widgets.Button(description="time this configuration", icon="clock-o")
+            self.time_button = widgets.Button(
+                description="time this configuration", icon="clock-o", layout=_AUTO_WIDTH
+            )
             self.time_button.add_class("fl-time")
             self.time_button.on_click(self._on_time)
             self.timing = _html("fl-timing")
             controls += [self.time_button, self.timing]
 
-        header = widgets.HTML(f"<b>Freeze panel: {self.model.name}</b> · {describe_weights(self.model)}")
+        header = widgets.HTML(
+            f"<b>Freeze panel: {self.model.name}</b> · {describe_weights(self.model)}"
+        )
         self.widget = widgets.VBox(
             [
                 header,
@@ -196,7 +201,9 @@ class FreezePanel:
                         widgets.VBox(rows, layout=widgets.Layout(min_width="420px")),
                         widgets.VBox(
                             [
-                                widgets.HBox([widgets.HTML("Trainable parameters:"), self.trainable_count]),
+                                widgets.HBox(
+                                    [widgets.HTML("Trainable parameters:"), self.trainable_count]
+                                ),
                                 self.counts,
                                 self.optimizer_state,
                                 self.block_bars,
@@ -221,14 +228,18 @@ class FreezePanel:
         if self.layout.head_layers:
             presets.append(("train only the head", "fl-preset-head", self.layout.train_only_head))
         for label, css, make_mask in presets:
-            button = widgets.Button(description=label)
+            button = widgets.Button(description=label, layout=_AUTO_WIDTH)
             button.add_class(css)
             button.on_click(lambda _, make_mask=make_mask: self.set_mask(make_mask()))
             buttons.append(button)
         blocks = self.layout.block_groups
         if blocks:
             self.block_slider = widgets.IntSlider(
-                value=0, min=0, max=len(blocks), description="freeze blocks 1..k", continuous_update=False,
+                value=0,
+                min=0,
+                max=len(blocks),
+                description="freeze blocks 1..k",
+                continuous_update=False,
                 style={"description_width": "initial"},
             )
             self.block_slider.add_class("fl-freeze-blocks")
@@ -268,7 +279,9 @@ class FreezePanel:
 
     def _on_recompile(self, _button=None):
         if not getattr(self.model, "compiled", False):
-            self.message.value = "The model is not compiled yet: compile() will use the current flags."
+            self.message.value = (
+                "The model is not compiled yet: compile() will use the current flags."
+            )
             return
         recompile(self.model)
         self.refresh()
@@ -324,7 +337,9 @@ class FreezePanel:
         label = "recompile needed" if status.needs_recompile else "compiled set in sync"
         if not status.compiled:
             label, colour = "not compiled yet", "#777"
-        self.badge.value = f'<span title="{_escape(status.message)}" style="color:{colour}"><b>{label}</b></span>'
+        self.badge.value = (
+            f'<span title="{_escape(status.message)}" style="color:{colour}"><b>{label}</b></span>'
+        )
         self.recompile_button.disabled = not status.compiled
         with self._batch():
             for group, toggle in self.group_toggles.items():

@@ -1,0 +1,212 @@
+"""Two small panels for lesson 04, thin views over `freezelab.activations` and `freezelab.ascent`.
+
+* `filter_grid_view`: pick a layer (early to late) and a range of filters;
+  see their feature maps for a photo, or draw what excites them.
+* `heatmap_view`: pick a photo and a layer; see where the layer responds.
+
+All logic lives in plain functions (`layer_options`, `filter_range`,
+`heatmap_figure`, `filter_grid_figure`), tested without a browser.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from freezelab.activations import conv_layer_names, feature_maps, find_layer, heatmap, overlay
+from freezelab.ascent import filter_pictures
+from freezelab.images import sample_image, sample_names, to_caffe
+
+MAX_FILTERS = 16
+
+
+def layer_options(model: keras.Model) -> list[tuple[str, str]]:
+    """``(label, layer name)`` pairs of the conv layers, early to late, for a dropdown.
+
+    The label carries the filter count, e.g. ``"block1_conv1 (64 filters)"``.
+    """
+    options = []
+    for name in conv_layer_names(model):
+        filters = _find(model, name).filters
+        options.append((f"{name} ({filters} filters)", name))
+    return options
+
+
+def filter_range(first: int, last: int, filter_count: int, limit: int = MAX_FILTERS) -> list[int]:
+    """The filters ``first..last`` (inclusive), kept inside the layer and at most ``limit``.
+
+    Args:
+        first: First filter asked for.
+        last: Last filter asked for.
+        filter_count: Filters the layer has.
+        limit: Most filters returned (pictures are slow to make).
+
+    Returns:
+        A non-empty list of filter indices.
+    """
+    first = min(max(int(first), 0), filter_count - 1)
+    last = min(max(int(last), first), filter_count - 1, first + limit - 1)
+    return list(range(first, last + 1))
+
+
+def model_input_size(model: keras.Model) -> int:
+    """Side of the square input a fixed-size model takes."""
+    return int(model.inputs[0].shape[1])
+
+
+def filter_grid_figure(
+    model: keras.Model,
+    layer_name: str,
+    filters: list[int],
+    kind: str,
+    photo: np.ndarray,
+    **ascent_settings,
+):
+    """The figure `filter_grid_view` shows: feature maps of ``photo`` or ascent pictures.
+
+    Args:
+        model: A caffe-preprocessed model (VGG16 or the teacher).
+        layer_name: A conv layer.
+        filters: Filter indices.
+        kind: ``"feature maps"`` or ``"filter pictures"``.
+        photo: ``(S, S, 3)`` uint8 RGB photo at the model's input size.
+        **ascent_settings: Passed to `freezelab.ascent.filter_pictures`.
+
+    Returns:
+        The matplotlib Figure.
+
+    Raises:
+        ValueError: For an unknown ``kind``.
+    """
+    from freezelab.plotting.features import plot_feature_maps, plot_filter_pictures
+
+    if kind == "feature maps":
+        maps = feature_maps(model, to_caffe(photo), layer_name, filters)
+        return plot_feature_maps(maps, filters, layer_name)
+    if kind == "filter pictures":
+        result = filter_pictures(model, layer_name, filters, progress=False, **ascent_settings)
+        return plot_filter_pictures(result)
+    raise ValueError(f"kind must be 'feature maps' or 'filter pictures'. Received: kind={kind!r}")
+
+
+def heatmap_figure(model: keras.Model, photo: np.ndarray, layer_name: str, channel: int | None):
+    """The figure `heatmap_view` shows: photo, heatmap and overlay.
+
+    Args:
+        model: A caffe-preprocessed model.
+        photo: ``(S, S, 3)`` uint8 RGB photo at the model's input size.
+        layer_name: A layer with spatial output.
+        channel: One channel, or None for the mean over channels.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    from freezelab.plotting.features import plot_heatmap
+
+    heat = heatmap(model, to_caffe(photo), layer_name, channel)
+    what = "mean of all channels" if channel is None else f"channel {channel}"
+    return plot_heatmap(photo, heat, overlay(photo, heat), f"{layer_name}: {what}")
+
+
+def filter_grid_view(model: keras.Model, photo_name: str = "chelsea", **ascent_settings):
+    """Panel: choose a layer and a filter range; see feature maps or filter pictures.
+
+    Args:
+        model: A caffe-preprocessed conv model (VGG16 or the teacher).
+        photo_name: Sample photo whose feature maps are shown.
+        **ascent_settings: Settings for the filter pictures (e.g. ``steps``).
+
+    Returns:
+        An ``ipywidgets.VBox``; display it in a notebook.
+    """
+    import ipywidgets as widgets
+
+    photo = sample_image(photo_name, model_input_size(model))
+    options = layer_options(model)
+    layer = widgets.Dropdown(options=options, value=options[0][1], description="layer")
+    span = widgets.IntRangeSlider(value=(0, 7), min=0, max=_find(model, layer.value).filters - 1)
+    span.description = "filters"
+    kind = widgets.ToggleButtons(options=["feature maps", "filter pictures"])
+    draw = widgets.Button(description="Draw", button_style="primary")
+    output = widgets.Output()
+
+    def on_layer(change):
+        span.max = _find(model, change["new"]).filters - 1
+
+    def render(_=None):
+        filters = filter_range(*span.value, _find(model, layer.value).filters)
+        _show(
+            output,
+            filter_grid_figure,
+            model,
+            layer.value,
+            filters,
+            kind.value,
+            photo,
+            **ascent_settings,
+        )
+
+    layer.observe(on_layer, names="value")
+    draw.on_click(render)
+    render()
+    note = widgets.HTML(f"Photo: {photo_name}. At most {MAX_FILTERS} filters per drawing.")
+    return widgets.VBox([widgets.HBox([layer, kind]), widgets.HBox([span, draw]), note, output])
+
+
+def heatmap_view(model: keras.Model):
+    """Panel: choose a sample photo and a layer; see where the layer responds.
+
+    Args:
+        model: A caffe-preprocessed conv model (VGG16 or the teacher).
+
+    Returns:
+        An ``ipywidgets.VBox``; display it in a notebook.
+    """
+    import ipywidgets as widgets
+
+    size = model_input_size(model)
+    photo = widgets.Dropdown(options=sample_names(), value="chelsea", description="photo")
+    options = layer_options(model)
+    layer = widgets.Dropdown(options=options, value=options[0][1], description="layer")
+    channel = widgets.IntText(value=-1, description="channel", tooltip="-1: mean of all")
+    output = widgets.Output()
+
+    def render(_=None):
+        chosen = None if channel.value < 0 else channel.value
+        _show(output, heatmap_figure, model, sample_image(photo.value, size), layer.value, chosen)
+
+    for control in (photo, layer, channel):
+        control.observe(render, names="value")
+    render()
+    hint = widgets.HTML("channel -1 shows the mean over all channels.")
+    return widgets.VBox([widgets.HBox([photo, layer, channel]), hint, output])
+
+
+def _show(output, make_figure, *args, **kwargs) -> None:
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    with output:
+        output.clear_output(wait=True)
+        try:
+            figure = make_figure(*args, **kwargs)
+        except ValueError as error:
+            print(error)
+            return
+        display(figure)
+        plt.close(figure)
+
+
+def _find(model: keras.Model, layer_name: str):
+    return find_layer(model, layer_name).layer
+
+
+__all__ = [
+    "MAX_FILTERS",
+    "filter_grid_figure",
+    "filter_grid_view",
+    "filter_range",
+    "heatmap_figure",
+    "heatmap_view",
+    "layer_options",
+]

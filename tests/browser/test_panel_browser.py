@@ -1,0 +1,190 @@
+"""End to end: the freeze panel in a real JupyterLab, driven in headless Chromium.
+
+Starts ``jupyter lab`` on 127.0.0.1 (a token, a free port) over a temporary
+copy of notebooks/02 with its outputs cleared, opens it in Debian's chromium
+through Playwright, runs all cells from the Run menu, ticks one named layer's
+checkbox and checks that the trainable-parameter number on the page changes by
+that layer's parameter count, as Keras counts it.
+
+With ``CI=true`` this test never skips: a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOK = "02_freeze_vgg16_interactively.ipynb"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LAYER = "block5_conv1"
+INPUT_SIZE = 32  # the size notebooks/02 uses in quick mode; the count does not depend on it
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _cleared_copy(source: Path, target: Path) -> None:
+    """Copies the notebook without outputs, counts or widget state, so prompts show progress."""
+    notebook = nbformat.read(source, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    notebook.metadata.pop("widgets", None)
+    nbformat.write(notebook, target)
+
+
+@pytest.fixture
+def jupyter_lab(tmp_path):
+    """A running JupyterLab over a temporary copy of notebooks/02; yields its base URL and token."""
+    root = tmp_path / "root"
+    root.mkdir()
+    _cleared_copy(REPO / "notebooks" / NOTEBOOK, root / NOTEBOOK)
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "FREEZELAB_QUICK": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+    }
+    jupyter = Path(sys.executable).with_name("jupyter")
+    log = open(tmp_path / "jupyter.log", "w")  # noqa: SIM115 - closed after the server stops
+    server = subprocess.Popen(
+        [
+            str(jupyter), "lab", "--no-browser", "--allow-root",
+            "--ip=127.0.0.1", f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
+        ],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    pytest.fail(
+                        "JupyterLab did not start:\n" + (tmp_path / "jupyter.log").read_text()
+                    )
+                time.sleep(0.5)
+        yield base, token
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.fixture
+def browser():
+    if not Path(CHROMIUM).exists():
+        if _in_ci():
+            pytest.fail(f"CI=true: the browser test must run, but {CHROMIUM} is missing.")
+        pytest.skip(f"{CHROMIUM} is not installed (set CI=true to make this a failure)")
+    sync_api = pytest.importorskip("playwright.sync_api") if not _in_ci() else None
+    if sync_api is None:
+        from playwright import sync_api
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _layer_params() -> int:
+    """The layer's parameter count from Keras itself (independent of the panel)."""
+    import keras
+
+    vgg = keras.applications.VGG16(
+        include_top=False, weights=None, input_shape=(INPUT_SIZE, INPUT_SIZE, 3)
+    )
+    return vgg.get_layer(LAYER).count_params()
+
+
+def _number(text: str) -> int:
+    return int(re.sub(r"[^0-9]", "", text))
+
+
+def test_ticking_a_layer_changes_the_trainable_count_on_the_page(jupyter_lab, browser):
+    base, token = jupyter_lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell")
+    page.wait_for_selector("#jp-main-statusbar >> text=Idle", timeout=120_000)
+
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+
+    # Every code cell has run when each prompt shows a number ("[*]" while queued or running).
+    page.wait_for_function(
+        """() => {
+            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
+            return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+        }""",
+        timeout=240_000,
+    )
+    errors = page.locator(
+        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] >> text=Traceback"
+    )
+    assert errors.count() == 0
+
+    count = page.locator(".fl-trainable-count").first
+    checkbox = page.locator(f".fl-layer-{LAYER} input[type='checkbox']").first
+    # textContent, not innerText: JupyterLab skips rendering cells out of view.
+    count.wait_for(state="attached")
+    page.wait_for_function(
+        "el => /[0-9]/.test(el.textContent)", arg=count.element_handle(), timeout=60_000
+    )
+    before = _number(count.text_content())
+    was_checked = checkbox.is_checked()
+    checkbox.click()
+    page.wait_for_function(
+        "([el, old]) => el.textContent.replace(/[^0-9]/g, '') !== old",
+        arg=[count.element_handle(), str(before)],
+        timeout=30_000,
+    )
+    after = _number(count.text_content())
+    params = _layer_params()
+    assert params == 3 * 3 * 512 * 512 + 512
+    assert after == (before - params if was_checked else before + params)
+    assert checkbox.is_checked() != was_checked
