@@ -25,6 +25,7 @@ which other filters share its batch.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import keras
@@ -35,6 +36,7 @@ from freezelab.gradients import input_gradient_fn
 from freezelab.images import to_caffe
 
 REGULARIZERS = ("blur", "tv", None)
+_GRADIENT_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 PREPROCESSINGS = ("caffe", None)
 
 
@@ -150,12 +152,13 @@ def filter_pictures(
             take.
     """
     config = make_settings(**settings)
-    extractor = feature_model(model, layer_name)
+    extractor, gradient_fn = _extractor_and_gradient(model, layer_name, config.border)
     filters = _check_filters(filters, extractor, layer_name)
     canvas = _canvas_size(extractor, size)
     batch_size = len(filters) if batch_size is None else _positive_int(batch_size, "batch_size")
-    gradient_fn = input_gradient_fn(extractor, _objective(config.border))
-    bar = keras.utils.Progbar(_total_steps(len(filters), config), interval=1.0) if progress else None
+    bar = (
+        keras.utils.Progbar(_total_steps(len(filters), config), interval=1.0) if progress else None
+    )
     chunks = [filters[i : i + batch_size] for i in range(0, len(filters), batch_size)]
     channels = int(extractor.output.shape[-1])
     results = [_ascend(gradient_fn, chunk, channels, canvas, config, bar) for chunk in chunks]
@@ -257,6 +260,21 @@ def _jittered_gradient(gradient_fn, pixels, canvas, one_hot, rngs, config):
         gradient = gradient[..., ::-1]  # d/dRGB from d/dBGR: the means only shift values.
     gradient = _resize(_center_pad(gradient, zoomed_side), pixels.shape[1])
     return np.stack([np.roll(g, (-s[0], -s[1]), axis=(0, 1)) for g, s in zip(gradient, shifts)])
+
+
+def _extractor_and_gradient(model, layer_name, border):
+    """The feature model and its compiled gradient, built once per model, layer and border.
+
+    Rebuilding them would trace a new compiled function at every call. The
+    compiled function reads the model's weights when it runs, so a cached one
+    still shows weights changed later by training.
+    """
+    cache = _GRADIENT_CACHE.setdefault(model, {})
+    key = (layer_name, border)
+    if key not in cache:
+        extractor = feature_model(model, layer_name)
+        cache[key] = (extractor, input_gradient_fn(extractor, _objective(border)))
+    return cache[key]
 
 
 def interior(feature_maps, border: float):

@@ -71,9 +71,10 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     import keras
 
+    from freezelab.cost import step_cost
     from freezelab.models import load_vgg16, with_head
     from freezelab.sweep import run_sweep, standard_cases
-    from freezelab.timing import describe_device, time_forward, time_train_step
+    from freezelab.timing import describe_device, time_train_step
 
     jit = {"auto": "auto", "on": True, "off": False}[args.jit]
     base = load_vgg16(weights=None, input_size=args.input_size, verbose=False)
@@ -96,16 +97,17 @@ def _run(args: argparse.Namespace) -> int:
     print()
     print(result.table())
     print(
-        f"\nworst prefix error: {result.worst_prefix_error:.0%} (target: within 20%)."
-        "  error = predicted step-time fraction / measured fraction - 1."
+        f"\nworst prefix error, FLOPs model: {result.worst_prefix_error:.0%}; with the forward "
+        f"pass at its measured share: {result.worst_adjusted_prefix_error:.0%} (target: 20%)."
+        "\nerror = predicted step-time fraction / measured fraction - 1."
     )
-    forward = time_forward(model, args.batch_size, args.repeats, args.warmup)
     whole_base = [r for r in result.rows if r.kind == "prefix"][-1]
+    full = step_cost(model, standard_cases(model)[0].mask, args.batch_size)
     print(
-        f"forward pass alone: {forward.median_ms:.1f} ms (IQR {forward.iqr_ms:.1f}), "
-        f"{forward.median_ms / result.rows[0].median_ms:.0%} of the fully trainable step: "
-        f"the floor for freezing without cached features ({whole_base.label}: "
-        f"{whole_base.measured_fraction:.0%})."
+        f"forward pass alone: {result.setup['forward_ms']:.1f} ms = "
+        f"{result.setup['forward_share']:.0%} of the fully trainable step (FLOPs say "
+        f"{full.forward_flops / full.full_total_flops:.0%}): the floor for freezing without "
+        f"cached features ({whole_base.label}: {whole_base.measured_fraction:.0%})."
     )
     if not result.timings[0].is_gpu:
         print("No GPU was used: these are CPU figures.")

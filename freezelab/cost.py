@@ -148,6 +148,36 @@ class StepCost:
         """Predicted speed-up over the fully trainable step (1 / relative_cost)."""
         return 1.0 / self.relative_cost if self.relative_cost else math.inf
 
+    def time_fraction(self, forward_share: float) -> float:
+        """Step-time fraction when the forward pass's share of time is known.
+
+        FLOPs are not time: a forward convolution is often faster per FLOP
+        than its gradient kernels, and the optimizer update and element-wise
+        layers are limited by memory, not arithmetic. Given the measured
+        share of the forward pass in the fully trainable step (from
+        `freezelab.timing.time_forward`), this keeps the forward at its
+        measured time and scales everything else (backward and update) with
+        the backward FLOPs that remain. With ``forward_share`` equal to the
+        FLOP share of the forward pass it returns `relative_cost` exactly.
+
+        Args:
+            forward_share: Forward time / fully trainable step time, in (0, 1].
+
+        Returns:
+            Predicted step time as a fraction of the fully trainable step.
+
+        Raises:
+            ValueError: If ``forward_share`` is outside (0, 1].
+        """
+        if not 0.0 < forward_share <= 1.0:
+            raise ValueError(
+                "forward_share is the forward pass's fraction of the step time, in (0, 1]. "
+                f"Received: forward_share={forward_share!r}"
+            )
+        full_backward = self.full_total_flops - self.forward_flops
+        backward_share = self.backward_flops / full_backward if full_backward else 0.0
+        return forward_share + (1.0 - forward_share) * backward_share
+
     def block_table(self) -> str:
         """Per block: forward and remaining backward GFLOPs, and which gradients run.
 

@@ -366,7 +366,11 @@ def load_flowers(
                 f"within {timeout:g} s (offline?). Use load_target_dataset() offline."
             ) from error
     archive = Path(keras.utils.get_file("flower_photos", origin=FLOWERS_URL, extract=True))
+    if archive.is_file():  # Older Keras versions return the archive, extracted beside it.
+        archive = archive.parent / "flower_photos"
     class_dirs = sorted({path.parent for path in archive.rglob("*.jpg")})
+    if not class_dirs:
+        raise ConnectionError(f"No photos found in {archive}: the download may be incomplete.")
     rng = np.random.default_rng(seed)
     parts: dict[str, list] = {"xt": [], "yt": [], "xv": [], "yv": []}
     for label, folder in enumerate(class_dirs):

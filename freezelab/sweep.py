@@ -21,7 +21,7 @@ import keras
 from freezelab.cost import step_cost
 from freezelab.freezing import get_mask
 from freezelab.layers import iter_layers
-from freezelab.timing import StepTiming, time_interleaved, time_train_step
+from freezelab.timing import StepTiming, time_forward, time_interleaved, time_train_step
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ class SweepRow:
         median_ms: Measured median step time (None when not timed).
         iqr_ms: Measured interquartile range (None when not timed).
         measured_fraction: Measured step time / fully trainable step time.
+        adjusted_fraction: The cost model's prediction with the forward pass
+            at its measured share of the step (`StepCost.time_fraction`).
     """
 
     label: str
@@ -63,6 +65,7 @@ class SweepRow:
     median_ms: float | None = None
     iqr_ms: float | None = None
     measured_fraction: float | None = None
+    adjusted_fraction: float | None = None
 
     @property
     def predicted_speedup(self) -> float:
@@ -80,6 +83,13 @@ class SweepRow:
         if self.measured_fraction is None:
             return None
         return self.predicted_fraction / self.measured_fraction - 1.0
+
+    @property
+    def adjusted_error(self) -> float | None:
+        """Relative error of `adjusted_fraction` against the measured fraction."""
+        if self.measured_fraction is None or self.adjusted_fraction is None:
+            return None
+        return self.adjusted_fraction / self.measured_fraction - 1.0
 
 
 @dataclass
@@ -107,15 +117,30 @@ class SweepResult:
         errors = [abs(r.error) for r in self.rows if r.kind == "prefix" and r.error is not None]
         return max(errors) if errors else None
 
+    @property
+    def worst_adjusted_prefix_error(self) -> float | None:
+        """Largest absolute forward-adjusted error among prefix cases."""
+        errors = [
+            abs(r.adjusted_error)
+            for r in self.rows
+            if r.kind == "prefix" and r.adjusted_error is not None
+        ]
+        return max(errors) if errors else None
+
     def table(self) -> str:
         """The table as aligned text."""
         if self.measured:
-            header = f"{'frozen':<18}{'ms/step':>10}{'IQR':>8}{'speed-up':>10}{'predicted':>11}{'error':>8}"
+            header = (
+                f"{'frozen':<18}{'ms/step':>10}{'IQR':>8}{'speed-up':>10}{'predicted':>11}"
+                f"{'error':>8}{'fwd-adjusted error':>20}"
+            )
             lines = [header, "-" * len(header)]
             for r in self.rows:
+                adjusted = "" if r.adjusted_error is None else f"{r.adjusted_error:>+20.0%}"
                 lines.append(
                     f"{r.label:<18}{r.median_ms:>10.1f}{r.iqr_ms:>8.1f}"
                     f"{r.measured_speedup:>9.2f}x{r.predicted_speedup:>10.2f}x{r.error:>+8.0%}"
+                    f"{adjusted}"
                 )
         else:
             header = f"{'frozen':<18}{'predicted step cost':>21}{'predicted speed-up':>20}"
@@ -135,6 +160,7 @@ class SweepResult:
             record["predicted_speedup"] = row.predicted_speedup
             record["measured_speedup"] = row.measured_speedup
             record["error"] = row.error
+            record["adjusted_error"] = row.adjusted_error
             if index < len(self.timings):
                 record["times_ms"] = list(self.timings[index].times_ms)
             rows.append(record)
@@ -230,7 +256,9 @@ def run_sweep(
 
     The first case is the reference: speed-ups and fractions are relative to
     it, so it should be "nothing frozen" (as in `standard_cases`). Every case
-    is timed with a fresh compile and optimizer (see `time_train_step`).
+    is timed with a fresh compile and optimizer (see `time_train_step`). The
+    forward pass alone is timed too, for the forward-adjusted prediction
+    (`StepCost.time_fraction`) and the ``forward_share`` in ``setup``.
 
     Args:
         model: A built single-input Keras model.
@@ -255,41 +283,62 @@ def run_sweep(
     cases = standard_cases(model) if cases is None else list(cases)
     if not cases:
         raise ValueError("run_sweep needs at least one case. Received: cases=[]")
-    predictions = predict_sweep(model, cases, batch_size).rows
-    reference = predictions[0].predicted_fraction
+    costs = [step_cost(model, case.mask, batch_size) for case in cases]
+    reference = costs[0].relative_cost
     if interleave:
         if progress is not None:
             progress(f"timing {len(cases)} masks side by side, {repeats or 'default'} rounds...")
         timings = time_interleaved(
-            model, [c.mask for c in cases], batch_size, repeats, warmup, optimizer, **timing_options
+            model,
+            [c.mask for c in cases],
+            batch_size,
+            repeats,
+            warmup,
+            optimizer,
+            with_forward=True,
+            **timing_options,
         )
+        forward = timings.pop()
     else:
         timings = []
-    rows: list[SweepRow] = []
-    for index, (case, predicted) in enumerate(zip(cases, predictions)):
-        if not interleave:
+        forward = None
+    if not interleave:
+        for case in cases:
             timings.append(
                 time_train_step(
                     model, case.mask, batch_size, repeats, warmup, optimizer, **timing_options
                 )
             )
-        timing = timings[index]
-        row = SweepRow(
+            if progress is not None:
+                progress(f"{case.label:<16} {timings[-1].median_ms:8.1f} ms/step")
+        forward = time_forward(model, batch_size, repeats, warmup)
+    forward_share = min(forward.median_ms / timings[0].median_ms, 1.0)
+    rows = [
+        SweepRow(
             label=case.label,
             kind=case.kind,
             frozen=case.frozen,
-            predicted_fraction=predicted.predicted_fraction / reference,
+            predicted_fraction=cost.relative_cost / reference,
             median_ms=timing.median_ms,
             iqr_ms=timing.iqr_ms,
             measured_fraction=timing.median_ms / timings[0].median_ms,
+            adjusted_fraction=cost.time_fraction(forward_share)
+            / costs[0].time_fraction(forward_share),
         )
-        rows.append(row)
-        if progress is not None:
+        for case, cost, timing in zip(cases, costs, timings)
+    ]
+    if progress is not None and interleave:
+        for row in rows:
             progress(
                 f"{row.label:<16} {row.median_ms:8.1f} ms/step  measured {row.measured_speedup:.2f}x"
                 f"  predicted {row.predicted_speedup:.2f}x"
             )
-    setup = {**_setup(model, timings[0], optimizer), "interleaved": interleave}
+    setup = {
+        **_setup(model, timings[0], optimizer),
+        "interleaved": interleave,
+        "forward_ms": forward.median_ms,
+        "forward_share": forward_share,
+    }
     return SweepResult(rows=rows, setup=setup, timings=timings)
 
 

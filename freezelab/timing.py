@@ -167,6 +167,7 @@ def time_interleaved(
     jit_compile: bool | str = "auto",
     run_eagerly: bool = False,
     seed: int = 0,
+    with_forward: bool = False,
 ) -> list[StepTiming]:
     """Times several masks side by side, one step of each in turn.
 
@@ -183,9 +184,12 @@ def time_interleaved(
         masks: One mask (see `get_mask`) per configuration.
         batch_size, repeats, warmup, optimizer, jit_compile, run_eagerly,
             seed: As in `time_train_step`; ``repeats`` is per mask.
+        with_forward: Also time the forward pass alone (``predict_on_batch``
+            on the first copy) in the same rounds, as `time_forward` does.
 
     Returns:
-        One `StepTiming` per mask, in order.
+        One `StepTiming` per mask, in order; with ``with_forward``, one more
+        at the end for the forward pass.
 
     Raises:
         ValueError: As `time_train_step`, or for an empty list of masks.
@@ -206,15 +210,25 @@ def time_interleaved(
             _compile_for_timing(copy, optimizer, jit_compile, run_eagerly)
             _warm_up(copy, x, y, warmup)
             copies.append(copy)
+        for _ in range(warmup if with_forward else 0):
+            _timed_forward(copies[0], x)
         _reset_peak_memory()
         times: list[list[float]] = [[] for _ in copies]
+        forward_times: list[float] = []
         for _ in range(repeats):
             for copy, record in zip(copies, times):
                 record.append(_timed_step(copy, x, y))
-    return [
+            if with_forward:
+                forward_times.append(_timed_forward(copies[0], x))
+    timings = [
         _summary(copy, record, batch_size, input_shape, run_eagerly)
         for copy, record in zip(copies, times)
     ]
+    if with_forward:
+        timings.append(
+            _summary(copies[0], forward_times, batch_size, input_shape, False, forward_only=True)
+        )
+    return timings
 
 
 def time_forward(
@@ -246,16 +260,11 @@ def time_forward(
     input_shape = _input_shape(model)
     x, _ = _random_batch(model, input_shape, batch_size, seed)
 
-    def forward() -> float:
-        start = time.perf_counter()
-        keras.ops.convert_to_numpy(model.predict_on_batch(x))  # Waits for the result.
-        return (time.perf_counter() - start) * 1000.0
-
     with _out_of_memory_message(batch_size, input_shape):
         for _ in range(warmup):
-            forward()
+            _timed_forward(model, x)
         _reset_peak_memory()
-        times = [forward() for _ in range(repeats)]
+        times = [_timed_forward(model, x) for _ in range(repeats)]
     return _summary(model, times, batch_size, input_shape, run_eagerly=False, forward_only=True)
 
 
@@ -330,6 +339,13 @@ def _timed_step(model, x, y) -> float:
     start = time.perf_counter()
     model.train_on_batch(x, y)
     synchronize(model)
+    return (time.perf_counter() - start) * 1000.0
+
+
+def _timed_forward(model, x) -> float:
+    """One forward pass in milliseconds; reading the result back waits for the device."""
+    start = time.perf_counter()
+    keras.ops.convert_to_numpy(model.predict_on_batch(x))
     return (time.perf_counter() - start) * 1000.0
 
 

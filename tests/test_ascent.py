@@ -149,7 +149,9 @@ def test_high_frequency_share_separates_fine_from_coarse_stripes():
     coarse = np.broadcast_to(np.cos(2 * np.pi * columns / 32)[None, :, None], (32, 32, 3))
     assert high_frequency_share(fine) == pytest.approx(1.0)
     assert high_frequency_share(coarse) == pytest.approx(0.0, abs=1e-9)
-    np.testing.assert_allclose(high_frequency_share(np.stack([fine, coarse])), [1.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(
+        high_frequency_share(np.stack([fine, coarse])), [1.0, 0.0], atol=1e-9
+    )
 
 
 def test_colourfulness_is_zero_for_grey_and_grows_with_saturation():

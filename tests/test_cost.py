@@ -220,3 +220,16 @@ def test_block_table_marks_which_gradients_run(small_vgg_flat):
     assert rows["block1"].endswith("W WI")  # first layer: no input gradient
     assert rows["block3"].endswith("I I I")  # frozen, but the gradient flows through
     assert rows["block4"].endswith("WI WI WI")
+
+
+def test_time_fraction_reduces_to_the_flop_fraction_and_keeps_the_forward_floor():
+    model = tiny_model(conv_layers=3)
+    mask = {**get_mask(model), "conv1": False, "conv2": False}
+    cost = step_cost(model, mask)
+    flop_share = cost.forward_flops / cost.full_total_flops
+    assert cost.time_fraction(flop_share) == pytest.approx(cost.relative_cost)
+    # everything frozen: only the forward pass remains
+    frozen = step_cost(model, {"conv1": False, "conv2": False, "conv3": False, "dense": False})
+    assert frozen.time_fraction(0.25) == pytest.approx(0.25)
+    with pytest.raises(ValueError, match=r"forward_share=1\.5"):
+        cost.time_fraction(1.5)

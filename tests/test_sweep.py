@@ -81,6 +81,7 @@ def test_predictions_are_the_cost_models_and_prefixes_keep_getting_cheaper(small
 
 def test_run_sweep_table_json_and_plot(tmp_path):
     model = tiny_model()
+    case_masks = {c.label: c.mask for c in standard_cases(model)}
     lines = []
     result = run_sweep(
         model, batch_size=2, repeats=2, warmup=1, progress=lines.append, interleave=True
@@ -92,12 +93,16 @@ def test_run_sweep_table_json_and_plot(tmp_path):
         assert row.median_ms == timing.median_ms
         assert row.measured_fraction == pytest.approx(timing.median_ms / first.median_ms)
         assert row.error == pytest.approx(row.predicted_fraction / row.measured_fraction - 1)
+        share = result.setup["forward_share"]
+        expected = step_cost(model, case_masks[row.label]).time_fraction(share)
+        assert row.adjusted_fraction == pytest.approx(expected)
     record = json.loads(result.save_json(tmp_path / "sweep.json").read_text())
     assert record["setup"]["device"].startswith("CPU (")
     assert record["setup"]["backend"] == "tensorflow"
     assert [r["label"] for r in record["rows"]] == ["nothing frozen", "conv1", "layers 1-2"]
     assert len(record["rows"][1]["times_ms"]) == 2
-    assert "ms/step" in result.table()
+    assert "ms/step" in result.table() and "fwd-adjusted" in result.table()
+    assert 0 < result.setup["forward_share"] <= 1
     ax = plot_measured_vs_predicted(result)
     points = [c for c in ax.collections if isinstance(c, PathCollection)]
     assert sum(len(c.get_offsets()) for c in points) == len(result.rows)
