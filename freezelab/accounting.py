@@ -79,7 +79,7 @@ class ParamCounts:
         )
 
 
-def weight_size(variable) -> int:
+def weight_size(variable: keras.Variable) -> int:
     """Number of scalars in a Keras variable."""
     size = 1
     for dim in variable.shape:

@@ -7,11 +7,16 @@ the input's size, so it can be laid over the photo with `overlay`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 import numpy as np
 
 from freezelab._validation import suggestion
 from freezelab.layers import iter_layers
+
+if TYPE_CHECKING:
+    from freezelab.layers import LayerRef
 
 
 def conv_layer_names(model: keras.Model) -> list[str]:
@@ -19,7 +24,7 @@ def conv_layer_names(model: keras.Model) -> list[str]:
     return [ref.name for ref in iter_layers(model) if isinstance(ref.layer, keras.layers.Conv2D)]
 
 
-def find_layer(model: keras.Model, layer_name: str):
+def find_layer(model: keras.Model, layer_name: str) -> LayerRef:
     """The `LayerRef` of a computing layer of ``model`` by name.
 
     Raises:
@@ -59,7 +64,7 @@ def feature_model(model: keras.Model, layer_name: str) -> keras.Model:
     return keras.Model(single_input(owner), ref.layer.output, name=f"{layer_name}_features")
 
 
-def single_input(model: keras.Model):
+def single_input(model: keras.Model) -> keras.KerasTensor | list[keras.KerasTensor]:
     """``model``'s input tensor, unwrapped from its list when there is one input."""
     return model.inputs[0] if len(model.inputs) == 1 else model.inputs
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import keras
 import numpy as np
@@ -34,6 +35,11 @@ import numpy as np
 from freezelab.activations import feature_model
 from freezelab.gradients import input_gradient_fn
 from freezelab.images import to_caffe
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+_Maps = TypeVar("_Maps")
 
 REGULARIZERS = ("blur", "tv", None)
 _GRADIENT_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -115,7 +121,7 @@ class FilterPictures:
 def filter_pictures(
     model: keras.Model,
     layer_name: str,
-    filters,
+    filters: int | Sequence[int],
     size: int | None = None,
     batch_size: int | None = None,
     progress: bool = True,
@@ -175,7 +181,7 @@ def filter_pictures(
 def filter_activation(
     model: keras.Model,
     layer_name: str,
-    filters,
+    filters: int | Sequence[int],
     pixels: np.ndarray,
     preprocessing: str | None = "caffe",
     border: float = AscentSettings.border,
@@ -277,7 +283,7 @@ def _extractor_and_gradient(model, layer_name, border):
     return cache[key]
 
 
-def interior(feature_maps, border: float):
+def interior(feature_maps: _Maps, border: float) -> _Maps:
     """``(N, h, w, C)`` maps without ``border`` of each side (never below one pixel).
 
     Ascent targets the interior: at the edges, zero padding and the wrap-around
@@ -299,7 +305,7 @@ def _selected(outputs, one_hot):
 
 
 def _objective(border):
-    def selected_mean_activation(outputs, one_hot):
+    def selected_mean_activation(outputs: Any, one_hot: np.ndarray) -> Any:
         """Sum over the batch of each picture's own filter's interior mean activation."""
         outputs = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
         return keras.ops.sum(keras.ops.mean(interior(outputs, border), axis=(1, 2)) * one_hot)

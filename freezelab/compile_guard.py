@@ -133,7 +133,9 @@ def compile_status(model: keras.Model) -> CompileStatus:
     )
 
 
-def recompile(model: keras.Model, optimizer=None) -> CompileStatus:
+def recompile(
+    model: keras.Model, optimizer: keras.optimizers.Optimizer | None = None
+) -> CompileStatus:
     """Compiles ``model`` again with its loss and metrics and a fresh optimizer.
 
     The new optimizer has the same class and configuration (learning rate and

@@ -27,10 +27,14 @@ from freezelab.layers import LayerRef, is_nested_model, iter_layers
 
 _GLOB_CHARS = set("*?[")
 
+#: What names layers: an index or slice into ``model.layers``, a layer name,
+#: glob or block name, a Keras layer, or a flat list or tuple of these.
+LayerSpec = int | slice | str | keras.layers.Layer | list | tuple | None
+
 
 def select_layers(
     model: keras.Model,
-    spec=None,
+    spec: LayerSpec = None,
     *,
     up_to: str | None = None,
 ) -> list[keras.layers.Layer]:
@@ -76,7 +80,7 @@ def select_layers(
 
 def set_trainable(
     model: keras.Model,
-    spec=None,
+    spec: LayerSpec = None,
     trainable: bool = False,
     *,
     up_to: str | None = None,
@@ -110,7 +114,7 @@ def set_trainable(
     return changed
 
 
-def freeze(model: keras.Model, spec=None, *, up_to: str | None = None) -> list[str]:
+def freeze(model: keras.Model, spec: LayerSpec = None, *, up_to: str | None = None) -> list[str]:
     """Freezes the selected layers (``trainable = False``).
 
     Args:
@@ -127,7 +131,7 @@ def freeze(model: keras.Model, spec=None, *, up_to: str | None = None) -> list[s
     return set_trainable(model, spec, False, up_to=up_to)
 
 
-def unfreeze(model: keras.Model, spec=None, *, up_to: str | None = None) -> list[str]:
+def unfreeze(model: keras.Model, spec: LayerSpec = None, *, up_to: str | None = None) -> list[str]:
     """Unfreezes the selected layers (``trainable = True``).
 
     Args:

@@ -17,15 +17,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from freezelab._validation import suggestion
 from freezelab.layers import block_of
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    import keras
 
 _BLOCK_RANGE = re.compile(r"^block(\d+)-(\d+)$")
 _BLOCK_NUMBER = re.compile(r"^block(\d+)$")
 
 
-def layer_blocks(layer_names) -> dict[str, str]:
+def layer_blocks(layer_names: Iterable[str]) -> dict[str, str]:
     """Assigns each layer name its group, the way the text form writes it.
 
     Args:
@@ -80,7 +86,9 @@ def mask_to_text(mask: Mapping[str, bool]) -> str:
     return " ".join(parts)
 
 
-def mask_from_text(text: str, layer_names) -> dict[str, bool]:
+def mask_from_text(
+    text: str, layer_names: Sequence[str] | Mapping[str, bool] | keras.Model
+) -> dict[str, bool]:
     """Reads a text form back into a full mask.
 
     Args:

@@ -56,7 +56,7 @@ def imagenet_cache_path(include_top: bool = False) -> Path:
     return keras_home / "models" / (VGG16_TOP_FILE if include_top else VGG16_NOTOP_FILE)
 
 
-def validate_input_size(input_size) -> int:
+def validate_input_size(input_size: int | tuple[int, ...] | list[int]) -> int:
     """Checks an image side length that VGG16 can take.
 
     Args:

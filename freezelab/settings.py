@@ -9,6 +9,9 @@ a learner runs at full size.
 from __future__ import annotations
 
 import os
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _TRUE_WORDS = {"1", "true", "yes", "on"}
 
@@ -27,7 +30,7 @@ def quick_mode() -> bool:
     return os.environ.get("CI", "").strip().lower() in _TRUE_WORDS
 
 
-def pick(full, quick):
+def pick(full: T, quick: T) -> T:
     """Returns ``quick`` in quick mode and ``full`` otherwise.
 
     Args:

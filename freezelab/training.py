@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
@@ -47,6 +48,9 @@ from freezelab.unfreezing import (
     UnfreezeStage,
     fit_in_stages,
 )
+
+if TYPE_CHECKING:
+    from freezelab.data import TargetDataset
 
 STRATEGIES = (
     "feature_extraction",
@@ -178,7 +182,9 @@ def preprocess_images(images: np.ndarray, preprocessing: str = "caffe") -> np.nd
     return np.asarray(keras.applications.vgg16.preprocess_input(images.copy()), np.float32)
 
 
-def subset_per_class(dataset, per_class: int, seed: int = 0) -> SplitData:
+def subset_per_class(
+    dataset: SplitData | TargetDataset, per_class: int, seed: int = 0
+) -> SplitData:
     """Keeps ``per_class`` training images of each class (validation untouched).
 
     Args:
@@ -267,7 +273,7 @@ def base_layer_names(model: keras.Model) -> list[str]:
 def run_strategy(
     strategy: str,
     make_base: Callable[[], keras.Model],
-    dataset,
+    dataset: SplitData | TargetDataset,
     budget: Budget | None = None,
     *,
     freeze_up_to: str = "block3",
@@ -365,7 +371,7 @@ def forgotten_recompile_demo(
     model: keras.Model,
     x: np.ndarray,
     y: np.ndarray,
-    freeze_spec="block1",
+    freeze_spec: str | int | slice | keras.layers.Layer | list | tuple = "block1",
     learning_rate: float = 1e-3,
     batch_size: int = 32,
 ) -> tuple[float, float]:

@@ -242,8 +242,8 @@ def apply_stage(model: keras.Model, mask: dict[str, bool], learning_rate: float)
 def fit_in_stages(
     model: keras.Model,
     schedule: UnfreezeSchedule,
-    x=None,
-    y=None,
+    x: object = None,
+    y: object = None,
     epochs: int | None = None,
     **fit_kwargs,
 ) -> tuple[dict[str, list[float]], list[StageRecord]]:

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from freezelab.ascent import FilterPictures
 
 
 def grid_shape(count: int, columns: int = 8) -> tuple[int, int]:
@@ -30,7 +36,7 @@ def plot_image_grid(
     panel_size: float = 1.4,
     cmap: str | None = None,
     suptitle: str | None = None,
-):
+) -> Figure:
     """Shows pictures (RGB or 2D maps) in a grid without axes.
 
     Args:
@@ -65,7 +71,9 @@ def plot_image_grid(
     return figure
 
 
-def plot_feature_maps(maps: np.ndarray, channels: Sequence[int], layer_name: str, columns: int = 8):
+def plot_feature_maps(
+    maps: np.ndarray, channels: Sequence[int], layer_name: str, columns: int = 8
+) -> Figure:
     """Grid of one input's feature maps, one panel per channel.
 
     Args:
@@ -86,7 +94,7 @@ def plot_feature_maps(maps: np.ndarray, channels: Sequence[int], layer_name: str
     )
 
 
-def plot_heatmap(photo: np.ndarray, heat: np.ndarray, blended: np.ndarray, title: str):
+def plot_heatmap(photo: np.ndarray, heat: np.ndarray, blended: np.ndarray, title: str) -> Figure:
     """Photo, heatmap and the two overlaid, side by side.
 
     Args:
@@ -109,7 +117,9 @@ def plot_heatmap(photo: np.ndarray, heat: np.ndarray, blended: np.ndarray, title
     return figure
 
 
-def plot_filter_pictures(result, columns: int = 8, title: str | None = None):
+def plot_filter_pictures(
+    result: FilterPictures, columns: int = 8, title: str | None = None
+) -> Figure:
     """Grid of gradient-ascent pictures, each titled with its filter index.
 
     Args:

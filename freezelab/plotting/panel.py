@@ -12,8 +12,12 @@ All take a `freezelab.panel_state.Readout`.
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
 from freezelab.panel_state import Readout
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 TRAINABLE_COLOUR = "#2a9d5c"
 FROZEN_COLOUR = "#5b7fb5"
@@ -96,7 +100,7 @@ def backward_map_html(readout: Readout) -> str:
     return f"<div>{headline}<div>{''.join(cells)}</div>{legend}</div>"
 
 
-def plot_block_params(readout: Readout, ax=None):
+def plot_block_params(readout: Readout, ax: Axes | None = None) -> Axes:
     """Stacked horizontal bars of trainable vs frozen parameters per block.
 
     Args:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from freezelab.cost import BlockShare
 from freezelab.sweep import SweepResult
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 KIND_COLOURS = {"none": "#444444", "prefix": "#2a9d5c", "middle": "#d0703a"}
 
 
-def plot_measured_vs_predicted(result: SweepResult, tolerance: float = 0.2, ax=None):
+def plot_measured_vs_predicted(
+    result: SweepResult, tolerance: float = 0.2, ax: Axes | None = None
+) -> Axes:
     """Scatter of measured against predicted step-time fraction, one point per mask.
 
     Points on the diagonal are predicted exactly; the shaded band is
@@ -79,7 +85,7 @@ def plot_measured_vs_predicted(result: SweepResult, tolerance: float = 0.2, ax=N
     return ax
 
 
-def plot_block_shares(shares: Sequence[BlockShare], ax=None):
+def plot_block_shares(shares: Sequence[BlockShare], ax: Axes | None = None) -> Axes:
     """Side-by-side bars: each block's share of parameters and of forward compute.
 
     Args:

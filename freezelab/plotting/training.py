@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-def plot_histories(runs, metrics=("accuracy", "loss")):
+    from matplotlib.figure import Figure
+
+    from freezelab.training import TrainingRun
+
+
+def plot_histories(
+    runs: Sequence[TrainingRun], metrics: Sequence[str] = ("accuracy", "loss")
+) -> Figure:
     """Training (dashed) and validation (solid) curves of every run on one figure.
 
     Args:
@@ -45,7 +56,10 @@ def plot_histories(runs, metrics=("accuracy", "loss")):
     return figure
 
 
-def plot_drift(runs, title="Relative weight change ||W1 - W0|| / ||W0|| per layer"):
+def plot_drift(
+    runs: Sequence[TrainingRun],
+    title: str = "Relative weight change ||W1 - W0|| / ||W0|| per layer",
+) -> Figure:
     """Bars of each layer's relative weight change, one colour per run.
 
     Frozen layers show no bar at all (exactly zero).
@@ -85,7 +99,7 @@ def plot_drift(runs, title="Relative weight change ||W1 - W0|| / ||W0|| per laye
     return figure
 
 
-def plot_filters_before_after(before: np.ndarray, after: np.ndarray, title: str = ""):
+def plot_filters_before_after(before: np.ndarray, after: np.ndarray, title: str = "") -> Figure:
     """The same filters as pictures: before fine-tuning (top row), after (bottom).
 
     Args:

@@ -10,12 +10,18 @@ All logic lives in plain functions (`layer_options`, `filter_range`,
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 import numpy as np
 
 from freezelab.activations import conv_layer_names, feature_maps, find_layer, heatmap, overlay
 from freezelab.ascent import filter_pictures
 from freezelab.images import sample_image, sample_names, to_caffe
+
+if TYPE_CHECKING:
+    from ipywidgets import VBox
+    from matplotlib.figure import Figure
 
 MAX_FILTERS = 16
 
@@ -61,7 +67,7 @@ def filter_grid_figure(
     kind: str,
     photo: np.ndarray,
     **ascent_settings,
-):
+) -> Figure:
     """The figure `filter_grid_view` shows: feature maps of ``photo`` or ascent pictures.
 
     Args:
@@ -89,7 +95,9 @@ def filter_grid_figure(
     raise ValueError(f"kind must be 'feature maps' or 'filter pictures'. Received: kind={kind!r}")
 
 
-def heatmap_figure(model: keras.Model, photo: np.ndarray, layer_name: str, channel: int | None):
+def heatmap_figure(
+    model: keras.Model, photo: np.ndarray, layer_name: str, channel: int | None
+) -> Figure:
     """The figure `heatmap_view` shows: photo, heatmap and overlay.
 
     Args:
@@ -108,7 +116,7 @@ def heatmap_figure(model: keras.Model, photo: np.ndarray, layer_name: str, chann
     return plot_heatmap(photo, heat, overlay(photo, heat), f"{layer_name}: {what}")
 
 
-def filter_grid_view(model: keras.Model, photo_name: str = "chelsea", **ascent_settings):
+def filter_grid_view(model: keras.Model, photo_name: str = "chelsea", **ascent_settings) -> VBox:
     """Panel: choose a layer and a filter range; see feature maps or filter pictures.
 
     Args:
@@ -153,7 +161,7 @@ def filter_grid_view(model: keras.Model, photo_name: str = "chelsea", **ascent_s
     return widgets.VBox([widgets.HBox([layer, kind]), widgets.HBox([span, draw]), note, output])
 
 
-def heatmap_view(model: keras.Model):
+def heatmap_view(model: keras.Model) -> VBox:
     """Panel: choose a sample photo and a layer; see where the layer responds.
 
     Args:
