@@ -28,7 +28,9 @@ backend computation runs, so it works on any Keras 3 backend.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import keras
 
@@ -288,8 +290,8 @@ def step_cost(
     """
     costs = layer_costs(model, batch_size)
     trains = _trains(model, mask)
-    rows = _backward_rows(costs, trains)
-    everything = _backward_rows(costs, {c.name: True for c in costs if c.params})
+    rows = backward_rows(costs, trains)
+    everything = backward_rows(costs, {c.name: True for c in costs if c.params})
     forward = sum(c.forward_flops for c in costs)
     return StepCost(
         forward_flops=forward,
@@ -349,7 +351,35 @@ def _grad_mark(row: LayerBackward) -> str:
     return mark or "-"
 
 
-def _backward_rows(costs: list[LayerCost], trains: dict[str, bool]) -> list[LayerBackward]:
+class CostRow(Protocol):
+    """The fields of a per-layer cost that `backward_rows` reads."""
+
+    name: str
+    block: str
+    params: int
+    forward_flops: float
+    input_grad_flops: float
+    weight_grad_flops: float
+    activation_grad_flops: float
+
+
+def backward_rows(costs: Sequence[CostRow], trains: dict[str, bool]) -> list[LayerBackward]:
+    """Applies the backward rule to per-layer costs under a freeze mask.
+
+    A layer computes its weight-gradient when it has weights and trains; it
+    computes its input-gradient when any layer below it trains (the gradient
+    must flow through it to reach that layer). A frozen prefix therefore pays
+    no backward at all, while a frozen layer above a trainable one still pays
+    its input-gradient. The freeze panel calls this on its cached costs.
+
+    Args:
+        costs: Per-layer costs in model order (`LayerCost`, or any row with
+            the same fields, such as the panel's cached rows).
+        trains: Layer name to trainable flag; layers not named are frozen.
+
+    Returns:
+        One `LayerBackward` per row, in order.
+    """
     rows = []
     trainable_below = False
     for cost in costs:

@@ -6,11 +6,12 @@ What does not depend on the mask (each layer's parameter count, FLOPs, block)
 is gathered once into a `PanelLayout`; `PanelLayout.readout(mask)` is then
 plain arithmetic over cached lists, fast enough for every checkbox tick.
 
-The backward-cost rule (see DESIGN.md): a trainable layer computes its
-weight-gradient; every layer *above* the lowest trainable layer must pass the
-gradient through (its input-gradient); the forward pass always runs. Per-layer
-costs come from `freezelab.cost.layer_costs` when that module is installed,
-else from a per-layer FLOP count made here (`fallback_layer_costs`).
+The backward-cost rule is `freezelab.cost.backward_rows`: a trainable layer
+computes its weight-gradient; every layer *above* the lowest trainable layer
+must pass the gradient through (its input-gradient); the forward pass always
+runs. Per-layer costs come from `freezelab.cost.layer_costs`; for a model with
+a layer type the cost model does not know, from a rougher per-layer FLOP count
+made here (`fallback_layer_costs`), so the panel works on any model.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 import keras
 
+from freezelab.cost import LayerBackward, backward_rows, layer_costs
 from freezelab.layers import iter_layers
 
 ADAM_SLOTS = 2
@@ -188,7 +190,7 @@ class PanelLayout:
         for row in self.weighted:
             self.groups.setdefault(row.group, []).append(row.name)
         self._index = {row.name: i for i, row in enumerate(self.rows)}
-        self._full_cost = self._step_flops({row.name: True for row in self.weighted})
+        self._full_cost = self._step_flops({row.name: True for row in self.weighted})[1]
 
     @property
     def layer_names(self) -> list[str]:
@@ -228,19 +230,19 @@ class PanelLayout:
             else:
                 sums[1] += row.params + row.fixed_params
             non_trainable += row.fixed_params + (0 if mask.get(row.name, False) else row.params)
-        lowest = self._lowest_trainable(mask)
+        steps, step_flops = self._step_flops(mask)
         backward = tuple(
             BackwardStep(
                 name=row.name,
                 group=row.group,
                 has_weights=row.has_weights,
-                computes_weight_grad=bool(mask.get(row.name, False)) and row.params > 0,
-                gradient_flows=lowest is not None and i > lowest,
+                computes_weight_grad=step.computes_weight_grad,
+                gradient_flows=step.computes_input_grad,
             )
-            for i, row in enumerate(self.rows)
+            for row, step in zip(self.rows, steps)
             if row.block != "input"
         )
-        relative = self._step_flops(mask) / self._full_cost if self._full_cost else 1.0
+        relative = step_flops / self._full_cost if self._full_cost else 1.0
         return Readout(
             trainable_params=trainable,
             non_trainable_params=non_trainable,
@@ -290,33 +292,16 @@ class PanelLayout:
         frozen = set(blocks[:count])
         return {row.name: row.group not in frozen for row in self.weighted}
 
-    def _lowest_trainable(self, mask: dict[str, bool]) -> int | None:
-        for i, row in enumerate(self.rows):
-            if row.params and mask.get(row.name, False):
-                return i
-        return None
-
-    def _step_flops(self, mask: dict[str, bool]) -> float:
-        lowest = self._lowest_trainable(mask)
-        total = 0.0
-        for i, row in enumerate(self.rows):
-            total += row.forward_flops
-            weight_grad = bool(row.params) and mask.get(row.name, False)
-            flows = lowest is not None and i > lowest
-            if weight_grad:
-                total += row.weight_grad_flops
-            if flows:
-                total += row.input_grad_flops
-            if weight_grad or flows:
-                total += row.activation_grad_flops
-        return total
+    def _step_flops(self, mask: dict[str, bool]) -> tuple[list[LayerBackward], float]:
+        steps = backward_rows(self.rows, mask)
+        return steps, sum(step.forward_flops + step.backward_flops for step in steps)
 
 
 def layer_cost_rows(model: keras.Model) -> tuple[list[LayerCostRow], str]:
     """Gathers each computing layer's parameters and costs.
 
-    Uses `freezelab.cost.layer_costs` for the FLOPs when that module exists,
-    else `fallback_layer_costs`.
+    Uses `freezelab.cost.layer_costs` for the FLOPs, or `fallback_layer_costs`
+    when the cost model rejects one of the model's layer types.
 
     Args:
         model: A built Keras model.
@@ -326,11 +311,9 @@ def layer_cost_rows(model: keras.Model) -> tuple[list[LayerCostRow], str]:
     """
     rows = fallback_layer_costs(model)
     try:
-        from freezelab.cost import layer_costs
-
         costs = {cost.name: cost for cost in layer_costs(model, batch_size=1)}
-    except (ImportError, ValueError):
-        # No cost module yet, or a layer type it does not model: count here.
+    except ValueError:
+        # A layer type the cost model does not know: count here instead.
         return rows, FALLBACK_COST
     merged = []
     for row in rows:
