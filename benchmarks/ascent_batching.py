@@ -25,16 +25,16 @@ import time
 
 import keras
 
-from freezelab.ascent import filter_pictures
+from freezelab.vis.ascent import filter_pictures
 
 
 def build_model(name: str, size: int) -> keras.Model:
     """VGG16 (untrained weights: speed does not depend on them) or the teacher."""
     if name == "vgg16":
-        from freezelab.models import load_vgg16
+        from freezelab.core.models import load_vgg16
 
         return load_vgg16(weights=None, input_size=size, verbose=False)
-    from freezelab.teacher import load_teacher
+    from freezelab.finetune.teacher import load_teacher
 
     return load_teacher(input_size=size, verbose=False)
 

@@ -1,25 +1,36 @@
 """freezelab: learn how and why to freeze layers in transfer learning.
 
-The top-level names are the ones lessons use most. ``import freezelab`` does
-not import TensorFlow: freezing, counts, the cost model and timing run on any
-Keras 3 backend (set ``KERAS_BACKEND`` to ``jax`` or ``torch`` before import).
-The names of the later lessons (panel, timing, pictures, data, fine-tuning)
-are imported on first use, so ``import freezelab`` stays quick.
+Lessons and learners use one import and the names it exports::
+
+    import freezelab as fl
+
+    base = fl.load_vgg16(weights="auto", input_size=224)
+    model = fl.with_head(base, head_units=(128, 10))
+    fl.freeze(model, up_to="block3_pool")
+
+The package is grouped by the course's parts: `freezelab.core` (layers,
+freezing, counts, the recompile guard, pitfalls, models), `freezelab.speed`
+(the cost model, timing, sweeps, the panel's readouts), `freezelab.vis`
+(photos, activations, Grad-CAM, gradient ascent, kernel pictures),
+`freezelab.finetune` (the offline dataset, the teacher, strategies,
+unfreezing, drift), and on top of them `freezelab.widgets` and
+`freezelab.plotting`. The names of `freezelab.core` are imported at once;
+the others on first use, so ``import freezelab`` stays quick.
 """
 
 import importlib
 
-from freezelab.accounting import ParamCounts, count_params, layer_table, param_report
-from freezelab.compile_guard import CompileStatus, compile_status, recompile
-from freezelab.freezing import (
+from freezelab.core.accounting import count_params, param_report
+from freezelab.core.compile_guard import compile_status, recompile
+from freezelab.core.freezing import (
     freeze,
     get_mask,
     select_layers,
     set_mask,
-    set_trainable,
     unfreeze,
 )
-from freezelab.models import (
+from freezelab.core.mask_text import mask_from_text, mask_to_text
+from freezelab.core.models import (
     demo_functional,
     demo_sequential,
     describe_weights,
@@ -27,41 +38,44 @@ from freezelab.models import (
     weights_source,
     with_head,
 )
-from freezelab.pitfalls import check_pitfalls
-from freezelab.settings import quick_mode
+from freezelab.core.pitfalls import check_pitfalls
+from freezelab.settings import pick, quick_mode
 
 __version__ = "0.1.0"
 
-# Name -> module that defines it; imported on first attribute access (PEP 562).
-_LAZY = {
-    "FreezePanel": "freezelab.widgets.freeze_panel",
-    "freeze_panel": "freezelab.widgets.freeze_panel",
-    "mask_to_text": "freezelab.mask_text",
-    "mask_from_text": "freezelab.mask_text",
-    "step_cost": "freezelab.cost",
-    "layer_costs": "freezelab.cost",
-    "memory_estimate": "freezelab.cost",
-    "time_train_step": "freezelab.timing",
-    "run_sweep": "freezelab.sweep",
-    "predict_sweep": "freezelab.sweep",
-    "sample_image": "freezelab.images",
-    "sample_names": "freezelab.images",
-    "feature_maps": "freezelab.activations",
-    "heatmap": "freezelab.activations",
-    "grad_cam": "freezelab.gradcam",
-    "filter_pictures": "freezelab.ascent",
-    "load_target_dataset": "freezelab.data",
-    "TargetDataset": "freezelab.data",
-    "load_teacher": "freezelab.teacher",
-    "pretrained_base": "freezelab.teacher",
-    "run_strategy": "freezelab.training",
-    "Budget": "freezelab.training",
-    "GradualUnfreezing": "freezelab.unfreezing",
-    "UnfreezeSchedule": "freezelab.unfreezing",
-    "fit_in_stages": "freezelab.unfreezing",
-    "weight_drift": "freezelab.drift",
-    "verify_frozen_unchanged": "freezelab.drift",
+# Module -> the names it exports; imported on first attribute access (PEP 562).
+_LAZY_MODULES = {
+    "freezelab.speed.cost": ("block_shares", "layer_costs", "memory_estimate", "step_cost"),
+    "freezelab.speed.timing": ("describe_device", "time_forward", "time_train_step"),
+    "freezelab.speed.sweep": ("predict_sweep", "run_sweep", "standard_cases"),
+    "freezelab.vis.images": ("from_caffe", "sample_image", "to_caffe"),
+    "freezelab.vis.activations": ("feature_maps", "heatmap", "overlay"),
+    "freezelab.vis.gradcam": ("grad_cam",),
+    "freezelab.vis.ascent": ("colourfulness", "filter_pictures", "high_frequency_share"),
+    "freezelab.vis.kernels": ("kernel_pictures",),
+    "freezelab.finetune.data": ("load_target_dataset",),
+    "freezelab.finetune.teacher": ("pretrained_base",),
+    "freezelab.finetune.strategies": (
+        "STRATEGIES",
+        "Budget",
+        "base_factory",
+        "build_classifier",
+        "forgotten_recompile_demo",
+        "format_summary",
+        "preprocess_images",
+        "run_strategy",
+        "subset_per_class",
+    ),
+    "freezelab.finetune.unfreezing": ("GradualUnfreezing", "UnfreezeSchedule", "fit_in_stages"),
+    "freezelab.finetune.drift": ("drift_by_block", "verify_frozen_unchanged"),
+    "freezelab.widgets.freeze_panel": ("freeze_panel",),
+    "freezelab.widgets.feature_views": ("filter_grid_view", "heatmap_view"),
+    "freezelab.plotting.panel": ("plot_block_params",),
+    "freezelab.plotting.timing": ("plot_block_shares", "plot_measured_vs_predicted"),
+    "freezelab.plotting.features": ("plot_feature_maps", "plot_heatmap", "plot_image_grid"),
+    "freezelab.plotting.training": ("plot_drift", "plot_filters_before_after", "plot_histories"),
 }
+_LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 
 
 def __getattr__(name):
@@ -77,8 +91,6 @@ def __dir__():
 
 
 __all__ = [
-    "CompileStatus",
-    "ParamCounts",
     "check_pitfalls",
     "compile_status",
     "count_params",
@@ -87,14 +99,15 @@ __all__ = [
     "describe_weights",
     "freeze",
     "get_mask",
-    "layer_table",
     "load_vgg16",
+    "mask_from_text",
+    "mask_to_text",
     "param_report",
+    "pick",
     "quick_mode",
     "recompile",
     "select_layers",
     "set_mask",
-    "set_trainable",
     "unfreeze",
     "weights_source",
     "with_head",

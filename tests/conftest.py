@@ -1,7 +1,7 @@
 import keras
 import pytest
 
-from freezelab.models import demo_functional, demo_sequential, load_vgg16, with_head
+from freezelab.core.models import demo_functional, demo_sequential, load_vgg16, with_head
 
 
 @pytest.fixture

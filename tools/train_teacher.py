@@ -19,8 +19,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from freezelab.source_task import make_source_images
-from freezelab.teacher import build_teacher, source_classifier, teacher_weights_path
+from freezelab.finetune.source_task import make_source_images
+from freezelab.finetune.teacher import build_teacher, source_classifier, teacher_weights_path
 
 HELD_OUT_SEED = 987_654
 

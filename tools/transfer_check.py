@@ -19,10 +19,10 @@ import time
 import keras
 import numpy as np
 
-from freezelab.data import load_target_dataset
-from freezelab.freezing import freeze
-from freezelab.models import with_head
-from freezelab.teacher import build_teacher, load_teacher
+from freezelab.core.freezing import freeze
+from freezelab.core.models import with_head
+from freezelab.finetune.data import load_target_dataset
+from freezelab.finetune.teacher import build_teacher, load_teacher
 
 
 def parse_args() -> argparse.Namespace:

@@ -11,7 +11,7 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from freezelab.ascent import FilterPictures
+    from freezelab.vis.ascent import FilterPictures
 
 
 def grid_shape(count: int, columns: int = 8) -> tuple[int, int]:
@@ -77,7 +77,7 @@ def plot_feature_maps(
     """Grid of one input's feature maps, one panel per channel.
 
     Args:
-        maps: ``(h, w, n)`` feature maps, e.g. from `freezelab.activations.feature_maps`.
+        maps: ``(h, w, n)`` feature maps, e.g. from `freezelab.vis.activations.feature_maps`.
         channels: The channel index of each of the ``n`` maps (for titles).
         layer_name: Shown in the title.
         columns: Most panels per row.
@@ -100,7 +100,7 @@ def plot_heatmap(photo: np.ndarray, heat: np.ndarray, blended: np.ndarray, title
     Args:
         photo: ``(H, W, 3)`` RGB photo.
         heat: ``(H, W)`` heatmap in 0..1.
-        blended: The overlay from `freezelab.activations.overlay`.
+        blended: The overlay from `freezelab.vis.activations.overlay`.
         title: Title over the three panels.
 
     Returns:
@@ -123,7 +123,7 @@ def plot_filter_pictures(
     """Grid of gradient-ascent pictures, each titled with its filter index.
 
     Args:
-        result: A `freezelab.ascent.FilterPictures`.
+        result: A `freezelab.vis.ascent.FilterPictures`.
         columns: Most panels per row.
         title: Title over the grid (defaults to the layer name).
 

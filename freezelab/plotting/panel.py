@@ -1,20 +1,14 @@
-"""Pictures of the freeze panel's readouts.
+"""The freeze panel's per-block parameters as a static matplotlib figure.
 
-Two forms of the same two pictures:
-
-* HTML (`block_bars_html`, `backward_map_html`): cheap enough to redraw on
-  every checkbox tick, so the panel uses them;
-* matplotlib (`plot_block_params`): a static figure for a notebook cell.
-
-All take a `freezelab.panel_state.Readout`.
+The panel itself redraws HTML versions on every tick
+(`freezelab.widgets.panel_html`), in the colours defined here.
 """
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING
 
-from freezelab.panel_state import Readout
+from freezelab.speed.readouts import Readout
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -23,81 +17,6 @@ TRAINABLE_COLOUR = "#2a9d5c"
 FROZEN_COLOUR = "#5b7fb5"
 IDLE_COLOUR = "#d8d8d8"
 FLOW_COLOUR = "#e0a030"
-
-
-def block_bars_html(readout: Readout, width_px: int = 320) -> str:
-    """One horizontal bar per block: trainable (green) and frozen (blue) parameters.
-
-    Bars share one scale (the largest block fills ``width_px``), so block5's
-    weight in the count is visible at a glance.
-
-    Args:
-        readout: The panel's readout.
-        width_px: Width of the largest bar in pixels.
-
-    Returns:
-        An HTML fragment.
-    """
-    largest = max((g.total_params for g in readout.groups), default=0) or 1
-    lines = []
-    for group in readout.groups:
-        trained = round(width_px * group.trainable_params / largest)
-        frozen = round(width_px * group.frozen_params / largest)
-        lines.append(
-            '<div style="display:flex;align-items:center;gap:6px;font-size:12px">'
-            f'<span style="width:110px;overflow:hidden">{html.escape(group.group)}</span>'
-            f'<span style="display:inline-flex;flex-shrink:0;width:{width_px}px">'
-            f'<span style="height:12px;width:{trained}px;background:{TRAINABLE_COLOUR}"></span>'
-            f'<span style="height:12px;width:{frozen}px;background:{FROZEN_COLOUR}"></span>'
-            "</span>"
-            f'<span style="white-space:nowrap">{group.trainable_params:,} / {group.total_params:,}</span>'
-            "</div>"
-        )
-    legend = (
-        f'<div style="font-size:11px;color:#555"><span style="color:{TRAINABLE_COLOUR}">■</span> '
-        f'trainable <span style="color:{FROZEN_COLOUR}">■</span> frozen (parameters per block)</div>'
-    )
-    return "<div>" + "".join(lines) + legend + "</div>"
-
-
-def backward_map_html(readout: Readout) -> str:
-    """A strip with one cell per computing layer showing what backprop still does.
-
-    Green: the weight-gradient is computed (and the gradient flows through).
-    Orange: the layer is frozen but the gradient must still flow through it.
-    Grey: nothing is backpropagated here (a frozen prefix).
-
-    Args:
-        readout: The panel's readout.
-
-    Returns:
-        An HTML fragment, with the share of step compute the mask removes.
-    """
-    cells = []
-    for step in readout.backward:
-        if step.computes_weight_grad:
-            colour, what = TRAINABLE_COLOUR, "weight-gradient computed"
-        elif step.gradient_flows:
-            colour, what = FLOW_COLOUR, "frozen, gradient flows through"
-        else:
-            colour, what = IDLE_COLOUR, "no backward pass"
-        width = 14 if step.has_weights else 5
-        cells.append(
-            f'<span title="{html.escape(step.name)}: {what}" style="display:inline-block;'
-            f'width:{width}px;height:18px;margin-right:1px;background:{colour}"></span>'
-        )
-    legend = (
-        f'<div style="font-size:11px;color:#555"><span style="color:{TRAINABLE_COLOUR}">■</span>'
-        f' weight-gradient <span style="color:{FLOW_COLOUR}">■</span> gradient flows through '
-        f'<span style="color:{IDLE_COLOUR}">■</span> no backward · input → output</div>'
-    )
-    headline = (
-        f"<div>Training-step compute removed by this mask: "
-        f"<b>{readout.saved_fraction:.1%}</b> "
-        f'<span style="color:#777;font-size:11px">({html.escape(readout.cost_source)})</span>'
-        "</div>"
-    )
-    return f"<div>{headline}<div>{''.join(cells)}</div>{legend}</div>"
 
 
 def plot_block_params(readout: Readout, ax: Axes | None = None) -> Axes:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from freezelab.cost import BlockShare
-from freezelab.sweep import SweepResult
+from freezelab.speed.cost import BlockShare
+from freezelab.speed.sweep import SweepResult
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -89,7 +89,7 @@ def plot_block_shares(shares: Sequence[BlockShare], ax: Axes | None = None) -> A
     """Side-by-side bars: each block's share of parameters and of forward compute.
 
     Args:
-        shares: From `freezelab.cost.block_shares`.
+        shares: From `freezelab.speed.cost.block_shares`.
         ax: Matplotlib axes to draw on; None makes a new figure.
 
     Returns:

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
     from matplotlib.figure import Figure
 
-    from freezelab.training import TrainingRun
+    from freezelab.finetune.strategies import TrainingRun
 
 
 def plot_histories(
@@ -20,7 +20,7 @@ def plot_histories(
     """Training (dashed) and validation (solid) curves of every run on one figure.
 
     Args:
-        runs: `freezelab.training.TrainingRun` objects.
+        runs: `freezelab.finetune.strategies.TrainingRun` objects.
         metrics: One panel per metric name found in the histories.
 
     Returns:
@@ -34,7 +34,8 @@ def plot_histories(
     if not runs:
         raise ValueError("plot_histories needs at least one run. Received: no runs")
     for run in runs:
-        missing = [m for m in metrics if m not in run.history]
+        wanted = [name for metric in metrics for name in (metric, f"val_{metric}")]
+        missing = [name for name in wanted if name not in run.history]
         if missing:
             raise ValueError(
                 f"Run {run.label!r} has no {missing} in its history. "
@@ -47,7 +48,8 @@ def plot_histories(
             colour = colours[index % len(colours)]
             epochs = np.arange(1, len(run.history[metric]) + 1)
             axis.plot(epochs, run.history[metric], "--", color=colour, alpha=0.7)
-            axis.plot(epochs, run.history[f"val_{metric}"], "-o", color=colour, label=run.label)
+            val_epochs = np.arange(1, len(run.history[f"val_{metric}"]) + 1)
+            axis.plot(val_epochs, run.history[f"val_{metric}"], "-o", color=colour, label=run.label)
         axis.set_xlabel("epoch")
         axis.set_ylabel(metric)
         axis.set_title(f"{metric}: validation (solid), training (dashed)")
@@ -103,7 +105,7 @@ def plot_filters_before_after(before: np.ndarray, after: np.ndarray, title: str 
     """The same filters as pictures: before fine-tuning (top row), after (bottom).
 
     Args:
-        before: ``(count, h, w, 3)`` pictures in 0..1 (`freezelab.drift.filter_pictures`).
+        before: ``(count, h, w, 3)`` pictures in 0..1 (`freezelab.vis.kernels.kernel_pictures`).
         after: The same filters after training, drawn at the same scale.
         title: Figure title.
 

@@ -1,4 +1,4 @@
-"""Two small panels for lesson 04, thin views over `freezelab.activations` and `freezelab.ascent`.
+"""Two small panels for lesson 04, thin views over `freezelab.vis.activations` and `freezelab.vis.ascent`.
 
 * `filter_grid_view`: pick a layer (early to late) and a range of filters;
   see their feature maps for a photo, or draw what excites them.
@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 import keras
 import numpy as np
 
-from freezelab.activations import conv_layer_names, feature_maps, find_layer, heatmap, overlay
-from freezelab.ascent import filter_pictures
-from freezelab.images import sample_image, sample_names, to_caffe
+from freezelab.core.shapes import square_input_side
+from freezelab.vis.activations import conv_layer_names, feature_maps, find_layer, heatmap, overlay
+from freezelab.vis.ascent import filter_pictures
+from freezelab.vis.images import sample_image, sample_names, to_caffe
 
 if TYPE_CHECKING:
     from ipywidgets import VBox
@@ -55,11 +56,6 @@ def filter_range(first: int, last: int, filter_count: int, limit: int = MAX_FILT
     return list(range(first, last + 1))
 
 
-def model_input_size(model: keras.Model) -> int:
-    """Side of the square input a fixed-size model takes."""
-    return int(model.inputs[0].shape[1])
-
-
 def filter_grid_figure(
     model: keras.Model,
     layer_name: str,
@@ -76,7 +72,7 @@ def filter_grid_figure(
         filters: Filter indices.
         kind: ``"feature maps"`` or ``"filter pictures"``.
         photo: ``(S, S, 3)`` uint8 RGB photo at the model's input size.
-        **ascent_settings: Passed to `freezelab.ascent.filter_pictures`.
+        **ascent_settings: Passed to `freezelab.vis.ascent.filter_pictures`.
 
     Returns:
         The matplotlib Figure.
@@ -129,7 +125,7 @@ def filter_grid_view(model: keras.Model, photo_name: str = "chelsea", **ascent_s
     """
     import ipywidgets as widgets
 
-    photo = sample_image(photo_name, model_input_size(model))
+    photo = sample_image(photo_name, square_input_side(model, "The feature views", fixed=True))
     options = layer_options(model)
     layer = widgets.Dropdown(options=options, value=options[0][1], description="layer")
     span = widgets.IntRangeSlider(value=(0, 7), min=0, max=_find(model, layer.value).filters - 1)
@@ -172,7 +168,7 @@ def heatmap_view(model: keras.Model) -> VBox:
     """
     import ipywidgets as widgets
 
-    size = model_input_size(model)
+    size = square_input_side(model, "The feature views", fixed=True)
     photo = widgets.Dropdown(options=sample_names(), value="chelsea", description="photo")
     options = layer_options(model)
     layer = widgets.Dropdown(options=options, value=options[0][1], description="layer")

@@ -1,7 +1,7 @@
 """The freeze panel: tick layer checkboxes, watch what the choice costs.
 
-A thin ipywidgets view over `freezelab.panel_state` (every number) and
-`freezelab.mask_text` (the text form). Each tick sets the layer's
+A thin ipywidgets view over `freezelab.speed.readouts` (every number) and
+`freezelab.core.mask_text` (the text form). Each tick sets the layer's
 ``trainable`` flag on the model itself (no rebuild, no recompile) and
 refreshes the readouts::
 
@@ -23,13 +23,14 @@ from contextlib import contextmanager
 import ipywidgets as widgets
 import keras
 
-from freezelab.compile_guard import compile_status, recompile
-from freezelab.freezing import set_mask as apply_mask_slowly
-from freezelab.layers import iter_layers
-from freezelab.mask_text import mask_from_text, mask_to_text
-from freezelab.models import describe_weights
-from freezelab.panel_state import PanelLayout, Readout
-from freezelab.plotting.panel import backward_map_html, block_bars_html
+from freezelab.core.compile_guard import compile_status, recompile
+from freezelab.core.freezing import get_mask
+from freezelab.core.freezing import set_mask as set_model_mask
+from freezelab.core.mask_text import mask_from_text, mask_to_text
+from freezelab.core.models import describe_weights
+from freezelab.speed.cost import FLOAT32_BYTES, optimizer_slots
+from freezelab.speed.readouts import PanelLayout, Readout
+from freezelab.widgets.panel_html import backward_map_html, block_bars_html
 
 Timer = Callable[..., object]
 _AUTO_WIDTH = {"width": "auto"}
@@ -42,7 +43,7 @@ class FreezePanel:
         model: A built Keras model. Its flags are read at start and changed in
             place on every tick.
         timer: A function ``timer(model, mask=..., batch_size=...)`` returning a
-            printable timing; by default `freezelab.timing.time_train_step`
+            printable timing; by default `freezelab.speed.timing.time_train_step`
             when that module exists. Without one, no timing button is shown.
         timing_batch_size: Batch size for the timing button.
 
@@ -59,8 +60,6 @@ class FreezePanel:
         self.timer = timer if timer is not None else _default_timer()
         self.timing_batch_size = timing_batch_size
         self._quiet = False
-        self._layers = {ref.name: ref for ref in iter_layers(model) if ref.layer.weights}
-        self._parents = _nested_models_by_name(model)
         self.checkboxes: dict[str, widgets.Checkbox] = {}
         self.group_toggles: dict[str, widgets.Checkbox] = {}
         if not self.layout.weighted:
@@ -83,7 +82,7 @@ class FreezePanel:
 
     @property
     def mask_text(self) -> str:
-        """The short text form of `mask` (see `freezelab.mask_text`)."""
+        """The short text form of `mask` (see `freezelab.core.mask_text`)."""
         return mask_to_text(self.mask)
 
     @property
@@ -121,7 +120,7 @@ class FreezePanel:
         with self._batch():
             for name, flag in mask.items():
                 self.checkboxes[name].value = flag
-            self._apply_to_model(mask)
+            set_model_mask(self.model, mask)
         self.refresh()
 
     def _ipython_display_(self):
@@ -256,7 +255,7 @@ class FreezePanel:
         def handle(change):
             if self._quiet:
                 return
-            self._apply_to_model({name: change["new"]})
+            set_model_mask(self.model, {name: change["new"]})
             self.refresh()
 
         return handle
@@ -298,22 +297,6 @@ class FreezePanel:
 
     # -- model and readouts ---------------------------------------------------
 
-    def _apply_to_model(self, mask: dict[str, bool]) -> None:
-        """Sets the flags directly where that is enough, else through `freezing.set_mask`."""
-        for name, flag in mask.items():
-            ref = self._layers[name]
-            parents_open = self.model.trainable and all(
-                self._parents[parent].trainable for parent in ref.path[:-1]
-            )
-            if parents_open or not flag:
-                ref.layer.trainable = flag
-            elif not self.model.trainable:
-                # Opening the top model reopens every layer: put the full mask back.
-                self.model.trainable = True
-                apply_mask_slowly(self.model, {**self.mask, name: flag})
-            else:
-                apply_mask_slowly(self.model, {name: flag})
-
     def refresh(self) -> Readout:
         """Recomputes every readout from the ticks and writes it into the labels.
 
@@ -327,7 +310,8 @@ class FreezePanel:
             f"non-trainable: {readout.non_trainable_params:,}"
         )
         self.optimizer_state.value = (
-            f"Adam optimizer state (2 slots × trainable × 4 bytes): "
+            f"Adam optimizer state ({optimizer_slots('adam')} slots × trainable × "
+            f"{FLOAT32_BYTES} bytes): "
             f"<b>{readout.optimizer_state_mb:.1f} MB</b>"
         )
         self.block_bars.value = block_bars_html(readout)
@@ -375,25 +359,15 @@ def freeze_panel(model: keras.Model, timer: Timer | None = None) -> FreezePanel:
 
 def _default_timer() -> Timer | None:
     try:
-        from freezelab.timing import time_train_step
+        from freezelab.speed.timing import time_train_step
     except ImportError:
         return None
     return time_train_step
 
 
 def _current_mask(model: keras.Model, names: list[str]) -> dict[str, bool]:
-    from freezelab.freezing import get_mask
-
     current = get_mask(model)
     return {name: current.get(name, False) for name in names}
-
-
-def _nested_models_by_name(model: keras.Model) -> dict[str, keras.Model]:
-    found = {}
-    for layer in model._flatten_layers(include_self=False):
-        if isinstance(layer, keras.Model):
-            found[layer.name] = layer
-    return found
 
 
 def _short_name(name: str, group: str) -> str:

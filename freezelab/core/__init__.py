@@ -1,0 +1,1 @@
+"""The core of the course: layers, freezing, parameter counts, the recompile guard, pitfalls, models."""

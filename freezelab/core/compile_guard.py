@@ -1,0 +1,197 @@
+"""The recompile trap: trainable flags changed after ``compile()``.
+
+Keras 3 documents that the set of trainable weights is fixed when a model is
+compiled. In practice (Keras 3.15): a change made after ``compile()`` but
+before the first ``fit()`` is still honoured, because the train function is
+built lazily; once ``fit()`` has run, the cached train function keeps updating
+the old set — a layer you froze keeps moving — and nothing warns. A built
+optimizer also rejects newly trainable variables ("Unknown variable").
+
+This module tells which layers changed and recompiles with the same loss and
+metrics and a fresh optimizer of the same configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import keras
+
+from freezelab.core.keras_adapter import (
+    compile_arguments,
+    compiled_trainable_state,
+    inner_layers,
+    optimizer_variables,
+)
+from freezelab.core.layers import iter_layers
+
+
+@dataclass(frozen=True)
+class CompileStatus:
+    """Whether ``model``'s trainable set still matches what it was compiled with.
+
+    Attributes:
+        compiled: Whether the model has been compiled at all.
+        changed_layers: Layers whose ``trainable`` flag differs from compile time.
+        train_function_built: True once ``fit()`` (or ``train_on_batch``) has
+            built the cached train function; from then on a change is
+            silently ignored.
+        stale_optimizer_variables: Trainable weights now frozen that the built
+            optimizer still updates.
+        untracked_variables: Trainable weights the built optimizer has never
+            seen (it would reject them).
+    """
+
+    compiled: bool
+    changed_layers: list[str] = field(default_factory=list)
+    train_function_built: bool = False
+    stale_optimizer_variables: list[str] = field(default_factory=list)
+    untracked_variables: list[str] = field(default_factory=list)
+
+    @property
+    def needs_recompile(self) -> bool:
+        """True when training now would not follow the current flags."""
+        return self.compiled and bool(
+            self.changed_layers or self.stale_optimizer_variables or self.untracked_variables
+        )
+
+    @property
+    def message(self) -> str:
+        """One paragraph for the learner."""
+        if not self.compiled:
+            return "The model is not compiled yet: compile() will use the current flags."
+        if not self.needs_recompile:
+            return "In sync: training follows the current trainable flags."
+        layers = ", ".join(self.changed_layers) or "(weights only)"
+        if self.train_function_built:
+            effect = (
+                "fit() has already built its train function, so these changes are "
+                "silently ignored: frozen layers keep training and unfrozen ones stay put."
+            )
+        else:
+            effect = (
+                "Keras fixes the trainable set at compile(); recompile so the change "
+                "is certain to take effect."
+            )
+        return (
+            f"Recompile needed: trainable flags changed since compile() on {layers}. "
+            f"{effect} Call freezelab.recompile(model)."
+        )
+
+    def __str__(self) -> str:
+        return self.message
+
+    def _repr_html_(self) -> str:
+        colour = "#b30" if self.needs_recompile else "#2a7"
+        return f'<p style="color:{colour}"><b>{self.message}</b></p>'
+
+
+def compile_status(model: keras.Model) -> CompileStatus:
+    """Compares ``model``'s trainable flags with the ones it was compiled with.
+
+    Two independent records are read: the per-layer flags Keras stores at
+    ``compile()``, and, once the optimizer has been built by a training step,
+    the exact variables it updates.
+
+    Args:
+        model: A Keras model, compiled or not.
+
+    Returns:
+        A `CompileStatus`.
+
+    Raises:
+        ValueError: If ``model`` is not a Keras model.
+    """
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            f"Expected a Keras model. Received: {model!r} of type {type(model).__name__}"
+        )
+    if not getattr(model, "compiled", False):
+        return CompileStatus(compiled=False)
+
+    changed: list[str] = []
+    snapshot = compiled_trainable_state(model)
+    if snapshot is not None:
+        names = {ref.layer: ref.name for ref in iter_layers(model)}
+        for layer in inner_layers(model):
+            before = snapshot.get(layer)
+            if before is not None and before != layer.trainable and layer in names:
+                changed.append(layer.name)
+        # A nested model whose flag changed tells which leaves changed above.
+
+    stale: list[str] = []
+    untracked: list[str] = []
+    optimizer = getattr(model, "optimizer", None)
+    updated = optimizer_variables(optimizer) if optimizer is not None else None
+    if updated is not None:
+        tracked = {id(v) for v in updated}
+        current = {id(v) for v in model.trainable_variables}
+        stale = [v.path for v in updated if id(v) not in current]
+        untracked = [v.path for v in model.trainable_variables if id(v) not in tracked]
+        if not changed and (stale or untracked):
+            changed = _layers_owning(model, set(stale) | set(untracked))
+
+    return CompileStatus(
+        compiled=True,
+        changed_layers=changed,
+        train_function_built=getattr(model, "train_function", None) is not None,
+        stale_optimizer_variables=stale,
+        untracked_variables=untracked,
+    )
+
+
+def recompile(
+    model: keras.Model, optimizer: keras.optimizers.Optimizer | None = None
+) -> CompileStatus:
+    """Compiles ``model`` again with its loss and metrics and a fresh optimizer.
+
+    The new optimizer has the same class and configuration (learning rate and
+    all) as the old one, but no state, so it accepts newly trainable weights.
+
+    Args:
+        model: A compiled Keras model.
+        optimizer: An optimizer to use instead of a fresh copy of the old one.
+
+    Returns:
+        The `CompileStatus` after recompiling (in sync).
+
+    Raises:
+        ValueError: If the model was never compiled.
+    """
+    config = compile_arguments(model)
+    if config is None:
+        raise ValueError(
+            "recompile() needs a model that was compiled before, to reuse its loss "
+            f"and metrics. Received: model {model.name!r}, which is not compiled. "
+            "Call model.compile(...) instead."
+        )
+    if optimizer is None:
+        optimizer = fresh_optimizer(model.optimizer)
+    config["optimizer"] = optimizer
+    model.compile(**config)
+    return compile_status(model)
+
+
+def fresh_optimizer(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
+    """A new, unbuilt optimizer with the same class and configuration.
+
+    Args:
+        optimizer: A Keras optimizer, built or not.
+
+    Returns:
+        A new optimizer instance without state.
+
+    Raises:
+        ValueError: If ``optimizer`` is not a Keras optimizer.
+    """
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        raise ValueError(f"Expected a Keras optimizer. Received: {optimizer!r}")
+    return type(optimizer).from_config(optimizer.get_config())
+
+
+def _layers_owning(model: keras.Model, paths: set[str]) -> list[str]:
+    owners = []
+    for ref in iter_layers(model):
+        if any(w.path in paths for w in ref.layer.weights):
+            owners.append(ref.name)
+    return owners

@@ -1,0 +1,1 @@
+"""Fine-tuning: the offline dataset, the source task and teacher, strategies, unfreezing, drift."""

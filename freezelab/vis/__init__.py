@@ -1,0 +1,1 @@
+"""What layers learn: sample photos, gradients, activations, Grad-CAM, gradient ascent, kernel pictures."""

@@ -1,0 +1,480 @@
+"""Gradient ascent: pictures of what most excites chosen filters of a convolutional layer.
+
+Start from a grey, slightly noisy picture and change its pixels, step by
+step, in the direction that raises one filter's mean activation. Many filters
+are optimised together as one batch: each picture's loss depends only on its
+own pixels, so one forward and backward pass serves them all.
+
+Plain ascent gives high-frequency noise; these techniques make pictures
+readable (each can be switched off):
+
+* **jitter**: shift the picture by a few random pixels before each step;
+* **scale jitter**: zoom in by a random few per cent before each step;
+* **regularisation**: a light Gaussian blur every few steps (``"blur"``) or a
+  total-variation penalty (``"tv"``) against pixel-to-pixel noise;
+* **octaves**: start at a coarse resolution and refine, so large structure
+  forms first.
+
+The picture always lives in RGB pixels 0..255. With ``preprocessing="caffe"``
+(VGG16 and the teacher) it is turned into BGR, mean-subtracted input for the
+model at each step, so the result needs no guessing to display. Randomness
+comes from one generator per filter, seeded by ``(seed, filter)``: the same
+call gives the same pictures, and a filter's picture does not depend on
+which other filters share its batch.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import keras
+import numpy as np
+
+from freezelab.core.shapes import square_input_side
+from freezelab.vis.activations import feature_model
+from freezelab.vis.gradients import input_gradient_fn
+from freezelab.vis.images import to_caffe
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+_Maps = TypeVar("_Maps")
+
+REGULARIZERS = ("blur", "tv", None)
+_GRADIENT_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+PREPROCESSINGS = ("caffe", None)
+
+
+@dataclass(frozen=True)
+class AscentSettings:
+    """How gradient ascent runs; see `filter_pictures` for each field."""
+
+    steps: int = 40
+    step_size: float = 2.0
+    octaves: int = 2
+    octave_scale: float = 1.5
+    jitter: int = 4
+    scale_jitter: float = 0.1
+    regularization: str | None = "blur"
+    blur_sigma: float = 0.5
+    blur_every: int = 4
+    tv_weight: float = 0.2
+    border: float = 0.125
+    preprocessing: str | None = "caffe"
+    seed: int = 0
+
+    def __post_init__(self):
+        _check_settings(self)
+
+
+def make_settings(**settings) -> AscentSettings:
+    """`AscentSettings` from keyword arguments, with a clear error for unknown names.
+
+    Raises:
+        ValueError: For a name that is not a field of `AscentSettings`, or a
+            value out of range.
+    """
+    known = set(AscentSettings.__dataclass_fields__)
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise ValueError(
+            f"Unknown gradient-ascent settings {unknown}. Accepted: {sorted(known)}. "
+            f"Received: {settings}"
+        )
+    return AscentSettings(**settings)
+
+
+@dataclass(frozen=True)
+class FilterPictures:
+    """Pictures made by gradient ascent, one per filter.
+
+    Attributes:
+        layer_name: The layer whose filters were pictured.
+        filters: Filter (channel) indices, in the order of the pictures.
+        pixels: Float32 ``(N, S, S, 3)`` RGB pixels 0..255, exactly as
+            optimised (the model saw ``to_caffe(pixels)`` for caffe models).
+        start_activation: Each filter's mean activation for its starting
+            picture.
+        final_activation: The same for the final picture.
+        settings: The `AscentSettings` used.
+    """
+
+    layer_name: str
+    filters: list[int]
+    pixels: np.ndarray
+    start_activation: np.ndarray
+    final_activation: np.ndarray
+    settings: AscentSettings
+
+    @property
+    def pictures(self) -> np.ndarray:
+        """``(N, S, S, 3)`` uint8 pictures for display (`stretch_contrast` applied)."""
+        return stretch_contrast(self.pixels)
+
+    @property
+    def gain(self) -> np.ndarray:
+        """How much each filter's activation rose: ``final - start``."""
+        return self.final_activation - self.start_activation
+
+
+def filter_pictures(
+    model: keras.Model,
+    layer_name: str,
+    filters: int | Sequence[int],
+    size: int | None = None,
+    batch_size: int | None = None,
+    progress: bool = True,
+    **settings,
+) -> FilterPictures:
+    """Pictures of what most excites chosen filters of a layer, by gradient ascent.
+
+    Args:
+        model: A model taking RGB images (VGG16, the teacher, a small demo).
+        layer_name: A layer with spatial output ``(h, w, channels)``,
+            usually a convolution.
+        filters: Channel indices: an int, a list or a range.
+        size: Side of the pictures. Models built for one input size (VGG16
+            from `load_vgg16`) take only that size, the default.
+        batch_size: Filters optimised together; all of them when None. 1
+            optimises one filter at a time, as the common Keras example does.
+        progress: Show a Keras progress bar.
+        **settings: Fields of `AscentSettings`: ``steps`` per octave,
+            ``step_size`` (pixels per step, along the gradient scaled to unit
+            RMS), ``octaves``, ``octave_scale``, ``jitter`` (pixels),
+            ``scale_jitter`` (largest extra zoom, e.g. 0.1 for 10 %),
+            ``regularization`` (``"blur"``, ``"tv"`` or None),
+            ``blur_sigma``, ``blur_every``, ``tv_weight``, ``border`` (share
+            of each side of the feature map left out of the target),
+            ``preprocessing``
+            (``"caffe"`` or None for models taking raw pixels), ``seed``.
+
+    Returns:
+        A `FilterPictures`.
+
+    Raises:
+        ValueError: For an unknown layer or setting, a filter index out of
+            range, a layer without spatial output, or a size the model cannot
+            take.
+    """
+    config = make_settings(**settings)
+    extractor, gradient_fn = _extractor_and_gradient(model, layer_name, config.border)
+    filters = _check_filters(filters, extractor, layer_name)
+    canvas = _canvas_size(extractor, size)
+    batch_size = len(filters) if batch_size is None else _positive_int(batch_size, "batch_size")
+    bar = (
+        keras.utils.Progbar(_total_steps(len(filters), config), interval=1.0) if progress else None
+    )
+    chunks = [filters[i : i + batch_size] for i in range(0, len(filters), batch_size)]
+    channels = int(extractor.output.shape[-1])
+    results = [_ascend(gradient_fn, chunk, channels, canvas, config, bar) for chunk in chunks]
+    return FilterPictures(
+        layer_name=layer_name,
+        filters=filters,
+        pixels=np.concatenate([r[0] for r in results]),
+        start_activation=np.concatenate([r[1] for r in results]),
+        final_activation=np.concatenate([r[2] for r in results]),
+        settings=config,
+    )
+
+
+def filter_activation(
+    model: keras.Model,
+    layer_name: str,
+    filters: int | Sequence[int],
+    pixels: np.ndarray,
+    preprocessing: str | None = "caffe",
+    border: float = AscentSettings.border,
+) -> np.ndarray:
+    """Mean activation of filter ``filters[i]`` for picture ``pixels[i]``, the ascent's target.
+
+    Args:
+        model: The model.
+        layer_name: The layer.
+        filters: One channel index per picture.
+        pixels: ``(N, S, S, 3)`` RGB pixels 0..255.
+        preprocessing: ``"caffe"`` or None, as in `filter_pictures`.
+        border: Share of each side of the feature map left out of the mean.
+
+    Returns:
+        A float32 ``(N,)`` array.
+    """
+    extractor = feature_model(model, layer_name)
+    filters = _check_filters(filters, extractor, layer_name)
+    one_hot = _one_hot(filters, extractor.output.shape[-1])
+    outputs = keras.ops.convert_to_numpy(
+        extractor(_to_model(np.asarray(pixels, np.float32), preprocessing), training=False)
+    )
+    return _selected(interior(outputs, border), one_hot)
+
+
+def stretch_contrast(pixels: np.ndarray, spread: float = 0.15) -> np.ndarray:
+    """Makes ascent pictures visible: each centred on mid-grey, its spread set to ``spread``.
+
+    Ascent moves pixels only a little away from grey; as the Keras example
+    does, each picture's deviation is divided by its own standard deviation
+    and scaled to ``spread`` of the 0..255 range.
+
+    Args:
+        pixels: ``(N, S, S, 3)`` or ``(S, S, 3)`` RGB pixels 0..255.
+        spread: Target standard deviation as a share of 255.
+
+    Returns:
+        uint8 pictures of the same shape.
+    """
+    pixels = np.asarray(pixels, np.float32)
+    axes = tuple(range(pixels.ndim - 3, pixels.ndim))
+    centred = pixels - pixels.mean(axis=axes, keepdims=True)
+    scaled = centred / (centred.std(axis=axes, keepdims=True) + 1e-5) * spread * 255.0 + 127.5
+    return np.clip(np.round(scaled), 0, 255).astype(np.uint8)
+
+
+def _ascend(gradient_fn, filters, channels, canvas, config, bar):
+    """Runs all octaves for one batch of filters; returns pixels, start and final activation."""
+    rngs = [np.random.default_rng([config.seed, f]) for f in filters]
+    one_hot = _one_hot(filters, channels)
+    sizes = _octave_sizes(canvas, config.octaves, config.octave_scale)
+    pixels = np.stack([128.0 + rng.uniform(-20, 20, (sizes[0], sizes[0], 3)) for rng in rngs])
+    pixels = pixels.astype(np.float32)
+    start = _activation(gradient_fn, _resize(pixels, canvas), one_hot, config)
+    for octave, side in enumerate(sizes):
+        if octave:
+            pixels = _resize(pixels, side)
+        for step in range(config.steps):
+            gradient = _jittered_gradient(gradient_fn, pixels, canvas, one_hot, rngs, config)
+            pixels = pixels + config.step_size * _unit_rms(gradient)
+            if config.regularization == "tv":
+                pixels = pixels - config.step_size * config.tv_weight * _tv_gradient(pixels)
+            if config.regularization == "blur" and (step + 1) % config.blur_every == 0:
+                pixels = _blur(pixels, config.blur_sigma)
+            pixels = np.clip(pixels, 0.0, 255.0)
+            if bar is not None:
+                bar.add(len(filters))
+    final = _activation(gradient_fn, _resize(pixels, canvas), one_hot, config)
+    return pixels, start, final
+
+
+def _jittered_gradient(gradient_fn, pixels, canvas, one_hot, rngs, config):
+    """Gradient at the picture's resolution, through random shift and zoom."""
+    shifts = [tuple(rng.integers(-config.jitter, config.jitter + 1, 2)) for rng in rngs]
+    zoom = 1.0 + float(rngs[0].uniform(0.0, config.scale_jitter)) if config.scale_jitter else 1.0
+    shifted = np.stack([np.roll(p, s, axis=(0, 1)) for p, s in zip(pixels, shifts)])
+    zoomed_side = round(canvas * zoom)
+    model_pixels = _center_crop(_resize(shifted, zoomed_side), canvas)
+    _, gradient, _ = gradient_fn(_to_model(model_pixels, config.preprocessing), one_hot)
+    if config.preprocessing == "caffe":
+        gradient = gradient[..., ::-1]  # d/dRGB from d/dBGR: the means only shift values.
+    gradient = _resize(_center_pad(gradient, zoomed_side), pixels.shape[1])
+    return np.stack([np.roll(g, (-s[0], -s[1]), axis=(0, 1)) for g, s in zip(gradient, shifts)])
+
+
+def _extractor_and_gradient(model, layer_name, border):
+    """The feature model and its compiled gradient, built once per model, layer and border.
+
+    Rebuilding them would trace a new compiled function at every call. The
+    compiled function reads the model's weights when it runs, so a cached one
+    still shows weights changed later by training.
+    """
+    cache = _GRADIENT_CACHE.setdefault(model, {})
+    key = (layer_name, border)
+    if key not in cache:
+        extractor = feature_model(model, layer_name)
+        cache[key] = (extractor, input_gradient_fn(extractor, _objective(border)))
+    return cache[key]
+
+
+def interior(feature_maps: _Maps, border: float) -> _Maps:
+    """``(N, h, w, C)`` maps without ``border`` of each side (never below one pixel).
+
+    Ascent targets the interior: at the edges, zero padding and the wrap-around
+    of jitter would otherwise draw stripes along the border.
+    """
+    height, width = feature_maps.shape[1], feature_maps.shape[2]
+    top = min(int(height * border), (height - 1) // 2)
+    left = min(int(width * border), (width - 1) // 2)
+    return feature_maps[:, top : height - top, left : width - left, :]
+
+
+def _activation(gradient_fn, model_pixels, one_hot, config):
+    _, _, (outputs,) = gradient_fn(_to_model(model_pixels, config.preprocessing), one_hot)
+    return _selected(interior(outputs, config.border), one_hot)
+
+
+def _selected(outputs, one_hot):
+    return (outputs.mean(axis=(1, 2)) * one_hot).sum(axis=-1).astype(np.float32)
+
+
+def _objective(border):
+    def selected_mean_activation(outputs: Any, one_hot: np.ndarray) -> Any:
+        """Sum over the batch of each picture's own filter's interior mean activation."""
+        outputs = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+        return keras.ops.sum(keras.ops.mean(interior(outputs, border), axis=(1, 2)) * one_hot)
+
+    return selected_mean_activation
+
+
+def _to_model(pixels, preprocessing):
+    return to_caffe(pixels) if preprocessing == "caffe" else np.asarray(pixels, np.float32)
+
+
+def _unit_rms(gradient):
+    rms = np.sqrt(np.mean(gradient**2, axis=(1, 2, 3), keepdims=True))
+    return gradient / (rms + 1e-8)
+
+
+def _tv_gradient(pixels):
+    """Subgradient of the anisotropic total variation ``sum |x[i+1] - x[i]|`` per picture."""
+    gradient = np.zeros_like(pixels)
+    for axis in (1, 2):
+        sign = np.sign(np.diff(pixels, axis=axis))
+        pad_before = [(0, 0)] * 4
+        pad_after = [(0, 0)] * 4
+        pad_before[axis] = (1, 0)
+        pad_after[axis] = (0, 1)
+        gradient += np.pad(sign, pad_before) - np.pad(sign, pad_after)
+    return gradient
+
+
+def _blur(pixels, sigma):
+    from scipy.ndimage import gaussian_filter
+
+    return gaussian_filter(pixels, sigma=(0, sigma, sigma, 0), mode="reflect")
+
+
+def _resize(batch, side):
+    if batch.shape[1] == side and batch.shape[2] == side:
+        return batch
+    from skimage.transform import resize
+
+    shape = (batch.shape[0], side, side, batch.shape[3])
+    downsampling = side < batch.shape[1]
+    return resize(batch, shape, order=1, mode="reflect", anti_aliasing=downsampling).astype(
+        np.float32
+    )
+
+
+def _center_crop(batch, side):
+    offset = (batch.shape[1] - side) // 2
+    return batch[:, offset : offset + side, offset : offset + side]
+
+
+def _center_pad(batch, side):
+    total = side - batch.shape[1]
+    if total == 0:
+        return batch
+    before = total // 2
+    return np.pad(batch, ((0, 0), (before, total - before), (before, total - before), (0, 0)))
+
+
+def _octave_sizes(canvas, octaves, octave_scale):
+    return [max(8, round(canvas / octave_scale ** (octaves - 1 - i))) for i in range(octaves)]
+
+
+def _one_hot(filters, channels):
+    return np.eye(channels, dtype=np.float32)[list(filters)]
+
+
+def _total_steps(filter_count, config):
+    return filter_count * config.steps * config.octaves
+
+
+def _canvas_size(extractor, size):
+    side = square_input_side(extractor, "Gradient ascent")
+    if side is not None:
+        if size not in (None, side):
+            raise ValueError(
+                f"This model takes {side}x{side} inputs only; build it with "
+                f"input_size={size} for pictures of that size. Received: size={size}"
+            )
+        return side
+    if size is None:
+        raise ValueError("This model takes any input size: pass size=. Received: size=None")
+    return _positive_int(size, "size")
+
+
+def _check_filters(filters, extractor, layer_name) -> list[int]:
+    shape = extractor.output.shape
+    if len(shape) != 4:
+        raise ValueError(
+            f"Gradient ascent needs a layer with output (h, w, channels). Layer {layer_name!r} "
+            f"gives {tuple(shape)}. Received: layer_name={layer_name!r}"
+        )
+    count = int(shape[-1])
+    if isinstance(filters, (int, np.integer)) and not isinstance(filters, bool):
+        filters = [int(filters)]
+    selected = [int(f) for f in filters]
+    if not selected or any(not 0 <= f < count for f in selected):
+        raise ValueError(
+            f"Layer {layer_name!r} has filters 0..{count - 1}. Received: filters={list(filters)}"
+        )
+    return selected
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}")
+    return int(value)
+
+
+def _check_settings(config: AscentSettings) -> None:
+    if config.regularization not in REGULARIZERS:
+        raise ValueError(
+            f"regularization must be one of {REGULARIZERS}. "
+            f"Received: regularization={config.regularization!r}"
+        )
+    if config.preprocessing not in PREPROCESSINGS:
+        raise ValueError(
+            f"preprocessing must be one of {PREPROCESSINGS}. "
+            f"Received: preprocessing={config.preprocessing!r}"
+        )
+    for name in ("steps", "octaves", "blur_every"):
+        _positive_int(getattr(config, name), name)
+    if not 0 <= config.border < 0.5:
+        raise ValueError(f"border must be in [0, 0.5). Received: border={config.border!r}")
+    if config.jitter < 0 or config.scale_jitter < 0 or config.octave_scale < 1:
+        raise ValueError(
+            "jitter and scale_jitter must be >= 0 and octave_scale >= 1. Received: "
+            f"jitter={config.jitter}, scale_jitter={config.scale_jitter}, "
+            f"octave_scale={config.octave_scale}"
+        )
+
+
+def high_frequency_share(pixels: np.ndarray, cutoff: float = 0.125) -> np.ndarray:
+    """Share of each picture's spectral energy above ``cutoff`` cycles per pixel.
+
+    A number for how fine a picture's pattern is: smooth colour blobs give a
+    small share, fine stripes and textures a large one.
+
+    Args:
+        pixels: ``(N, S, S, 3)`` or ``(S, S, 3)`` pictures.
+        cutoff: Frequency (0 to 0.5 cycles per pixel) that separates fine from coarse.
+
+    Returns:
+        One share in 0..1 per picture (a float for one picture).
+    """
+    pixels = np.asarray(pixels, np.float64)
+    single = pixels.ndim == 3
+    batch = pixels[None] if single else pixels
+    grey = batch.mean(axis=-1)
+    grey = grey - grey.mean(axis=(1, 2), keepdims=True)
+    energy = np.abs(np.fft.fft2(grey)) ** 2
+    fy = np.fft.fftfreq(grey.shape[1])[:, None]
+    fx = np.fft.fftfreq(grey.shape[2])[None, :]
+    fine = np.hypot(fx, fy) > cutoff
+    shares = energy[:, fine].sum(axis=1) / np.maximum(energy.sum(axis=(1, 2)), 1e-12)
+    return float(shares[0]) if single else shares
+
+
+def colourfulness(pixels: np.ndarray) -> np.ndarray:
+    """Mean distance of each picture's pixels from grey (0 for grey pictures, up to ~255).
+
+    Args:
+        pixels: ``(N, S, S, 3)`` or ``(S, S, 3)`` RGB pictures.
+
+    Returns:
+        One value per picture (a float for one picture).
+    """
+    pixels = np.asarray(pixels, np.float64)
+    spread = np.abs(pixels - pixels.mean(axis=-1, keepdims=True)).mean(axis=(-3, -2, -1))
+    return float(spread) if np.ndim(spread) == 0 else spread

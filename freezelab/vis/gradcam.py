@@ -1,0 +1,122 @@
+"""Grad-CAM: which parts of an image a classifier's decision for one class rests on.
+
+Grad-CAM (Selvaraju et al., 2017) takes a convolutional layer's feature maps
+``A_k``, weighs each channel by the average gradient of the class score with
+respect to it, ``alpha_k = mean(d score / d A_k)``, and keeps the positive
+part of ``sum_k alpha_k A_k``. The map is as coarse as the layer (7x7 for
+VGG16's last block at 224) and is upsampled over the image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from freezelab.vis.activations import conv_layer_names, find_layer, single_input, upsample
+from freezelab.vis.gradients import input_gradient_fn
+
+
+@dataclass(frozen=True)
+class GradCam:
+    """A Grad-CAM result for one input.
+
+    Attributes:
+        heatmap: ``(H, W)`` float32 map over the input, scaled to 0..1.
+        coarse: The map at the layer's own resolution, before scaling.
+        class_index: The class explained.
+        score: The model's output for that class.
+        layer_name: The convolutional layer used.
+        channel_weights: ``alpha_k``, one per channel of the layer.
+    """
+
+    heatmap: np.ndarray
+    coarse: np.ndarray
+    class_index: int
+    score: float
+    layer_name: str
+    channel_weights: np.ndarray
+
+
+def grad_cam(
+    model: keras.Model,
+    inputs: np.ndarray,
+    class_index: int | None = None,
+    layer_name: str | None = None,
+) -> GradCam:
+    """Grad-CAM heatmap of ``model``'s decision for one class on one input.
+
+    Args:
+        model: A classifier: a Functional model whose output is ``(N,
+            classes)``. Its base must be flattened into it (the default of
+            `freezelab.core.models.with_head`), not nested as one layer.
+        inputs: One model-ready input ``(H, W, C)``.
+        class_index: The class to explain; the predicted class when None.
+        layer_name: The convolutional layer to use; the last one when None.
+
+    Returns:
+        A `GradCam`.
+
+    Raises:
+        ValueError: For a model without convolutions, a layer inside a nested
+            base, an output that is not ``(N, classes)``, a class index out of
+            range, or an input that is not one ``(H, W, C)`` image.
+    """
+    inputs = np.asarray(inputs, np.float32)
+    if inputs.ndim != 3:
+        raise ValueError(
+            f"grad_cam takes one input (H, W, C). Received: inputs of shape {inputs.shape}"
+        )
+    layer_name = layer_name or _last_conv(model)
+    ref = find_layer(model, layer_name)
+    if ref.nested_in is not None:
+        raise ValueError(
+            f"Layer {layer_name!r} sits inside the nested model {ref.nested_in!r}; Grad-CAM "
+            "needs it in the classifier's own graph. Build the classifier with "
+            "with_head(base, nested=False). "
+            f"Received: layer_name={layer_name!r}"
+        )
+    features = keras.Model(single_input(model), ref.layer.output)
+    head = keras.Model(ref.layer.output, model.outputs[0])
+    maps = keras.ops.convert_to_numpy(features(inputs[None], training=False))
+    scores = keras.ops.convert_to_numpy(head(maps, training=False))
+    if scores.ndim != 2:
+        raise ValueError(
+            "grad_cam needs a classifier with output (N, classes). "
+            f"Received: output of shape {scores.shape}"
+        )
+    if class_index is None:
+        class_index = int(np.argmax(scores[0]))
+    if not 0 <= class_index < scores.shape[1]:
+        raise ValueError(
+            f"class_index must be in 0..{scores.shape[1] - 1}. Received: class_index={class_index}"
+        )
+    one_hot = np.eye(scores.shape[1], dtype=np.float32)[[class_index]]
+    gradient_fn = input_gradient_fn(head, _class_score)
+    _, gradients, _ = gradient_fn(maps, one_hot)
+    channel_weights = gradients[0].mean(axis=(0, 1))
+    coarse = np.maximum((maps[0] * channel_weights).sum(axis=-1), 0.0)
+    return GradCam(
+        heatmap=upsample(coarse, inputs.shape[:2]),
+        coarse=coarse.astype(np.float32),
+        class_index=class_index,
+        score=float(scores[0, class_index]),
+        layer_name=layer_name,
+        channel_weights=channel_weights.astype(np.float32),
+    )
+
+
+def _class_score(outputs, one_hot):
+    outputs = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+    return keras.ops.sum(outputs * one_hot)
+
+
+def _last_conv(model: keras.Model) -> str:
+    names = conv_layer_names(model)
+    if not names:
+        raise ValueError(
+            "Grad-CAM needs a model with at least one Conv2D layer. "
+            f"Received: model {model.name!r} without one"
+        )
+    return names[-1]

@@ -1,0 +1,98 @@
+"""Tests for freezelab.finetune.data: the offline target dataset and its honest split."""
+
+import numpy as np
+import pytest
+
+from freezelab.finetune.data import SOURCES, as_rgb, load_target_dataset, source_photo, split_cells
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return load_target_dataset(image_size=32, seed=0, train_per_class=12, val_per_class=5)
+
+
+def test_arrays_are_what_keras_fit_expects(dataset):
+    assert dataset.x_train.shape == (10 * 12, 32, 32, 3)
+    assert dataset.x_val.shape == (10 * 5, 32, 32, 3)
+    assert dataset.x_train.dtype == np.float32 and dataset.x_val.dtype == np.float32
+    assert dataset.x_train.min() >= 0.0 and dataset.x_train.max() <= 255.0
+    assert dataset.y_train.dtype.kind == "i"
+    assert dataset.num_classes == len(SOURCES) == 10
+    assert np.bincount(dataset.y_train).tolist() == [12] * 10
+    assert np.bincount(dataset.y_val).tolist() == [5] * 10
+    assert "brick" in dataset.describe() and "no region is on both sides" in dataset.describe()
+
+
+def overlaps(box, boxes):
+    top, left, bottom, right = box
+    return (
+        (boxes[:, 0] < bottom) & (top < boxes[:, 2]) & (boxes[:, 1] < right) & (left < boxes[:, 3])
+    )
+
+
+def test_no_validation_pixel_was_seen_in_training(dataset):
+    for label in range(dataset.num_classes):
+        train_boxes = dataset.train_boxes[dataset.y_train == label]
+        for box in dataset.val_boxes[dataset.y_val == label]:
+            assert not overlaps(box, train_boxes).any()
+
+
+def test_the_overlap_check_can_fail():
+    boxes = np.array([[0, 0, 50, 50], [100, 100, 150, 150]])
+    assert overlaps((40, 40, 90, 90), boxes).tolist() == [True, False]
+    assert overlaps((50, 50, 100, 100), boxes).tolist() == [False, False]
+
+
+def test_patches_hold_the_pixels_of_their_boxes(dataset):
+    # Rotating, flipping and resizing keep a patch's mean colour.
+    # Read the photos afresh (not through the loader's cache) as the reference.
+    photos = {label: as_rgb(loader()) for label, (_, loader) in enumerate(SOURCES.values())}
+    for patch, label, (top, left, bottom, right) in zip(
+        dataset.x_val, dataset.y_val, dataset.val_boxes
+    ):
+        region = photos[label][top:bottom, left:right]
+        np.testing.assert_allclose(patch.mean(axis=(0, 1)), region.mean(axis=(0, 1)), atol=2.0)
+
+
+def test_cells_are_split_without_sharing():
+    train, val = split_cells((512, 512), np.random.default_rng(0))
+    assert len(train) + len(val) == 25 and len(val) == 6
+    assert not set(train) & set(val)
+
+
+def test_same_seed_same_dataset():
+    first = load_target_dataset(image_size=16, seed=1, train_per_class=2, val_per_class=1)
+    again = load_target_dataset(image_size=16, seed=1, train_per_class=2, val_per_class=1)
+    other = load_target_dataset(image_size=16, seed=2, train_per_class=2, val_per_class=1)
+    np.testing.assert_array_equal(first.x_train, again.x_train)
+    assert not np.array_equal(first.train_boxes, other.train_boxes)
+
+
+def test_a_keras_model_trains_on_it(dataset):
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(dataset.num_classes, activation="softmax"),
+        ]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(dataset.x_train, dataset.y_train, epochs=1, batch_size=32, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_unknown_source_photo_is_a_clear_error():
+    with pytest.raises(ValueError, match="Received: class_name='bricks'"):
+        source_photo("bricks")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"image_size": 4}, {"image_size": "64"}, {"train_per_class": 0}, {"val_per_class": -1}],
+)
+def test_bad_arguments_raise_clear_errors(kwargs):
+    with pytest.raises(ValueError, match="Received"):
+        load_target_dataset(**kwargs)

@@ -1,0 +1,121 @@
+"""Tests for freezelab.finetune.strategies: preprocessing, strategies, the recompile pitfall."""
+
+import keras
+import numpy as np
+import pytest
+
+from freezelab.finetune.strategies import (
+    Budget,
+    SplitData,
+    build_classifier,
+    forgotten_recompile_demo,
+    format_summary,
+    preprocess_images,
+    run_strategy,
+    subset_per_class,
+)
+
+
+def tiny_base():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="block1_conv1")(inputs)
+    x = keras.layers.Conv2D(4, 3, padding="same", name="block2_conv1")(x)
+    return keras.Model(inputs, x, name="tiny_base")
+
+
+def tiny_data(train=24, val=12, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return SplitData(
+        rng.uniform(0, 255, (train, 8, 8, 3)).astype("float32"),
+        np.arange(train) % classes,
+        rng.uniform(0, 255, (val, 8, 8, 3)).astype("float32"),
+        np.arange(val) % classes,
+        classes,
+    )
+
+
+def test_caffe_preprocessing_by_hand():
+    pixel = np.array([[[[255.0, 0.0, 0.0]]]])  # pure red, RGB
+    # BGR order, ImageNet means (103.939, 116.779, 123.68) subtracted.
+    expected = [0 - 103.939, 0 - 116.779, 255 - 123.68]
+    np.testing.assert_allclose(preprocess_images(pixel, "caffe")[0, 0, 0], expected, rtol=1e-5)
+    np.testing.assert_allclose(preprocess_images(pixel, "unit")[0, 0, 0], [1.0, 0.0, 0.0])
+    assert pixel[0, 0, 0, 0] == 255.0  # input untouched
+
+
+def test_preprocessing_rejects_unknown_names_and_shapes():
+    with pytest.raises(ValueError, match="Received: 'torch'"):
+        preprocess_images(np.zeros((1, 4, 4, 3)), "torch")
+    with pytest.raises(ValueError, match=r"Received: shape \(4, 4, 3\)"):
+        preprocess_images(np.zeros((4, 4, 3)))
+
+
+def test_subset_per_class_keeps_that_many_of_each():
+    subset = subset_per_class(tiny_data(train=30), per_class=4)
+    assert np.bincount(subset.y_train).tolist() == [4, 4, 4]
+    assert len(subset.x_train) == 12
+    with pytest.raises(ValueError, match="per_class=11"):
+        subset_per_class(tiny_data(train=30), per_class=11)
+
+
+def test_budget_and_strategy_are_checked():
+    with pytest.raises(ValueError, match="epochs=1"):
+        Budget(epochs=1)
+    with pytest.raises(ValueError, match="head_epochs=3"):
+        Budget(epochs=3, head_epochs=3)
+    with pytest.raises(ValueError, match="Received: 'fine_tune'"):
+        run_strategy("fine_tune", tiny_base, tiny_data())
+
+
+def test_feature_extraction_trains_the_models_own_head_on_cached_features():
+    data = tiny_data()
+    run = run_strategy("feature_extraction", tiny_base, data, Budget(epochs=2, batch_size=8))
+    drift = {d.name: d.relative_change for d in run.drift}
+    assert drift["block1_conv1"] == 0.0 and drift["block2_conv1"] == 0.0
+    assert drift["predictions"] > 0.0
+    # The head trained on cached features is the model's own head: evaluating the
+    # whole model on images gives the last validation accuracy of the history.
+    x_val = preprocess_images(data.x_val)
+    _, accuracy = run.model.evaluate(x_val, data.y_val, verbose=0)
+    assert accuracy == pytest.approx(run.final_val_accuracy)
+    # Only the head's parameters trained: Dense(64) on 4 features, Dense(3).
+    assert run.trainable_params == (4 * 64 + 64) + (64 * 3 + 3)
+
+
+def test_freeze_blocks_leaves_the_prefix_exactly_unchanged():
+    run = run_strategy(
+        "freeze_blocks",
+        tiny_base,
+        tiny_data(),
+        Budget(epochs=2, batch_size=8),
+        freeze_up_to="block1",
+    )
+    drift = {d.name: (d.relative_change, d.trainable) for d in run.drift}
+    assert drift["block1_conv1"] == (0.0, False)
+    assert drift["block2_conv1"][0] > 0.0 and drift["block2_conv1"][1] is True
+    assert "freeze_blocks" in format_summary([run])
+
+
+def test_forgetting_to_recompile_lets_a_frozen_layer_move():
+    data = tiny_data()
+    model = build_classifier(tiny_base(), data.num_classes)
+    without, after_recompile = forgotten_recompile_demo(
+        model, preprocess_images(data.x_train), data.y_train, freeze_spec="block1", batch_size=8
+    )
+    assert without > 0.0
+    assert after_recompile == 0.0
+
+
+def test_two_phase_beats_training_from_scratch_on_the_target_data():
+    from freezelab.finetune.data import load_target_dataset
+    from freezelab.finetune.teacher import load_teacher
+
+    dataset = load_target_dataset(image_size=32, seed=0)
+    budget = Budget(epochs=6, batch_size=16, learning_rate=3e-3)
+    make_base = lambda: load_teacher(32, verbose=False)  # noqa: E731
+    two_phase = run_strategy("two_phase", make_base, dataset, budget)
+    scratch = run_strategy("from_scratch", make_base, dataset, budget)
+    chance = 1.0 / dataset.num_classes
+    assert two_phase.final_val_accuracy > scratch.final_val_accuracy + 0.1
+    assert two_phase.final_val_accuracy > 2 * chance
+    assert [r.recompiled for r in two_phase.stages][:4] == [True, False, False, True]

@@ -1,0 +1,128 @@
+"""Sweep cases, predictions, the measured table, its JSON record and plot."""
+
+import json
+
+import keras
+import matplotlib.pyplot as plt
+import pytest
+from keras import layers
+from matplotlib.collections import PathCollection
+
+from freezelab.core.freezing import set_mask
+from freezelab.plotting.timing import plot_block_shares, plot_measured_vs_predicted
+from freezelab.speed.cost import step_cost
+from freezelab.speed.sweep import predict_sweep, run_sweep, standard_cases
+
+EXPECTED_LABELS = [
+    "nothing frozen",
+    "block1",
+    "blocks 1-2",
+    "blocks 1-3",
+    "blocks 1-4",
+    "blocks 1-5",
+    "block2 only",
+    "block3 only",
+    "block4 only",
+]
+
+
+def tiny_model():
+    inputs = keras.Input((8, 8, 3))
+    x = layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = layers.Conv2D(4, 3, padding="same", activation="relu", name="conv2")(x)
+    outputs = layers.Dense(5, name="dense")(layers.Flatten(name="flatten")(x))
+    return keras.Model(inputs, outputs)
+
+
+def test_standard_cases_on_vgg(small_vgg_flat):
+    cases = standard_cases(small_vgg_flat)
+    assert [c.label for c in cases] == EXPECTED_LABELS
+    assert [c.kind for c in cases] == ["none"] + ["prefix"] * 5 + ["middle"] * 3
+
+
+@pytest.mark.parametrize(
+    ("label", "frozen_prefixes"),
+    [
+        ("blocks 1-2", ("block1_", "block2_")),
+        ("block4 only", ("block4_",)),
+        ("blocks 1-5", ("block1_", "block2_", "block3_", "block4_", "block5_")),
+    ],
+)
+def test_case_masks_freeze_exactly_their_blocks(small_vgg_flat, label, frozen_prefixes):
+    case = next(c for c in standard_cases(small_vgg_flat) if c.label == label)
+    set_mask(small_vgg_flat, case.mask)
+    trainable_layers = {w.path.split("/")[0] for w in small_vgg_flat.trainable_weights}
+    expected = {
+        layer.name
+        for layer in small_vgg_flat.layers
+        if layer.weights and not layer.name.startswith(frozen_prefixes)
+    }
+    assert trainable_layers == expected
+    assert "predictions" in trainable_layers  # the head always trains
+
+
+def test_standard_cases_without_vgg_blocks_freeze_layer_prefixes():
+    cases = standard_cases(tiny_model())
+    assert [c.label for c in cases] == ["nothing frozen", "conv1", "layers 1-2"]
+    assert cases[2].mask == {"conv1": False, "conv2": False, "dense": True}
+
+
+def test_predictions_are_the_cost_models_and_prefixes_keep_getting_cheaper(small_vgg_flat):
+    result = predict_sweep(small_vgg_flat, batch_size=4)
+    cases = standard_cases(small_vgg_flat)
+    for row, case in zip(result.rows, cases):
+        assert row.predicted_fraction == step_cost(small_vgg_flat, case.mask, 4).relative_cost
+    prefix = [r.predicted_fraction for r in result.rows if r.kind in ("none", "prefix")]
+    assert prefix == sorted(prefix, reverse=True) and prefix[0] == 1.0
+    rows = {r.label: r for r in result.rows}
+    assert rows["block3 only"].predicted_fraction > rows["blocks 1-3"].predicted_fraction
+    assert not result.measured and "predicted" in result.table()
+
+
+def test_run_sweep_table_json_and_plot(tmp_path):
+    model = tiny_model()
+    case_masks = {c.label: c.mask for c in standard_cases(model)}
+    lines = []
+    result = run_sweep(
+        model, batch_size=2, repeats=2, warmup=1, progress=lines.append, interleave=True
+    )
+    assert len(lines) == 4 and result.measured and result.setup["interleaved"]
+    first = result.rows[0]
+    assert first.measured_fraction == 1.0 and first.measured_speedup == 1.0
+    for row, timing in zip(result.rows, result.timings):
+        assert row.median_ms == timing.median_ms
+        assert row.measured_fraction == pytest.approx(timing.median_ms / first.median_ms)
+        assert row.error == pytest.approx(row.predicted_fraction / row.measured_fraction - 1)
+        share = result.setup["forward_share"]
+        expected = step_cost(model, case_masks[row.label]).time_fraction(share)
+        assert row.adjusted_fraction == pytest.approx(expected)
+    record = json.loads(result.save_json(tmp_path / "sweep.json").read_text())
+    assert record["setup"]["device"].startswith("CPU (")
+    assert record["setup"]["backend"] == "tensorflow"
+    assert [r["label"] for r in record["rows"]] == ["nothing frozen", "conv1", "layers 1-2"]
+    assert len(record["rows"][1]["times_ms"]) == 2
+    assert "ms/step" in result.table() and "fwd-adjusted" in result.table()
+    assert 0 < result.setup["forward_share"] <= 1
+    ax = plot_measured_vs_predicted(result)
+    points = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert sum(len(c.get_offsets()) for c in points) == len(result.rows)
+    plt.close("all")
+
+
+def test_plot_needs_measurements(small_vgg_flat):
+    with pytest.raises(ValueError, match="predictions only"):
+        plot_measured_vs_predicted(predict_sweep(small_vgg_flat))
+
+
+def test_block_share_bars_are_drawn_one_pair_per_block(small_vgg_flat):
+    from freezelab.speed.cost import block_shares
+
+    shares = block_shares(small_vgg_flat)
+    ax = plot_block_shares(shares)
+    assert len(ax.patches) == 2 * len(shares)
+    plt.close("all")
+
+
+def test_run_sweep_needs_cases():
+    with pytest.raises(ValueError, match="at least one case"):
+        run_sweep(tiny_model(), cases=[])

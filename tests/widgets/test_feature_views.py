@@ -1,0 +1,78 @@
+"""The logic behind lesson 04's panels, and that the panels build."""
+
+import numpy as np
+import pytest
+
+from freezelab.core.models import load_vgg16
+from freezelab.vis.activations import heatmap
+from freezelab.vis.images import sample_image, to_caffe
+from freezelab.widgets import feature_views
+from freezelab.widgets.feature_views import (
+    filter_grid_figure,
+    filter_range,
+    heatmap_figure,
+    layer_options,
+)
+
+
+@pytest.fixture(scope="module")
+def vgg():
+    return load_vgg16(weights=None, input_size=32, verbose=False)
+
+
+def test_layer_options_list_the_13_convs_early_to_late_with_filter_counts(vgg):
+    options = layer_options(vgg)
+    assert len(options) == 13
+    assert options[0] == ("block1_conv1 (64 filters)", "block1_conv1")
+    assert options[-1] == ("block5_conv3 (512 filters)", "block5_conv3")
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "count", "expected"),
+    [(0, 3, 64, [0, 1, 2, 3]), (60, 70, 64, [60, 61, 62, 63]), (5, 2, 64, [5]), (0, 40, 64, None)],
+)
+def test_filter_range_stays_inside_the_layer_and_the_limit(first, last, count, expected):
+    result = filter_range(first, last, count, limit=16)
+    assert result == (expected if expected is not None else list(range(16)))
+
+
+def test_heatmap_figure_shows_the_same_heatmap_as_the_function(vgg):
+    photo = sample_image("coffee", 32)
+    figure = heatmap_figure(vgg, photo, "block2_conv1", None)
+    shown = figure.axes[1].images[0].get_array()
+    np.testing.assert_allclose(shown, heatmap(vgg, to_caffe(photo), "block2_conv1"))
+
+
+def test_filter_grid_figure_has_one_panel_per_filter(vgg):
+    photo = sample_image("chelsea", 32)
+    maps = filter_grid_figure(vgg, "block1_conv1", [0, 1, 2], "feature maps", photo)
+    pictures = filter_grid_figure(
+        vgg, "block1_conv1", [4, 5], "filter pictures", photo, steps=2, octaves=1
+    )
+    assert sum(bool(a.images) for a in maps.axes) == 3
+    assert [a.get_title() for a in pictures.axes if a.images] == ["#4", "#5"]
+    with pytest.raises(ValueError, match="kind must be"):
+        filter_grid_figure(vgg, "block1_conv1", [0], "weights", photo)
+
+
+def test_panels_pass_the_chosen_values_to_the_figures(vgg, monkeypatch):
+    calls = []
+    monkeypatch.setattr(feature_views, "heatmap_figure", lambda *args: calls.append(args))
+    monkeypatch.setattr(feature_views, "filter_grid_figure", lambda *a, **k: calls.append(a))
+    grid = feature_views.filter_grid_view(vgg)
+    layer, _ = grid.children[0].children
+    span, draw = grid.children[1].children
+    layer.value = "block3_conv1"
+    assert span.max == 255
+    span.value = (250, 255)
+    draw.click()
+    assert calls[-1][1:4] == ("block3_conv1", [250, 251, 252, 253, 254, 255], "feature maps")
+    panel = feature_views.heatmap_view(vgg)
+    photo, layer, channel = panel.children[0].children
+    layer.value = "block2_conv2"
+    channel.value = 3
+    assert calls[-1][2:] == ("block2_conv2", 3)
+    channel.value = -1
+    assert calls[-1][3] is None
+    photo.value = "rocket"
+    np.testing.assert_array_equal(calls[-1][1], sample_image("rocket", 32))

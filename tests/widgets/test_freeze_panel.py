@@ -1,0 +1,210 @@
+"""Tests for freezelab.widgets.freeze_panel: ticks reach the model and the readouts."""
+
+import random
+
+import keras
+import numpy as np
+import pytest
+
+import freezelab.speed.timing
+from freezelab.core.compile_guard import compile_status
+from freezelab.core.models import load_vgg16, with_head
+from freezelab.widgets.freeze_panel import FreezePanel, freeze_panel
+from tests.support.helpers import keras_counts
+
+
+def trains_in_keras(model):
+    """Names of layers whose weights Keras itself would train."""
+    trainable_ids = {id(w) for w in model.trainable_weights}
+    names = set()
+    for layer in model._flatten_layers(include_self=False):
+        is_leaf = layer.weights and not isinstance(layer, keras.Model)
+        if is_leaf and any(id(w) in trainable_ids for w in layer.weights):
+            names.add(layer.name)
+    return names
+
+
+def assert_consistent(panel):
+    """Ticks, model flags and the readout agree with Keras's weight lists."""
+    ticked = {name for name, flag in panel.mask.items() if flag}
+    assert trains_in_keras(panel.model) == ticked
+    readout = panel.readout
+    assert (readout.trainable_params, readout.non_trainable_params) == keras_counts(panel.model)
+    shown = int(panel.trainable_count.value.strip("<b>/").replace(",", ""))
+    assert shown == readout.trainable_params
+
+
+def test_ticking_a_layer_freezes_it_and_updates_the_count(small_vgg_flat):
+    panel = freeze_panel(small_vgg_flat, timer=None)
+    before, _ = keras_counts(small_vgg_flat)
+    panel.checkboxes["block5_conv2"].value = False
+    kernel, bias = small_vgg_flat.get_layer("block5_conv2").weights
+    assert not small_vgg_flat.get_layer("block5_conv2").trainable
+    assert keras_counts(small_vgg_flat)[0] == before - int(np.prod(kernel.shape)) - int(
+        np.prod(bias.shape)
+    )
+    assert_consistent(panel)
+    assert panel.group_toggles["block5"].value is False
+    assert panel.text_box.value == "F:block5_conv2 T:block1-4,block5_conv1,block5_conv3,head"
+
+
+def test_group_toggle_sets_the_whole_block(small_vgg_flat):
+    panel = freeze_panel(small_vgg_flat, timer=None)
+    panel.group_toggles["block3"].value = False
+    assert [
+        panel.checkboxes[n].value for n in ("block3_conv1", "block3_conv2", "block3_conv3")
+    ] == [False] * 3
+    assert_consistent(panel)
+    panel.group_toggles["block3"].value = True
+    assert all(panel.mask.values())
+    assert_consistent(panel)
+
+
+def test_burst_of_rapid_toggles_ends_consistent(small_vgg_flat):
+    panel = freeze_panel(small_vgg_flat, timer=None)
+    rng = random.Random(0)
+    expected = dict(panel.mask)
+    names = list(expected)
+    for _ in range(300):
+        if rng.random() < 0.15:
+            group = rng.choice(list(panel.group_toggles))
+            value = not panel.group_toggles[group].value
+            panel.group_toggles[group].value = value
+            expected.update({n: value for n in panel.layout.groups[group]})
+        else:
+            name = rng.choice(names)
+            expected[name] = not expected[name]
+            panel.checkboxes[name].value = expected[name]
+    assert panel.mask == expected
+    assert_consistent(panel)
+
+
+def test_mask_is_read_and_set_from_code_and_text(small_vgg_flat):
+    panel = freeze_panel(small_vgg_flat, timer=None)
+    panel.set_mask("F:block1-3 T:block4-5,head")
+    assert [n for n, f in panel.mask.items() if not f] == [
+        "block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2",
+        "block3_conv1", "block3_conv2", "block3_conv3",
+    ]  # fmt: skip
+    assert_consistent(panel)
+    text = panel.mask_text
+    panel.set_mask({"block4_conv1": False})
+    assert panel.mask_text != text
+    panel.set_mask(text)
+    assert panel.mask_text == "F:block1-3 T:block4-5,head"
+    assert_consistent(panel)
+
+
+def test_bad_masks_change_nothing(small_vgg_flat):
+    panel = freeze_panel(small_vgg_flat, timer=None)
+    with pytest.raises(ValueError, match="Received"):
+        panel.set_mask({"block9_conv1": False})
+    with pytest.raises(ValueError, match="True or False"):
+        panel.set_mask({"block1_conv1": 0})
+    with pytest.raises(ValueError, match="Unknown layer or block"):
+        panel.set_mask("F:block7 T:all")
+    assert all(panel.mask.values())
+    panel.text_box.value = "F:nonsense T:all"
+    assert "Unknown layer or block" in panel.message.value
+    assert all(panel.mask.values())
+    assert_consistent(panel)
+
+
+def test_presets_and_slider(small_vgg_flat):
+    panel = freeze_panel(small_vgg_flat, timer=None)
+    buttons = {
+        b._dom_classes[0]: b for b in panel.widget.children[1].children if hasattr(b, "click")
+    }
+    buttons["fl-preset-head"].click()
+    assert trains_in_keras(small_vgg_flat) == {"head_dense_1", "predictions"}
+    buttons["fl-preset-all"].click()
+    assert all(panel.mask.values())
+    panel.checkboxes["predictions"].value = False
+    buttons["fl-preset-base"].click()
+    assert trains_in_keras(small_vgg_flat) == {"head_dense_1"}
+    panel.block_slider.value = 4
+    assert {n for n, f in panel.mask.items() if f} == {
+        "block5_conv1", "block5_conv2", "block5_conv3", "head_dense_1", "predictions",
+    }  # fmt: skip
+    assert_consistent(panel)
+
+
+def test_unfreezing_inside_a_frozen_nested_base():
+    base = load_vgg16(weights=None, input_size=32, verbose=False)
+    model = with_head(base, (8, 2), nested=True)
+    base.trainable = False
+    panel = freeze_panel(model, timer=None)
+    assert {n for n, f in panel.mask.items() if f} == {"head_dense_1", "predictions"}
+    panel.checkboxes["block5_conv3"].value = True
+    assert trains_in_keras(model) == {"block5_conv3", "head_dense_1", "predictions"}
+    assert_consistent(panel)
+
+
+def test_frozen_top_level_model_opens_only_the_ticked_layer(sequential):
+    sequential.trainable = False
+    panel = freeze_panel(sequential, timer=None)
+    assert not any(panel.mask.values())
+    panel.checkboxes["dense_32"].value = True
+    assert trains_in_keras(sequential) == {"dense_32"}
+    assert_consistent(panel)
+
+
+def test_model_without_vgg_blocks_gets_one_row_per_layer(sequential):
+    panel = freeze_panel(sequential, timer=None)
+    assert list(panel.checkboxes) == ["dense_64", "dense_32", "dense_10"]
+    assert panel.group_toggles == {}
+    assert not hasattr(panel, "block_slider")
+    panel.checkboxes["dense_64"].value = False
+    assert_consistent(panel)
+
+
+def test_model_without_weights_shows_a_message():
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, keras.layers.MaxPooling2D()(inputs))
+    panel = freeze_panel(model, timer=None)
+    assert panel.mask == {}
+    assert "fl-no-weights" in panel.widget._dom_classes
+    assert "no layers with weights" in panel.widget.value
+
+
+def test_recompile_badge_and_button(sequential):
+    sequential.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x, y = np.zeros((4, 100), "float32"), np.zeros((4,), "int32")
+    sequential.fit(x, y, epochs=1, verbose=0)
+    panel = freeze_panel(sequential, timer=None)
+    assert "in sync" in panel.badge.value
+    panel.checkboxes["dense_64"].value = False
+    assert compile_status(sequential).needs_recompile
+    assert "recompile needed" in panel.badge.value
+    old_optimizer = sequential.optimizer
+    panel.recompile_button.click()
+    assert sequential.optimizer is not old_optimizer
+    assert not compile_status(sequential).needs_recompile
+    assert "in sync" in panel.badge.value
+    before = sequential.get_layer("dense_64").get_weights()[0].copy()
+    sequential.fit(x + 1, y, epochs=1, verbose=0)
+    np.testing.assert_array_equal(sequential.get_layer("dense_64").get_weights()[0], before)
+
+
+def test_time_button_calls_the_timer_with_the_ticked_mask(sequential):
+    calls = []
+
+    def fake_timer(model, mask=None, batch_size=8):
+        calls.append((model, dict(mask), batch_size))
+        return "12.5 ms per step (fake)"
+
+    panel = FreezePanel(sequential, timer=fake_timer, timing_batch_size=4)
+    panel.checkboxes["dense_32"].value = False
+    panel.time_button.click()
+    assert calls == [(sequential, {"dense_64": True, "dense_32": False, "dense_10": True}, 4)]
+    assert "12.5 ms per step (fake)" in panel.timing.value
+
+
+def test_default_timer_is_freezelab_timing(monkeypatch, sequential):
+    seen = []
+    monkeypatch.setattr(
+        freezelab.speed.timing, "time_train_step", lambda model, **kw: seen.append(kw) or "t"
+    )
+    panel = freeze_panel(sequential)
+    panel.time_button.click()
+    assert seen == [{"mask": panel.mask, "batch_size": 8}]
