@@ -19,12 +19,12 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 
 import keras
 
+from freezelab.speed.timing import describe_device
 from freezelab.vis.ascent import filter_pictures
 
 
@@ -69,7 +69,7 @@ def main() -> None:
     batched_rate = args.filters / statistics.median(batched)
     single_rate = args.filters / statistics.median(single)
 
-    print(f"backend: {keras.backend.backend()}, keras {keras.__version__}, {platform.processor()}")
+    print(f"backend: {keras.backend.backend()}, keras {keras.__version__}, {describe_device()}")
     print(
         f"model: {args.model} at {args.size}x{args.size}, layer {args.layer}, "
         f"{args.filters} filters, {args.steps} steps, jitter + blur, 1 octave, "

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import platform
 import statistics
 import time
 
@@ -46,6 +45,7 @@ def main() -> None:
     import keras
 
     import freezelab
+    from freezelab.speed.timing import describe_device
     from freezelab.widgets.freeze_panel import freeze_panel
 
     base = freezelab.load_vgg16(weights=None, input_size=args.input_size, verbose=False)
@@ -74,7 +74,7 @@ def main() -> None:
     summary_ms = median_and_iqr(time_calls(summary_to_buffer, max(10, args.ticks // 10)))
 
     print(
-        f"machine: {platform.machine()} CPU, {platform.processor() or 'unknown'}; "
+        f"machine: {describe_device()}; "
         f"Keras {keras.__version__} ({keras.backend.backend()})"
     )
     print(

@@ -9,7 +9,14 @@ Usage::
 
     python benchmarks/step_timing.py                       # 96x96, batch 8, TensorFlow
     python benchmarks/step_timing.py --backend jax --input-size 224 --batch-size 32
-    python benchmarks/step_timing.py --json sweep.json     # also write the record
+    python benchmarks/step_timing.py --json sweep.json     # also write the sweep as JSON
+    python benchmarks/step_timing.py --record benchmarks/records   # a dated, labelled record
+
+``--record DIR`` writes one JSON record (`build_record`: date, device,
+backend, library versions, input size, batch, ms/step per mask, predicted
+against measured, peak accelerator memory) to DIR, named by date, device,
+backend, input size and batch. ``benchmarks/gpu_sweep.py`` runs this on a GPU
+machine for each backend.
 
 Weights do not change the arithmetic, so the model is built untrained (no
 download). Keep the machine otherwise idle while it runs.
@@ -18,11 +25,25 @@ download). Keep the machine otherwise idle while it runs.
 from __future__ import annotations
 
 import argparse
+import datetime
+import importlib.metadata
+import json
 import os
+import platform
+import re
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 BACKENDS = ("tensorflow", "jax", "torch")
+# Distributions whose versions a record names, per backend (those installed).
+RECORD_VERSIONS = {
+    "tensorflow": ("tensorflow",),
+    "jax": ("jax", "jaxlib", "jax-cuda12-plugin", "jax-cuda13-plugin"),
+    "torch": ("torch",),
+}
+MODEL_LABEL = "VGG16 (untrained weights) + Flatten, Dense(128), Dense(10)"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,7 +64,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="time masks one after another instead of side by side (less memory)",
     )
     parser.add_argument("--eager", action="store_true", help="also time with run_eagerly=True")
-    parser.add_argument("--json", metavar="PATH", help="write the sweep record as JSON")
+    parser.add_argument("--json", metavar="PATH", help="write the sweep as JSON")
+    parser.add_argument(
+        "--record",
+        metavar="DIR",
+        help="write a dated record (device, versions, figures) as JSON into DIR",
+    )
     parser.add_argument(
         "--only",
         metavar="LABELS",
@@ -132,8 +158,118 @@ def _run(args: argparse.Namespace) -> int:
             )
     if args.json:
         path = result.save_json(args.json)
+        print(f"\nsweep written to {path}")
+    if args.record:
+        path = save_record(build_record(result, args), args.record)
         print(f"\nrecord written to {path}")
     return 0
+
+
+def build_record(result, args: argparse.Namespace, now: datetime.datetime | None = None) -> dict:
+    """A self-describing JSON record of one sweep.
+
+    Args:
+        result: The `SweepResult` of `run_sweep`, with measurements.
+        args: The parsed command line it ran with.
+        now: The time to stamp (None: now, in UTC).
+
+    Returns:
+        A dict: ``date``, ``device``, ``backend``, ``versions``, ``input_size``,
+        ``batch_size``, the timing settings, ``forward_ms`` and
+        ``forward_share``, ``peak_memory_bytes`` (None where the backend
+        exposes none, always on a CPU) and one entry per mask under ``masks``
+        (ms/step, IQR, every step time, predicted and measured fraction of
+        the fully trainable step, the measured one's spread, speed-ups,
+        errors).
+    """
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    setup = result.setup
+    backend = setup["backend"]
+    peaks = [t.peak_memory_bytes for t in result.timings if t.peak_memory_bytes is not None]
+    masks = []
+    for row, timing in zip(result.rows, result.timings):
+        masks.append(
+            {
+                "label": row.label,
+                "kind": row.kind,
+                "frozen": list(row.frozen),
+                "trainable_params": timing.trainable_params,
+                "ms_per_step": row.median_ms,
+                "iqr_ms": row.iqr_ms,
+                "times_ms": list(timing.times_ms),
+                "predicted_fraction": row.predicted_fraction,
+                "measured_fraction": row.measured_fraction,
+                "measured_fraction_iqr": row.fraction_iqr,
+                "predicted_speedup": row.predicted_speedup,
+                "measured_speedup": row.measured_speedup,
+                "error": row.error,
+                "forward_adjusted_fraction": row.adjusted_fraction,
+                "forward_adjusted_error": row.adjusted_error,
+            }
+        )
+    return {
+        "record": "freezelab step timing",
+        "schema": 1,
+        "date": now.isoformat(timespec="seconds"),
+        "device": setup["device"],
+        "backend": backend,
+        "versions": _versions(backend),
+        "model": MODEL_LABEL,
+        "input_size": args.input_size,
+        "batch_size": args.batch_size,
+        "optimizer": setup["optimizer"],
+        "jit_compile": setup["jit_compile"],
+        "repeats": args.repeats,
+        "warmup": args.warmup,
+        "interleaved": setup["interleaved"],
+        "forward_ms": setup["forward_ms"],
+        "forward_share": setup["forward_share"],
+        "peak_memory_bytes": max(peaks) if peaks else None,
+        "peak_memory_scope": (
+            "all masks' model copies together (timed side by side)"
+            if setup["interleaved"]
+            else "the largest of the masks timed one after another"
+        ),
+        "worst_prefix_error": result.worst_prefix_error,
+        "worst_forward_adjusted_prefix_error": result.worst_adjusted_prefix_error,
+        "command": shlex.join(["python", "benchmarks/step_timing.py", *sys.argv[1:]]),
+        "masks": masks,
+    }
+
+
+def record_name(record: dict) -> str:
+    """File name of a record: date, device, backend, input size and batch."""
+    device = re.sub(r"[^a-z0-9]+", "-", record["device"].lower()).strip("-")
+    return (
+        f"{record['date'][:10]}_{device}_{record['backend']}_"
+        f"{record['input_size']}px_b{record['batch_size']}.json"
+    )
+
+
+def save_record(record: dict, folder: str | os.PathLike) -> Path:
+    """Writes ``record`` into ``folder`` (created if needed) and returns its path."""
+    path = Path(folder) / record_name(record)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def _versions(backend: str) -> dict[str, str]:
+    """Python, Keras, NumPy, freezelab and the backend's libraries (those installed)."""
+    import freezelab
+
+    versions = {"python": platform.python_version(), "freezelab": freezelab.__version__}
+    for name in ("keras", "numpy", *RECORD_VERSIONS.get(backend, ())):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    if backend == "torch":
+        import torch
+
+        if torch.version.cuda:
+            versions["cuda (torch)"] = torch.version.cuda
+    return versions
 
 
 def _chosen_cases(cases: list, only: str | None) -> list:

@@ -1,3 +1,4 @@
+# ruff: noqa: E402 - TensorFlow must be imported quietly before the rest loads Keras.
 """freezelab: learn how and why to freeze layers in transfer learning.
 
 Lessons and learners use one import and the names it exports::
@@ -16,12 +17,22 @@ freezing, counts, the recompile guard, pitfalls, models), `freezelab.speed`
 unfreezing, drift), and on top of them `freezelab.widgets` and
 `freezelab.plotting`. The names of `freezelab.core` are imported at once;
 the others on first use, so ``import freezelab`` stays quick.
+
+Backends: with TensorFlow, Keras's default backend, ``import freezelab``
+imports TensorFlow at once (quietly, before Keras does). With
+``KERAS_BACKEND=jax`` or ``torch`` freezelab imports no TensorFlow and needs
+none installed (tests/test_readme.py and tests/backends/ check both).
 """
 
 import importlib
 
+from freezelab._quiet import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # Before Keras loads TensorFlow: no start-up notices in lessons.
+
 from freezelab.core.accounting import count_params, param_report
 from freezelab.core.compile_guard import compile_status, recompile
+from freezelab.core.fit_guard import StaleCompileError, guard
 from freezelab.core.freezing import (
     freeze,
     get_mask,
@@ -46,7 +57,7 @@ __version__ = "0.1.0"
 # Module -> the names it exports; imported on first attribute access (PEP 562).
 _LAZY_MODULES = {
     "freezelab.speed.cost": ("block_shares", "layer_costs", "memory_estimate", "step_cost"),
-    "freezelab.speed.timing": ("describe_device", "time_forward", "time_train_step"),
+    "freezelab.speed.timing": ("describe_device", "time_train_step"),
     "freezelab.speed.sweep": ("predict_sweep", "run_sweep", "standard_cases"),
     "freezelab.vis.images": ("from_caffe", "sample_image", "to_caffe"),
     "freezelab.vis.activations": ("feature_maps", "heatmap", "overlay"),
@@ -68,8 +79,26 @@ _LAZY_MODULES = {
     ),
     "freezelab.finetune.unfreezing": ("GradualUnfreezing", "UnfreezeSchedule", "fit_in_stages"),
     "freezelab.finetune.drift": ("drift_by_block", "verify_frozen_unchanged"),
+    "freezelab.finetune.bn_teacher": ("bn_source_accuracy", "bn_source_images", "load_bn_teacher"),
+    "freezelab.finetune.batchnorm": (
+        "bn_change",
+        "bn_counts",
+        "bn_input_shift",
+        "bn_layers",
+        "bn_snapshot",
+        "freeze_bn",
+        "training_inference_gap",
+    ),
+    "freezelab.finetune.bn_finetune": (
+        "BN_MODES",
+        "compare_bn_runs",
+        "fine_tune_with_bn",
+        "nested_classifier",
+        "run_guide_recipe",
+    ),
     "freezelab.widgets.freeze_panel": ("freeze_panel",),
     "freezelab.widgets.feature_views": ("filter_grid_view", "heatmap_view"),
+    "freezelab.widgets.app": ("freeze_lab_app",),
     "freezelab.plotting.panel": ("plot_block_params",),
     "freezelab.plotting.timing": ("plot_block_shares", "plot_measured_vs_predicted"),
     "freezelab.plotting.features": ("plot_feature_maps", "plot_heatmap", "plot_image_grid"),
@@ -91,6 +120,7 @@ def __dir__():
 
 
 __all__ = [
+    "StaleCompileError",
     "check_pitfalls",
     "compile_status",
     "count_params",
@@ -99,6 +129,7 @@ __all__ = [
     "describe_weights",
     "freeze",
     "get_mask",
+    "guard",
     "load_vgg16",
     "mask_from_text",
     "mask_to_text",

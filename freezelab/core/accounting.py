@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import keras
 
+from freezelab._validation import check_bool, check_model
 from freezelab.core.layers import iter_layers, unique_weights, weight_size
 from freezelab.core.shapes import output_shape
 
@@ -91,28 +92,31 @@ def count_params(model: keras.Model) -> ParamCounts:
         ``model.non_trainable_weights``.
 
     Raises:
-        ValueError: If ``model`` is not a Keras model.
+        ValueError: If ``model`` is not a Keras model, or is not built (an
+            unbuilt model has no weights yet: every count would be 0).
     """
-    rows = layer_table(model)
+    rows = layer_table(model, purpose="count_params")
     trainable = sum(row.trainable_params for row in rows)
     total = sum(row.params for row in rows)
     return ParamCounts(trainable=trainable, non_trainable=total - trainable)
 
 
-def layer_table(model: keras.Model) -> list[LayerRow]:
+def layer_table(model: keras.Model, purpose: str = "layer_table") -> list[LayerRow]:
     """Builds the per-layer parameter table of ``model``.
 
     Args:
         model: A built Keras model.
+        purpose: The function asking, for the error message.
 
     Returns:
         One `LayerRow` per computing layer, nested models opened. A variable
         shared by several layers is counted at its first layer only.
 
     Raises:
-        ValueError: If ``model`` is not a Keras model.
+        ValueError: If ``model`` is not a built Keras model.
     """
-    refs = iter_layers(model)  # validates the model
+    check_model(model, purpose)
+    refs = iter_layers(model)
     top_trainable = bool(model.trainable)
     params = dict.fromkeys((id(ref) for ref in refs), 0)
     trainable_params = dict(params)
@@ -145,8 +149,10 @@ class ParamReport:
     """
 
     def __init__(self, model: keras.Model, only_weighted: bool = False):
+        check_model(model, "param_report")
+        only_weighted = check_bool(only_weighted, "only_weighted")
         self.model_name = model.name
-        self.rows = layer_table(model)
+        self.rows = layer_table(model, purpose="param_report")
         if only_weighted:
             self.rows = [row for row in self.rows if row.params]
         self.counts = count_params(model)
@@ -223,7 +229,8 @@ def param_report(model: keras.Model, only_weighted: bool = False) -> ParamReport
         The report.
 
     Raises:
-        ValueError: If ``model`` is not a Keras model.
+        ValueError: If ``model`` is not a Keras model (None included) or is
+            not built yet (its counts would all be 0).
     """
     return ParamReport(model, only_weighted=only_weighted)
 

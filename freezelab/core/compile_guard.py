@@ -8,7 +8,9 @@ the old set — a layer you froze keeps moving — and nothing warns. A built
 optimizer also rejects newly trainable variables ("Unknown variable").
 
 This module tells which layers changed and recompiles with the same loss and
-metrics and a fresh optimizer of the same configuration.
+metrics and a fresh optimizer of the same configuration. Only layers that
+hold weights are named: a pooling or input layer's flag changes nothing.
+`freezelab.core.fit_guard` uses it to stop a stale ``fit()`` before it runs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 
 import keras
 
+from freezelab._validation import ArgumentTypeError, check_model, describe
 from freezelab.core.keras_adapter import (
     compile_arguments,
     compiled_trainable_state,
@@ -32,7 +35,8 @@ class CompileStatus:
 
     Attributes:
         compiled: Whether the model has been compiled at all.
-        changed_layers: Layers whose ``trainable`` flag differs from compile time.
+        changed_layers: Layers with weights whose trainable state differs
+            from compile time, in model order.
         train_function_built: True once ``fit()`` (or ``train_on_batch``) has
             built the cached train function; from then on a change is
             silently ignored.
@@ -40,6 +44,10 @@ class CompileStatus:
             optimizer still updates.
         untracked_variables: Trainable weights the built optimizer has never
             seen (it would reject them).
+        newly_frozen: The changed layers that trained at compile time and are
+            frozen now (a stale ``fit()`` keeps training them).
+        newly_unfrozen: The changed layers that were frozen at compile time
+            and train now (a stale ``fit()`` leaves them put, or fails).
     """
 
     compiled: bool
@@ -47,13 +55,39 @@ class CompileStatus:
     train_function_built: bool = False
     stale_optimizer_variables: list[str] = field(default_factory=list)
     untracked_variables: list[str] = field(default_factory=list)
+    newly_frozen: list[str] = field(default_factory=list)
+    newly_unfrozen: list[str] = field(default_factory=list)
 
     @property
     def needs_recompile(self) -> bool:
-        """True when training now would not follow the current flags."""
+        """True when the flags differ from what the model was compiled with."""
         return self.compiled and bool(
             self.changed_layers or self.stale_optimizer_variables or self.untracked_variables
         )
+
+    @property
+    def fit_would_be_stale(self) -> bool:
+        """True when the next ``fit()`` would not train the current flags.
+
+        That is once a train function or the optimizer was built for the old
+        set. A change made after ``compile()`` but before any training step
+        is still honoured by Keras, so it is not stale (though a recompile
+        makes it certain).
+        """
+        return self.needs_recompile and bool(
+            self.train_function_built or self.stale_optimizer_variables or self.untracked_variables
+        )
+
+    def changes_text(self) -> str:
+        """Which layers with weights changed, e.g. ``"frozen since: dense_64"``."""
+        parts = []
+        if self.newly_frozen:
+            parts.append(f"frozen since: {name_list(self.newly_frozen)}")
+        if self.newly_unfrozen:
+            parts.append(f"unfrozen since: {name_list(self.newly_unfrozen)}")
+        if not parts and self.changed_layers:
+            parts.append(name_list(self.changed_layers))
+        return "; ".join(parts) or "(weights only)"
 
     @property
     def message(self) -> str:
@@ -62,7 +96,6 @@ class CompileStatus:
             return "The model is not compiled yet: compile() will use the current flags."
         if not self.needs_recompile:
             return "In sync: training follows the current trainable flags."
-        layers = ", ".join(self.changed_layers) or "(weights only)"
         if self.train_function_built:
             effect = (
                 "fit() has already built its train function, so these changes are "
@@ -74,8 +107,8 @@ class CompileStatus:
                 "is certain to take effect."
             )
         return (
-            f"Recompile needed: trainable flags changed since compile() on {layers}. "
-            f"{effect} Call freezelab.recompile(model)."
+            f"Recompile needed: trainable flags changed since compile() on layers with "
+            f"weights ({self.changes_text()}). {effect} Call freezelab.recompile(model)."
         )
 
     def __str__(self) -> str:
@@ -97,27 +130,36 @@ def compile_status(model: keras.Model) -> CompileStatus:
         model: A Keras model, compiled or not.
 
     Returns:
-        A `CompileStatus`.
+        A `CompileStatus`. Only layers that hold weights are listed.
 
     Raises:
         ValueError: If ``model`` is not a Keras model.
     """
-    if not isinstance(model, keras.Model):
-        raise ValueError(
-            f"Expected a Keras model. Received: {model!r} of type {type(model).__name__}"
-        )
+    check_model(model, "compile_status", built=False)
     if not getattr(model, "compiled", False):
         return CompileStatus(compiled=False)
 
-    changed: list[str] = []
+    frozen_since: list[str] = []
+    unfrozen_since: list[str] = []
     snapshot = compiled_trainable_state(model)
     if snapshot is not None:
-        names = {ref.layer: ref.name for ref in iter_layers(model)}
-        for layer in inner_layers(model):
-            before = snapshot.get(layer)
-            if before is not None and before != layer.trainable and layer in names:
-                changed.append(layer.name)
-        # A nested model whose flag changed tells which leaves changed above.
+        # Keras 3 trains a weight when the top model and the weight's own
+        # layer are trainable; the snapshot holds both flags from compile().
+        top_before = snapshot.get(model, model.trainable)
+        inner = set(inner_layers(model))
+        for ref in iter_layers(model):
+            layer = ref.layer
+            if not layer.weights or layer not in inner or layer not in snapshot:
+                continue
+            before = bool(top_before and snapshot[layer])
+            now = bool(model.trainable and layer.trainable)
+            if before and not now:
+                frozen_since.append(ref.name)
+            elif now and not before:
+                unfrozen_since.append(ref.name)
+    changed = [
+        ref.name for ref in iter_layers(model) if ref.name in set(frozen_since + unfrozen_since)
+    ]
 
     stale: list[str] = []
     untracked: list[str] = []
@@ -137,6 +179,8 @@ def compile_status(model: keras.Model) -> CompileStatus:
         train_function_built=getattr(model, "train_function", None) is not None,
         stale_optimizer_variables=stale,
         untracked_variables=untracked,
+        newly_frozen=frozen_since,
+        newly_unfrozen=unfrozen_since,
     )
 
 
@@ -150,14 +194,25 @@ def recompile(
 
     Args:
         model: A compiled Keras model.
-        optimizer: An optimizer to use instead of a fresh copy of the old one.
+        optimizer: An optimizer (or an optimizer name such as ``"adam"``) to
+            use instead of a fresh copy of the old one.
 
     Returns:
         The `CompileStatus` after recompiling (in sync).
 
     Raises:
-        ValueError: If the model was never compiled.
+        ValueError: If the model was never compiled, or ``model`` is not a
+            Keras model.
+        TypeError: If ``optimizer`` is neither None, a name nor a Keras
+            optimizer (also a ValueError).
     """
+    check_model(model, "recompile", built=False)
+    if optimizer is not None and not isinstance(optimizer, (str, keras.optimizers.Optimizer)):
+        raise ArgumentTypeError(
+            "`optimizer` must be None (a fresh copy of the old one), an optimizer name such "
+            f"as 'adam', or a Keras optimizer. Received: optimizer={describe(optimizer)} of "
+            f"type {type(optimizer).__name__}"
+        )
     config = compile_arguments(model)
     if config is None:
         raise ValueError(
@@ -185,8 +240,19 @@ def fresh_optimizer(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.O
         ValueError: If ``optimizer`` is not a Keras optimizer.
     """
     if not isinstance(optimizer, keras.optimizers.Optimizer):
-        raise ValueError(f"Expected a Keras optimizer. Received: {optimizer!r}")
+        raise ArgumentTypeError(
+            f"Expected a Keras optimizer. Received: optimizer={describe(optimizer)} of type "
+            f"{type(optimizer).__name__}"
+        )
     return type(optimizer).from_config(optimizer.get_config())
+
+
+def name_list(names: list[str], limit: int = 6, with_count: bool = True) -> str:
+    """Names joined by commas, the middle elided past ``limit``: ``"a, b, …, z (13 layers)"``."""
+    if len(names) <= limit:
+        return ", ".join(names)
+    shown = ", ".join([*names[: limit - 1], "…", names[-1]])
+    return f"{shown} ({len(names)} layers)" if with_count else shown
 
 
 def _layers_owning(model: keras.Model, paths: set[str]) -> list[str]:

@@ -12,17 +12,34 @@ Layers can be named the ways a learner reaches for them::
 
 Indices and slices follow ``model.layers`` exactly, so on a model with a
 nested base, index 1 is the whole base. Names, globs and blocks reach inside
-nested models.
+nested models. Indices may be numpy integers (``np.argmax`` gives one).
+
+Out of range is an error for slices as for indices: ``slice(50, 60)`` on a
+model of 20 layers raises instead of selecting nothing. A slice inside the
+range that still selects nothing (``slice(5, 5)``) warns with
+`freezelab._validation.EmptySelectionWarning` and changes nothing; an
+explicitly empty list (``[]``) changes nothing, silently. A dict is refused:
+it is a mask, applied with `set_mask`.
 """
 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import keras
+import numpy as np
 
-from freezelab._validation import closest, suggestion
+from freezelab._validation import (
+    ArgumentTypeError,
+    check_bool,
+    check_model,
+    closest,
+    describe,
+    is_int,
+    suggestion,
+    warn_empty,
+)
 from freezelab.core.keras_adapter import inner_layers
 from freezelab.core.layers import LayerRef, block_names, is_nested_model, iter_layers
 
@@ -30,7 +47,7 @@ _GLOB_CHARS = set("*?[")
 
 #: What names layers: an index or slice into ``model.layers``, a layer name,
 #: glob or block name, a Keras layer, or a flat list or tuple of these.
-LayerSpec = int | slice | str | keras.layers.Layer | list | tuple | None
+LayerSpec = int | np.integer | slice | str | keras.layers.Layer | list | tuple | None
 
 
 def select_layers(
@@ -51,13 +68,19 @@ def select_layers(
 
     Returns:
         The selected layers, each once, in model order. A nested model chosen
-        by index or by its name is returned as itself.
+        by index or by its name is returned as itself. Empty for an empty
+        list; empty with an `EmptySelectionWarning` for a slice that selects
+        nothing.
 
     Raises:
-        ValueError: If nothing is asked for, or a name, block, glob or index
-            does not exist in the model. The message names what was received
-            and the closest valid choices.
+        ValueError: If nothing is asked for, or a name, block, glob, index or
+            slice bound does not exist in the model. The message names what
+            was received and the closest valid choices.
+        TypeError: For a spec of a kind not listed (a float, a dict: apply a
+            mask with `set_mask`) or a model that is not a Keras model. The
+            error is also a ValueError.
     """
+    check_model(model, "select_layers", built=False)
     refs = iter_layers(model)
     if spec is None and up_to is None:
         raise ValueError(
@@ -76,6 +99,12 @@ def select_layers(
         if id(layer) not in seen:
             seen.add(id(layer))
             unique.append(layer)
+    written_empty = isinstance(spec, (list, tuple)) and not spec and up_to is None
+    if not unique and not written_empty:
+        warn_empty(
+            f"The selection selects no layer, so nothing changes: model {model.name!r} has "
+            f"{len(model.layers)} entries in model.layers. Received: spec={describe(spec)}"
+        )
     return unique
 
 
@@ -102,10 +131,10 @@ def set_trainable(
         Names of the layers whose ``trainable`` flag actually changed.
 
     Raises:
-        ValueError: As `select_layers`, or if ``trainable`` is not a bool.
+        ValueError: As `select_layers`, or if ``trainable`` is not a bool
+            (numpy bools are accepted).
     """
-    if not isinstance(trainable, bool):
-        raise ValueError(f"`trainable` must be True or False. Received: trainable={trainable!r}")
+    trainable = check_bool(trainable, "trainable")
     layers = select_layers(model, spec, up_to=up_to)
     changed = [layer.name for layer in layers if layer.trainable != trainable]
     for layer in layers:
@@ -167,7 +196,12 @@ def get_mask(model: keras.Model) -> dict[str, bool]:
     Returns:
         Layer name to True (trains) or False (frozen), for every layer that
         holds weights, in model order.
+
+    Raises:
+        ValueError: If ``model`` is not a built Keras model (an unbuilt one
+            has no weights, so its mask would be empty).
     """
+    check_model(model, "get_mask")
     top = bool(model.trainable)
     mask = {}
     for ref in weighted_layers(model):
@@ -181,7 +215,8 @@ def set_mask(model: keras.Model, mask: dict[str, bool]) -> list[str]:
 
     Args:
         model: A Keras model.
-        mask: Layer name to trainable flag. Layers not named keep their flag.
+        mask: Layer name to trainable flag (numpy bools accepted). Layers not
+            named keep their flag; an empty mask changes nothing.
 
     Returns:
         Names of the layers whose flag changed.
@@ -189,15 +224,31 @@ def set_mask(model: keras.Model, mask: dict[str, bool]) -> list[str]:
     Raises:
         ValueError: If the mask names a layer the model lacks or holds a
             value that is not a bool.
+        TypeError: If ``mask`` is not a dict (also a ValueError). A text form
+            goes through `freezelab.mask_from_text` first.
     """
-    if not isinstance(mask, dict):
-        raise ValueError(
-            "A mask is a dict from layer name to True/False. "
-            f"Received: mask of type {type(mask).__name__}"
+    check_model(model, "set_mask", built=False)
+    if not isinstance(mask, Mapping):
+        hint = (
+            " A text form goes through fl.mask_from_text(text, model) first."
+            if isinstance(mask, str)
+            else ""
+        )
+        raise ArgumentTypeError(
+            f"A mask is a dict from layer name to True/False.{hint} "
+            f"Received: mask={describe(mask)} of type {type(mask).__name__}"
         )
     for name, value in mask.items():
-        if not isinstance(value, bool):
-            raise ValueError(f"Mask values must be True or False. Received: {name!r}: {value!r}")
+        if not isinstance(name, str):
+            raise ArgumentTypeError(
+                f"Mask keys are layer names (strings). Received: key {name!r} of type "
+                f"{type(name).__name__}"
+            )
+        if not isinstance(value, (bool, np.bool_)):
+            raise ArgumentTypeError(
+                f"Mask values must be True or False. Received: {name!r}: {value!r}"
+            )
+    mask = {name: bool(value) for name, value in mask.items()}
     frozen = [name for name, value in mask.items() if not value]
     trainable = [name for name, value in mask.items() if value]
     # Validate every name before changing anything.
@@ -214,9 +265,9 @@ def set_mask(model: keras.Model, mask: dict[str, bool]) -> list[str]:
 
 
 def _resolve(model, refs: list[LayerRef], spec) -> list[keras.layers.Layer]:
-    if isinstance(spec, bool):
-        raise ValueError(_bad_spec(spec))
-    if isinstance(spec, int):
+    if isinstance(spec, (bool, np.bool_)):
+        raise ArgumentTypeError(_bad_spec(spec))
+    if is_int(spec):
         count = len(model.layers)
         if not -count <= spec < count:
             raise ValueError(
@@ -224,9 +275,15 @@ def _resolve(model, refs: list[LayerRef], spec) -> list[keras.layers.Layer]:
                 f"layers (model.layers), so valid indices are {-count}..{count - 1}. "
                 f"Received: {spec}"
             )
-        return [model.layers[spec]]
+        return [model.layers[int(spec)]]
     if isinstance(spec, slice):
-        return list(model.layers[spec])
+        return list(model.layers[_checked_slice(model, spec)])
+    if isinstance(spec, Mapping):
+        raise ArgumentTypeError(
+            "A dict is a mask, not a selection: freeze() would use its keys and ignore "
+            "their True/False values. Apply a mask with fl.set_mask(model, mask), or pass "
+            f"the names as a list. Received: {describe(spec)} of type {type(spec).__name__}"
+        )
     if isinstance(spec, str):
         return _resolve_name(model, refs, spec)
     if isinstance(spec, keras.layers.Layer):
@@ -236,14 +293,14 @@ def _resolve(model, refs: list[LayerRef], spec) -> list[keras.layers.Layer]:
                 f"The layer {spec.name!r} is not part of this model. Received: {spec!r}"
             )
         return [spec]
-    if isinstance(spec, Iterable):
+    if isinstance(spec, Iterable) and not isinstance(spec, bytes):
         result = []
         for item in spec:
             if isinstance(item, (list, tuple)):
-                raise ValueError(_bad_spec(spec))
+                raise ArgumentTypeError(_bad_spec(spec))
             result.extend(_resolve(model, refs, item))
         return result
-    raise ValueError(_bad_spec(spec))
+    raise ArgumentTypeError(_bad_spec(spec))
 
 
 def _resolve_name(model, refs: list[LayerRef], name: str) -> list[keras.layers.Layer]:
@@ -273,9 +330,39 @@ def _resolve_name(model, refs: list[LayerRef], name: str) -> list[keras.layers.L
     )
 
 
+def _checked_slice(model: keras.Model, spec: slice) -> slice:
+    """The slice with numpy bounds made ints; bounds outside the model are an error, as indices."""
+    count = len(model.layers)
+    bounds = {}
+    for part in ("start", "stop", "step"):
+        value = getattr(spec, part)
+        if value is not None and not is_int(value):
+            raise ArgumentTypeError(
+                f"Slice bounds must be ints or None. Received: {spec!r} ({part}={value!r})"
+            )
+        bounds[part] = None if value is None else int(value)
+    if bounds["step"] == 0:
+        raise ValueError(f"A slice step cannot be zero. Received: {spec!r}")
+    outside = [
+        f"{part}={bounds[part]}"
+        for part in ("start", "stop")
+        if bounds[part] is not None and not -count <= bounds[part] <= count
+    ]
+    if outside:
+        raise ValueError(
+            f"Slice out of range: the model has {count} top-level layers (model.layers), so "
+            f"slice bounds go from {-count} to {count}, as indices go from {-count} to "
+            f"{count - 1} ({', '.join(outside)} is outside). A nested model counts as one "
+            f"layer there. Received: {spec!r}"
+        )
+    return slice(bounds["start"], bounds["stop"], bounds["step"])
+
+
 def _resolve_up_to(refs: list[LayerRef], up_to: str) -> list[keras.layers.Layer]:
     if not isinstance(up_to, str):
-        raise ValueError(f"`up_to` takes a layer or block name. Received: up_to={up_to!r}")
+        raise ArgumentTypeError(
+            f"`up_to` takes a layer or block name. Received: up_to={describe(up_to)}"
+        )
     names = [ref.name for ref in refs]
     blocks = block_names(refs, include_head=True)
     if up_to in names:
@@ -326,5 +413,5 @@ def _bad_spec(spec) -> str:
     return (
         "Layers are selected by an int index, a slice, a layer name, a glob, a "
         "block name, a keras Layer, or a flat list of these. "
-        f"Received: {spec!r} of type {type(spec).__name__}"
+        f"Received: {describe(spec)} of type {type(spec).__name__}"
     )

@@ -19,14 +19,15 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from freezelab._validation import suggestion
+import keras
+import numpy as np
+
+from freezelab._validation import ArgumentTypeError, check_model, describe, suggestion
 from freezelab.core.freezing import weighted_layers
 from freezelab.core.layers import block_labels
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
-
-    import keras
 
 _BLOCK_RANGE = re.compile(r"^block(\d+)-(\d+)$")
 _BLOCK_NUMBER = re.compile(r"^block(\d+)$")
@@ -50,17 +51,19 @@ def mask_to_text(mask: Mapping[str, bool]) -> str:
     """Writes a mask in its short text form.
 
     Args:
-        mask: Layer name to trainable flag, in model order, as `get_mask`
-            returns it.
+        mask: Layer name to trainable flag (numpy bools accepted), in model
+            order, as `get_mask` returns it.
 
     Returns:
         The text form, e.g. ``"F:block1-3 T:block4-5,head"``; ``"T:all"`` or
-        ``"F:all"`` when every layer agrees, ``""`` for an empty mask.
+        ``"F:all"`` when every layer agrees, ``""`` for an empty mask (a model
+        without weights; `mask_from_text` reads it back).
 
     Raises:
         ValueError: If ``mask`` is not a mapping of names to bools.
     """
     _check_mask(mask)
+    mask = {name: bool(flag) for name, flag in mask.items()}
     if not mask:
         return ""
     values = set(mask.values())
@@ -105,7 +108,7 @@ def mask_from_text(
     """
     names = _names_of(layer_names)
     if not isinstance(text, str):
-        raise ValueError(
+        raise ArgumentTypeError(
             f"The mask text must be a string such as 'F:block1-3 T:block4-5,head'. "
             f"Received: {text!r} of type {type(text).__name__}"
         )
@@ -210,22 +213,25 @@ def _join_block_runs(items: list[str]) -> list[str]:
 
 def _names_of(layer_names) -> list[str]:
     if isinstance(layer_names, Mapping):
+        _check_mask(layer_names)
         return list(layer_names)
-    if hasattr(layer_names, "layers") and hasattr(layer_names, "trainable_weights"):
+    if isinstance(layer_names, keras.Model):
+        check_model(layer_names, "mask_from_text")
         return [ref.name for ref in weighted_layers(layer_names)]
     if isinstance(layer_names, (list, tuple)) and all(isinstance(n, str) for n in layer_names):
         return list(layer_names)
-    raise ValueError(
+    raise ArgumentTypeError(
         "layer_names takes the model's weighted layer names (a list), a mask dict, "
-        f"or a Keras model. Received: {layer_names!r}"
+        f"or a Keras model. Received: layer_names={describe(layer_names)} of type "
+        f"{type(layer_names).__name__}"
     )
 
 
 def _check_mask(mask) -> None:
     if not isinstance(mask, Mapping) or not all(
-        isinstance(name, str) and isinstance(flag, bool) for name, flag in mask.items()
+        isinstance(name, str) and isinstance(flag, (bool, np.bool_)) for name, flag in mask.items()
     ):
-        raise ValueError(
+        raise ArgumentTypeError(
             "A mask is a dict from layer name to True (trains) or False (frozen), as "
-            f"freezelab.get_mask returns it. Received: {mask!r}"
+            f"freezelab.get_mask returns it. Received: mask={describe(mask)}"
         )

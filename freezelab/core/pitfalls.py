@@ -5,12 +5,19 @@
 * ``spatial_head``: the classifier's output still has spatial axes, e.g.
   ``(None, 7, 7, 10)``: Dense applied to a feature map without Flatten or
   pooling acts on every position separately.
-* ``nested_layers_slice``: a nested model is one entry of ``model.layers``,
-  so ``model.layers[:-N]`` counts it as one layer. The report says what
-  ``model.layers`` holds so the learner sees what a slice would select.
-* ``unfrozen_base_untrained_head``: the pretrained base trains while the head
-  has never been trained; the head's large early gradients flow into the
-  base and wreck its features. Train the head first, base frozen.
+* ``nested_layers_slice``: the flags read like ``for layer in
+  model.layers[:-N]: layer.trainable = False`` on a model where
+  ``model.layers`` counts a nested model as one entry, so the slice stopped
+  somewhere else than the last N computing layers. The report says which
+  layers the slice froze, where it stopped, which layers with weights still
+  train, and what to write instead. It fires only when the flags look like
+  such a slice with a nested model among the entries it left trainable, not
+  for every model that holds a nested model.
+* ``unfrozen_base_untrained_head``: the base trains while the head has never
+  been trained (flattened, or a nested model such as a Sequential head); the
+  head's large early gradients flow into the base and wreck pretrained
+  features. Train the head first, base frozen. For an untrained base the
+  message says there is nothing to damage yet.
 * ``recompile_needed``: trainable flags changed since ``compile()``.
 """
 
@@ -21,8 +28,10 @@ from dataclasses import dataclass, field
 
 import keras
 
-from freezelab.core.compile_guard import compile_status
-from freezelab.core.layers import block_of, is_nested_model, iter_layers
+from freezelab._validation import check_model
+from freezelab.core.compile_guard import compile_status, name_list
+from freezelab.core.layers import LayerRef, block_of, is_nested_model, iter_layers
+from freezelab.core.models import layer_weights_source, weights_source
 from freezelab.core.shapes import output_shape
 
 
@@ -66,13 +75,9 @@ def check_pitfalls(model: keras.Model) -> PitfallReport:
         A `PitfallReport` (a list of `Pitfall`), empty when nothing is wrong.
 
     Raises:
-        ValueError: If ``model`` is not a Keras model.
+        ValueError: If ``model`` is not a Keras model or is not built.
     """
-    if not isinstance(model, keras.Model):
-        raise ValueError(
-            f"check_pitfalls expects a Keras model. Received: {model!r} "
-            f"of type {type(model).__name__}"
-        )
+    check_model(model, "check_pitfalls")
     found = PitfallReport()
     for check in (_spatial_head, _nested_layers_slice, _unfrozen_base_untrained_head):
         pitfall = check(model)
@@ -103,29 +108,145 @@ def _spatial_head(model: keras.Model) -> Pitfall | None:
     )
 
 
-def _nested_layers_slice(model: keras.Model) -> Pitfall | None:
-    nested = [(i, layer) for i, layer in enumerate(model.layers) if is_nested_model(layer)]
-    if not nested:
+def inferred_slice(model: keras.Model) -> int | None:
+    """``k`` when the top-level flags read like ``for layer in model.layers[:k]: trainable = False``.
+
+    Entries with weights decide: all frozen up to some entry, all trainable
+    after it. Weightless entries (input, pooling) right after the last frozen
+    one that are frozen too belong to the slice. A model whose flags were not
+    set by a slice (nothing frozen, a frozen middle, a partly frozen nested
+    model) gives None.
+
+    Args:
+        model: A Keras model.
+
+    Returns:
+        The slice's stop ``k`` (``0 < k < len(model.layers)``), or None.
+    """
+    entries = list(model.layers)
+    if not model.trainable or len(entries) < 2:
         return None
-    count = len(model.layers)
-    tail = range(max(0, count - 3), count)
-    listing = ", ".join(f"[{i}] {model.layers[i].name}" for i in tail)
-    inner = "; ".join(
-        f"{layer.name!r} (index {i}) holds {len(layer.layers)} layers" for i, layer in nested
+    states = [_entry_state(layer) for layer in entries]
+    if "mixed" in states:
+        return None
+    weighted = [i for i, layer in enumerate(entries) if layer.weights]
+    frozen = [i for i in weighted if states[i] == "frozen"]
+    trains = [i for i in weighted if states[i] == "trains"]
+    if not trains:
+        return None
+    if frozen and max(frozen) > min(trains):
+        return None
+    k = max(frozen) + 1 if frozen else 0
+    while k < len(entries) and not entries[k].weights and states[k] == "frozen":
+        k += 1
+    return k if 0 < k < len(entries) else None
+
+
+def _entry_state(layer) -> str:
+    """``"frozen"``, ``"trains"`` or ``"mixed"`` (a nested model partly frozen)."""
+    if not is_nested_model(layer) or not layer.trainable:
+        return "trains" if layer.trainable else "frozen"
+    inner = [ref.layer.trainable for ref in iter_layers(layer) if ref.layer.weights]
+    if all(inner):
+        return "trains"
+    return "frozen" if not any(inner) else "mixed"
+
+
+def _nested_layers_slice(model: keras.Model) -> Pitfall | None:
+    k = inferred_slice(model)
+    if k is None:
+        return None
+    entries = list(model.layers)
+    count = len(entries)
+    tail = count - k
+    nested = [i for i in range(k, count) if is_nested_model(entries[i]) and entries[i].weights]
+    others = [i for i in range(k, count) if entries[i].weights and i not in nested]
+    if tail < 2 or not nested or not others:
+        return None
+    refs = iter_layers(model)
+    weighted = [ref for ref in refs if ref.layer.weights]
+    frozen = [ref.name for ref in weighted if ref.top_index < k]
+    training = [ref for ref in weighted if ref.top_index >= k]
+    holds = "; ".join(
+        f"{entries[i].name!r} (index {i}) holds {len(entries[i].layers)} layers but counts "
+        "as one entry"
+        for i in nested
+    )
+    outside = [ref.name for ref in training if ref.top_index not in nested]
+    inside = {entries[i].name: [ref.name for ref in training if ref.top_index == i] for i in nested}
+    still = [name_list(outside)] if outside else []
+    still += [
+        f"the {len(names)} with weights inside {name!r}" for name, names in inside.items() if names
+    ]
+    instead = []
+    if len(refs) > tail:
+        instead.append(
+            f"to keep the last {tail} computing layers trainable, "
+            f"fl.freeze(model, up_to={refs[-tail - 1].name!r})"
+        )
+    last = nested[-1]
+    nested_head = last == count - 1
+    # The layers the slice most likely left training by surprise: the base's.
+    surprising = outside if nested_head else [n for names in inside.values() for n in names]
+    if nested_head:
+        instead.append(
+            f"to train only {entries[last].name!r}, freeze every entry before it: "
+            f"model.layers[:-1] (fl.freeze(model, slice(0, {last})))"
+        )
+    else:
+        instead.append(
+            f"to freeze the nested model {entries[nested[0]].name!r} whole, "
+            f"fl.freeze(model, {entries[nested[0]].name!r})"
+        )
+    froze_text = (
+        f"{len(frozen)} layers with weights ({name_list(frozen, with_count=False)})"
+        if frozen
+        else "no weights"
     )
     return Pitfall(
         "nested_layers_slice",
-        f"model.layers has {count} entries, ending {listing}; {inner}. "
-        "A slice such as model.layers[:-N] counts each nested model as one layer. "
-        "Select by name or block instead (freezelab.freeze(model, 'block1')).",
-        [layer.name for _, layer in nested],
+        f"The flags read like `for layer in model.layers[:-{tail}]: layer.trainable = False` "
+        f"(model.layers[:{k}] of {count} entries). {holds}. So the slice stopped at "
+        f"{entries[k - 1].name!r} (index {k - 1}) and froze {froze_text}. Still trainable: "
+        f"{' and '.join(still)}. Instead write: {'; or '.join(instead)}.",
+        surprising,
     )
 
 
-def _unfrozen_base_untrained_head(model: keras.Model) -> Pitfall | None:
+def base_and_head(model: keras.Model) -> tuple[list[LayerRef], list[LayerRef]]:
+    """The layers with weights of a model's base and of its head.
+
+    The base is the layers with VGG block names, or else the first nested
+    model holding weights; the head is every layer with weights after the
+    base. When the only nested model is the end of the model (a nested
+    Sequential head), it is the head and what comes before is the base.
+
+    Args:
+        model: A Keras model.
+
+    Returns:
+        ``(base, head)``, each in model order; both empty when the model has
+        no recognisable base.
+    """
     refs = [ref for ref in iter_layers(model) if ref.layer.weights]
-    base = [ref for ref in refs if block_of(ref.name) or ref.nested_in]
-    head = [ref for ref in refs if ref not in base]
+    if not refs:
+        return [], []
+    vgg = [ref for ref in refs if block_of(ref.name)]
+    if vgg:
+        last = max(i for i, ref in enumerate(refs) if block_of(ref.name))
+        return vgg, refs[last + 1 :]
+    nested = [i for i, layer in enumerate(model.layers) if is_nested_model(layer) and layer.weights]
+    if not nested:
+        return [], []
+    first = nested[0]
+    inside = [ref for ref in refs if ref.top_index == first]
+    if inside and inside[-1] is refs[-1]:
+        return [ref for ref in refs if ref.top_index < first], inside
+    return inside, [ref for ref in refs if ref.top_index > first]
+
+
+def _unfrozen_base_untrained_head(model: keras.Model) -> Pitfall | None:
+    base, head = base_and_head(model)
     if not base or not head:
         return None
     trainable_base = [ref.name for ref in base if _trains(model, ref.layer)]
@@ -137,14 +258,43 @@ def _unfrozen_base_untrained_head(model: keras.Model) -> Pitfall | None:
         steps = int(keras.ops.convert_to_numpy(optimizer.iterations))
     if steps > 0:
         return None
+    nested_head = head[0].nested_in
+    head_text = (
+        f"the nested head {nested_head!r} ({len(head)} layers with weights)"
+        if nested_head and all(ref.nested_in == nested_head for ref in head)
+        else f"a head ({name_list([ref.name for ref in head])})"
+    )
+    fix = (
+        "Freeze the base, train the head, then unfreeze with a low learning rate "
+        "(two-phase fine-tuning)."
+    )
+    if _source(model, base) == "untrained":
+        effect = (
+            "This base holds untrained (random) weights, so there are no learned features "
+            "to damage yet; on a pretrained base (ImageNet, or fl.pretrained_base()) the "
+            "new head's large early gradients would flow into it and wreck its features."
+        )
+    else:
+        effect = (
+            "The new head's large early gradients would flow into the base and damage "
+            "its pretrained features."
+        )
+    layers_text = (
+        "1 base layer is" if len(trainable_base) == 1 else f"{len(trainable_base)} base layers are"
+    )
     return Pitfall(
         "unfrozen_base_untrained_head",
-        f"{len(trainable_base)} base layers are trainable under a head that has not been "
-        "trained yet. The new head's large early gradients would flow into the pretrained "
-        "base and damage its features. Freeze the base, train the head, then unfreeze "
-        "with a low learning rate (two-phase fine-tuning).",
+        f"{layers_text} trainable under {head_text} that has not been trained yet. {effect} {fix}",
         trainable_base,
     )
+
+
+def _source(model: keras.Model, base: list[LayerRef]) -> str:
+    """Which weights the base came with: the model's record, else its layers' own."""
+    source = weights_source(model)
+    if source == "unknown":
+        source = layer_weights_source(base[0].layer)
+    return source
 
 
 def _trains(model: keras.Model, layer) -> bool:

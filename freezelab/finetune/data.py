@@ -26,16 +26,24 @@ from __future__ import annotations
 
 import functools
 import os
+import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from freezelab._validation import check_float, check_int, check_timeout
+from freezelab.core.downloads import fetch
 from freezelab.settings import pick
 
 FLOWERS_URL = (
     "https://storage.googleapis.com/download.tensorflow.org/example_images/flower_photos.tgz"
 )
+#: Seconds the flowers download may take in all (each wait on the server is
+#: bounded by ``load_flowers``'s ``timeout`` as well).
+FLOWERS_DOWNLOAD_LIMIT_S = 1800.0
+_FLOWERS_DONE = ".freezelab-complete"
 
 CELL_SIZE = 100
 MIN_PATCH, MAX_PATCH = 48, 96
@@ -158,19 +166,15 @@ def load_target_dataset(
         A `TargetDataset`.
 
     Raises:
-        ValueError: For an ``image_size`` below 8 or a non-positive count.
+        ValueError: For an ``image_size`` below 8, a non-positive count, or an
+            argument that is not an int (numpy integers are accepted).
     """
-    if isinstance(image_size, bool) or not isinstance(image_size, int):
-        raise ValueError(f"image_size must be an int. Received: image_size={image_size!r}")
-    if image_size < MIN_IMAGE_SIZE:
-        raise ValueError(
-            f"image_size must be at least {MIN_IMAGE_SIZE}. Received: image_size={image_size}"
-        )
+    image_size = check_int(image_size, "image_size", minimum=MIN_IMAGE_SIZE)
+    seed = check_int(seed, "seed", minimum=0)
     train_per_class = pick(64, 24) if train_per_class is None else train_per_class
     val_per_class = pick(24, 8) if val_per_class is None else val_per_class
-    for label, count in (("train_per_class", train_per_class), ("val_per_class", val_per_class)):
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ValueError(f"{label} must be a positive int. Received: {label}={count!r}")
+    train_per_class = check_int(train_per_class, "train_per_class", minimum=1)
+    val_per_class = check_int(val_per_class, "val_per_class", minimum=1)
 
     rng = np.random.default_rng(seed)
     parts: dict[str, list] = {key: [] for key in ("xt", "yt", "bt", "xv", "yv", "bv")}
@@ -322,59 +326,50 @@ def load_flowers(
 ) -> TargetDataset:
     """Loads TensorFlow's "flower_photos" (5 classes) online, cached like Keras's datasets.
 
-    The archive (about 220 MB) is downloaded once by ``keras.utils.get_file``
-    into ``~/.keras/datasets`` and read from there afterwards. Photos are
-    split into train and validation by file before resizing, so each photo is
-    on one side only. Never called by tests: it needs the network the first time.
+    The archive (about 220 MB) is downloaded once into ``~/.keras/datasets``
+    (``$KERAS_HOME/datasets``) and unpacked there; later calls read the
+    unpacked photos. The download never hangs: every wait on the server is
+    bounded by ``timeout`` and the whole download by
+    `FLOWERS_DOWNLOAD_LIMIT_S`; a cut download is detected by its size and
+    never unpacked. Photos are split into train and validation by file before
+    resizing, so each photo is on one side only. Never called by tests with
+    the real address: it needs the network the first time.
 
     Args:
         image_size: Side of the square images returned (photos are
-            centre-cropped to a square, then resized).
+            centre-cropped to a square, then resized), at least 8.
         seed: Seed for the choice of photos and the split.
         max_per_class: At most this many photos per class, to keep memory small.
-        val_share: Share of each class's photos kept for validation.
-        timeout: Seconds to wait for the download server to answer before
-            giving up (when the archive is not cached yet).
+        val_share: Share of each class's photos kept for validation, in (0, 1).
+        timeout: Seconds any single wait on the download server may take.
 
     Returns:
         A `TargetDataset` without boxes (each image is a whole, distinct photo).
 
     Raises:
-        ConnectionError: If the archive is not cached and the server does not
-            answer within ``timeout``.
-        ValueError: For an ``image_size`` below 8 or a ``val_share`` outside (0, 1).
+        ConnectionError: If the archive is not cached and cannot be
+            downloaded in time; the message gives the reason and elapsed time.
+        ValueError: For an argument out of range or of the wrong type, or a
+            cached archive that is damaged (the message names it).
     """
-    import socket
-    from pathlib import Path
-
-    import keras
     from skimage.io import imread
     from skimage.transform import resize
 
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 8:
-        raise ValueError(f"image_size must be an int of at least 8. Received: {image_size!r}")
-    if not 0 < val_share < 1:
+    image_size = check_int(image_size, "image_size", minimum=MIN_IMAGE_SIZE)
+    seed = check_int(seed, "seed", minimum=0)
+    max_per_class = check_int(max_per_class, "max_per_class", minimum=2)
+    val_share = check_float(val_share, "val_share", above=0.0)
+    if val_share >= 1:
         raise ValueError(f"val_share must be between 0 and 1. Received: val_share={val_share}")
-    keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
-    if not any((keras_home / "datasets").glob("flower_photos*")):
-        try:
-            with socket.create_connection(("storage.googleapis.com", 443), timeout=timeout):
-                pass
-        except OSError as error:
-            raise ConnectionError(
-                f"The flowers archive is not cached and {FLOWERS_URL} could not be reached "
-                f"within {timeout:g} s (offline?). Use load_target_dataset() offline."
-            ) from error
-    archive = Path(keras.utils.get_file("flower_photos", origin=FLOWERS_URL, extract=True))
-    if archive.is_file():  # Older Keras versions return the archive, extracted beside it.
-        archive = archive.parent / "flower_photos"
-    class_dirs = sorted({path.parent for path in archive.rglob("*.jpg")})
+    timeout = check_timeout(timeout)
+    folder = flowers_folder(timeout)
+    class_dirs = sorted({path.parent for path in folder.rglob("*.jpg")})
     if not class_dirs:
-        raise ConnectionError(f"No photos found in {archive}: the download may be incomplete.")
+        raise ValueError(f"No photos found in {folder}: delete it and download again.")
     rng = np.random.default_rng(seed)
     parts: dict[str, list] = {"xt": [], "yt": [], "xv": [], "yv": []}
-    for label, folder in enumerate(class_dirs):
-        files = sorted(folder.glob("*.jpg"))
+    for label, class_dir in enumerate(class_dirs):
+        files = sorted(class_dir.glob("*.jpg"))
         files = [files[i] for i in rng.permutation(len(files))[:max_per_class]]
         num_val = max(1, round(val_share * len(files)))
         for index, file in enumerate(files):
@@ -388,7 +383,7 @@ def load_flowers(
             keys = ("xv", "yv") if index < num_val else ("xt", "yt")
             parts[keys[0]].append(image.astype(np.float32))
             parts[keys[1]].append(label)
-    names = tuple(folder.name for folder in class_dirs)
+    names = tuple(class_dir.name for class_dir in class_dirs)
     return TargetDataset(
         x_train=np.stack(parts["xt"]),
         y_train=np.asarray(parts["yt"], dtype=np.int64),
@@ -397,3 +392,60 @@ def load_flowers(
         class_names=names,
         provenance={name: f"TensorFlow flower_photos ({FLOWERS_URL})" for name in names},
     )
+
+
+def flowers_folder(timeout: float = 10.0) -> Path:
+    """The unpacked flower_photos folder, downloading and unpacking it first if needed.
+
+    Args:
+        timeout: Seconds any single wait on the server may take.
+
+    Returns:
+        The folder holding one subfolder of photos per class.
+
+    Raises:
+        ConnectionError: If the archive cannot be downloaded in time.
+        ValueError: If the archive is damaged or holds unsafe paths.
+    """
+    timeout = check_timeout(timeout)
+    root = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
+    folder = root / "flower_photos"
+    if (folder / _FLOWERS_DONE).is_file():
+        return folder
+    archive = root / "flower_photos.tgz"
+    if not archive.is_file():
+        result = fetch(
+            FLOWERS_URL, archive, timeout=timeout, total_timeout=FLOWERS_DOWNLOAD_LIMIT_S
+        )
+        if not result.ok:
+            raise ConnectionError(
+                f"The flowers archive is not cached and could not be downloaded from "
+                f"{FLOWERS_URL}: {result.reason} (gave up after {result.elapsed_s:.1f} s). "
+                f"Use load_target_dataset() offline. Received: timeout={timeout:g}"
+            )
+    _unpack(archive, root)
+    (folder / _FLOWERS_DONE).write_text("unpacked by freezelab\n")
+    return folder
+
+
+def _unpack(archive: Path, root: Path) -> None:
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            members = tar.getmembers()
+            unsafe = [
+                m.name for m in members if m.name.startswith("/") or ".." in Path(m.name).parts
+            ]
+            if unsafe:
+                raise ValueError(
+                    f"The archive {archive} holds paths outside its folder, e.g. {unsafe[0]!r}; "
+                    "it is not the flowers archive. Delete it."
+                )
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(root, members=members, filter="data")
+            else:  # pragma: no cover - Python without extraction filters
+                tar.extractall(root, members=members)
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise ValueError(
+            f"The cached flowers archive {archive} is damaged ({type(error).__name__}: "
+            f"{error}); an interrupted download? Delete it and try again."
+        ) from None

@@ -22,10 +22,12 @@ from pathlib import Path
 import keras
 from keras import layers
 
+from freezelab._validation import check_bool, check_choice, check_str, check_timeout, is_int
 from freezelab.core.models import (
     describe_weights,
     imagenet_available,
     load_vgg16,
+    load_weights_file,
     set_weights_source,
     validate_input_size,
 )
@@ -65,12 +67,16 @@ def build_teacher(
             five positive ints.
     """
     size = validate_input_size(input_size)
-    if len(widths) != len(VGG16_CONVS_PER_BLOCK) or not all(
-        isinstance(w, int) and w > 0 for w in widths
+    if (
+        not isinstance(widths, (tuple, list))
+        or len(widths) != len(VGG16_CONVS_PER_BLOCK)
+        or not all(is_int(w) and w > 0 for w in widths)
     ):
         raise ValueError(
             f"widths needs five positive ints, one per VGG16 block. Received: widths={widths!r}"
         )
+    widths = tuple(int(w) for w in widths)
+    check_str(name, "name")
     inputs = keras.Input(shape=(size, size, 3), name="input_layer")
     x = inputs
     for block, (convs, filters) in enumerate(zip(VGG16_CONVS_PER_BLOCK, widths), start=1):
@@ -130,10 +136,13 @@ def load_teacher(
         classifier; `freezelab.weights_source` gives ``"teacher"``.
 
     Raises:
-        ValueError: For an input size below 32.
+        ValueError: For an input size below 32, or a weights file that is
+            damaged or does not fit (the message names the file).
         FileNotFoundError: If the weights file is missing (run
             ``tools/train_teacher.py`` to make it).
     """
+    verbose = check_bool(verbose, "verbose")
+    with_source_head = check_bool(with_source_head, "with_source_head")
     path = teacher_weights_path()
     if not path.exists():
         raise FileNotFoundError(
@@ -142,7 +151,7 @@ def load_teacher(
         )
     base = build_teacher(input_size)
     classifier = source_classifier(base)
-    classifier.load_weights(path)
+    load_weights_file(classifier, path, "teacher weights")
     model = classifier if with_source_head else base
     set_weights_source(model, "teacher")
     if verbose:
@@ -164,7 +173,8 @@ def pretrained_base(
             ``timeout``, else the teacher), ``"imagenet"`` (ImageNet or an
             error) or ``"teacher"`` (always the teacher, no network).
         verbose: Print which weights the model holds.
-        timeout: Seconds ``"auto"`` may spend reaching ImageNet weights.
+        timeout: Seconds ``"auto"`` may spend getting ImageNet weights in all;
+            with ``"imagenet"``, the most any single wait on the server may take.
 
     Returns:
         A conv base with VGG16's layer names; `freezelab.weights_source`
@@ -172,14 +182,21 @@ def pretrained_base(
         ``keras.applications.vgg16.preprocess_input``-style inputs.
 
     Raises:
-        ValueError: For an unknown ``prefer`` or an input size below 32.
+        ValueError: For an unknown ``prefer``, an input size below 32, or a
+            timeout that is not a positive finite number.
+        ConnectionError: For ``prefer="imagenet"`` when the weights cannot be
+            had in time (see `freezelab.load_vgg16`).
     """
-    if prefer not in _PREFER_CHOICES:
-        raise ValueError(f"prefer must be one of {_PREFER_CHOICES}. Received: prefer={prefer!r}")
+    check_choice(prefer, "prefer", _PREFER_CHOICES)
     validate_input_size(input_size)
+    verbose = check_bool(verbose, "verbose")
+    timeout = check_timeout(timeout)
     if prefer == "teacher":
         return load_teacher(input_size, verbose=verbose)
-    if prefer == "imagenet" or imagenet_available(timeout=timeout):
+    if prefer == "imagenet":
+        return load_vgg16("imagenet", input_size=input_size, verbose=verbose, timeout=timeout)
+    if imagenet_available(timeout=timeout):
+        # The complete file is cached now: loading it needs no network.
         return load_vgg16("imagenet", input_size=input_size, verbose=verbose)
     if verbose:
         print("ImageNet weights are not available here: using freezelab's offline teacher.")

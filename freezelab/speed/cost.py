@@ -34,7 +34,7 @@ from typing import Protocol
 
 import keras
 
-from freezelab._validation import suggestion
+from freezelab._validation import check_int, check_model, suggestion
 from freezelab.core.freezing import get_mask
 from freezelab.core.layers import iter_layers, unique_weights, weight_size
 
@@ -281,6 +281,7 @@ def layer_costs(model: keras.Model, batch_size: int = 1, unknown: str = "raise")
     >>> costs = layer_costs(freezelab.load_vgg16(weights=None))
     >>> sum(c.macs for c in costs) / 1e9  # 15.35 GMACs at 224x224
     """
+    check_model(model, "layer_costs")
     batch_size = _check_batch_size(batch_size)
     if unknown not in UNKNOWN_LAYER_CHOICES:
         raise ValueError(
@@ -730,9 +731,7 @@ def _dtype_bytes(dtype) -> int:
 
 
 def _check_batch_size(batch_size) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int. Received: batch_size={batch_size!r}")
-    return batch_size
+    return check_int(batch_size, "batch_size", minimum=1)  # numpy integers accepted
 
 
 @dataclass(frozen=True)

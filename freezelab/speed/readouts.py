@@ -290,6 +290,22 @@ class PanelLayout:
         frozen = set(blocks[:count])
         return {row.name: row.group not in frozen for row in self.weighted}
 
+    def leading_frozen_blocks(self, mask: dict[str, bool]) -> int | None:
+        """The k of `freeze_first_blocks` that gives ``mask``, or None for any other mask.
+
+        Args:
+            mask: Layer name to trainable flag for the weighted layers.
+
+        Returns:
+            k when ``mask`` freezes exactly blocks 1..k and trains the rest;
+            None ("custom") otherwise, and for models without VGG blocks.
+        """
+        for count in range(len(self.block_groups) + 1):
+            preset = self.freeze_first_blocks(count)
+            if all(mask.get(name, False) == flag for name, flag in preset.items()):
+                return count
+        return None
+
     def _step_flops(self, mask: dict[str, bool]) -> tuple[list[LayerBackward], float]:
         steps = backward_rows(self.rows, mask)
         return steps, sum(step.forward_flops + step.backward_flops for step in steps)

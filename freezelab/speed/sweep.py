@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import platform
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import keras
 
+from freezelab._validation import check_sweep_cases
 from freezelab.core.freezing import get_mask, weighted_layers
 from freezelab.core.layers import block_names, iter_layers
 from freezelab.core.shapes import model_input_shape
@@ -57,6 +59,8 @@ class SweepRow:
         measured_fraction: Measured step time / fully trainable step time.
         adjusted_fraction: The cost model's prediction with the forward pass
             at its measured share of the step (`StepCost.time_fraction`).
+        fraction_iqr: Spread (interquartile range) of ``measured_fraction``
+            over the timing rounds; None when the cases were not interleaved.
     """
 
     label: str
@@ -67,6 +71,7 @@ class SweepRow:
     iqr_ms: float | None = None
     measured_fraction: float | None = None
     adjusted_fraction: float | None = None
+    fraction_iqr: float | None = None
 
     @property
     def predicted_speedup(self) -> float:
@@ -134,14 +139,16 @@ class SweepResult:
             header = (
                 f"{'frozen':<18}{'ms/step':>10}{'IQR':>8}{'speed-up':>10}{'predicted':>11}"
                 f"{'error':>8}{'fwd-adjusted error':>20}"
+                + (f"{'fraction IQR':>16}" if self.rows[0].fraction_iqr is not None else "")
             )
             lines = [header, "-" * len(header)]
             for r in self.rows:
                 adjusted = "" if r.adjusted_error is None else f"{r.adjusted_error:>+20.0%}"
+                spread = "" if r.fraction_iqr is None else f"{r.fraction_iqr:>16.1%}"
                 lines.append(
                     f"{r.label:<18}{r.median_ms:>10.1f}{r.iqr_ms:>8.1f}"
                     f"{r.measured_speedup:>9.2f}x{r.predicted_speedup:>10.2f}x{r.error:>+8.0%}"
-                    f"{adjusted}"
+                    f"{adjusted}{spread}"
                 )
         else:
             header = f"{'frozen':<18}{'predicted step cost':>21}{'predicted speed-up':>20}"
@@ -233,7 +240,8 @@ def predict_sweep(
     Raises:
         ValueError: As `step_cost`.
     """
-    cases = standard_cases(model) if cases is None else list(cases)
+    cases = check_sweep_cases(cases, FreezeCase, "predict_sweep")
+    cases = standard_cases(model) if cases is None else cases
     rows = [
         SweepRow(c.label, c.kind, c.frozen, step_cost(model, c.mask, batch_size).relative_cost)
         for c in cases
@@ -285,7 +293,8 @@ def run_sweep(
     Raises:
         ValueError: As `time_train_step` and `step_cost`.
     """
-    cases = standard_cases(model) if cases is None else list(cases)
+    cases = check_sweep_cases(cases, FreezeCase, "run_sweep")
+    cases = standard_cases(model) if cases is None else cases
     if not cases:
         raise ValueError("run_sweep needs at least one case. Received: cases=[]")
     costs = [step_cost(model, case.mask, batch_size) for case in cases]
@@ -317,7 +326,14 @@ def run_sweep(
             if progress is not None:
                 progress(f"{case.label:<16} {timings[-1].median_ms:8.1f} ms/step")
         forward = time_forward(model, batch_size, repeats, warmup)
-    forward_share = min(forward.median_ms / timings[0].median_ms, 1.0)
+    if interleave:
+        # Same-round ratios: load drift between rounds cancels out (issue: a loaded run
+        # showed middle masks slower than nothing frozen with ratios of medians).
+        fractions = [_round_ratios(timing, timings[0]) for timing in timings]
+        forward_share = min(statistics.median(_round_ratios(forward, timings[0])), 1.0)
+    else:
+        fractions = [[timing.median_ms / timings[0].median_ms] for timing in timings]
+        forward_share = min(forward.median_ms / timings[0].median_ms, 1.0)
     rows = [
         SweepRow(
             label=case.label,
@@ -326,11 +342,12 @@ def run_sweep(
             predicted_fraction=cost.relative_cost / reference,
             median_ms=timing.median_ms,
             iqr_ms=timing.iqr_ms,
-            measured_fraction=timing.median_ms / timings[0].median_ms,
+            measured_fraction=statistics.median(ratios),
             adjusted_fraction=cost.time_fraction(forward_share)
             / costs[0].time_fraction(forward_share),
+            fraction_iqr=_iqr(ratios) if interleave else None,
         )
-        for case, cost, timing in zip(cases, costs, timings)
+        for case, cost, timing, ratios in zip(cases, costs, timings, fractions)
     ]
     if progress is not None and interleave:
         for row in rows:
@@ -345,6 +362,18 @@ def run_sweep(
         "forward_share": forward_share,
     }
     return SweepResult(rows=rows, setup=setup, timings=timings)
+
+
+def _round_ratios(timing: StepTiming, reference: StepTiming) -> list[float]:
+    """Each round's step time over the reference's step time in the same round."""
+    return [t / r for t, r in zip(timing.times_ms, reference.times_ms)]
+
+
+def _iqr(values: list[float]) -> float:
+    if len(values) < 2:
+        return 0.0
+    quartiles = statistics.quantiles(values, n=4)
+    return quartiles[2] - quartiles[0]
 
 
 def _setup(model, timing: StepTiming, optimizer: str) -> dict:

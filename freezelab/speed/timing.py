@@ -20,6 +20,7 @@ afterwards, so timing a learner's model does not change it.
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import statistics
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from freezelab._validation import check_int
 from freezelab.core.freezing import get_mask, set_mask
 from freezelab.core.keras_adapter import compile_arguments, optimizer_variables
 from freezelab.core.shapes import model_input_shape
@@ -145,7 +147,7 @@ def time_train_step(
     saved_weights = [np.array(v) for v in model.weights]
     saved_compile = _compile_settings(model)
     try:
-        with _out_of_memory_message(batch_size, input_shape):
+        with out_of_memory_message(batch_size, input_shape):
             _compile_for_timing(model, optimizer, jit_compile, run_eagerly)
             _warm_up(model, x, y, warmup)
             _reset_peak_memory()
@@ -176,8 +178,10 @@ def time_interleaved(
     On a shared machine the load drifts while a sweep runs; timing one mask
     after another would let the drift pass for a difference between masks.
     Here each mask gets its own copy of the model (same weights), compiled
-    with its own fresh optimizer, and the timed steps take turns: mask 1,
-    mask 2, ..., mask 1, mask 2, ... so every mask sees the same conditions.
+    with its own fresh optimizer, and the timed steps take turns, one step of
+    every mask per round in a new random order each round, so every mask sees
+    the same conditions and the i-th steps of two masks can be compared as a
+    same-round ratio (what `freezelab.speed.sweep.run_sweep` reports).
     It needs memory for one model copy (weights and optimizer state) per
     mask; ``model`` itself is not changed.
 
@@ -204,7 +208,7 @@ def time_interleaved(
     x, y = _random_batch(model, input_shape, batch_size, seed)
     weights = model.get_weights()
     copies = []
-    with _out_of_memory_message(batch_size, input_shape):
+    with out_of_memory_message(batch_size, input_shape), _expected_retracing():
         for mask in masks:
             copy = keras.models.clone_model(model)
             copy.set_weights(weights)
@@ -217,11 +221,14 @@ def time_interleaved(
         _reset_peak_memory()
         times: list[list[float]] = [[] for _ in copies]
         forward_times: list[float] = []
+        order = np.random.default_rng(seed)
         for _ in range(repeats):
-            for copy, record in zip(copies, times):
-                record.append(_timed_step(copy, x, y))
-            if with_forward:
-                forward_times.append(_timed_forward(copies[0], x))
+            # A new order each round: no mask always runs first (or right after another).
+            for index in order.permutation(len(copies) + with_forward):
+                if index == len(copies):
+                    forward_times.append(_timed_forward(copies[0], x))
+                else:
+                    times[index].append(_timed_step(copies[index], x, y))
     timings = [
         _summary(copy, record, batch_size, input_shape, run_eagerly)
         for copy, record in zip(copies, times)
@@ -262,7 +269,7 @@ def time_forward(
     input_shape = model_input_shape(model, "time_train_step", fixed=True)
     x, _ = _random_batch(model, input_shape, batch_size, seed)
 
-    with _out_of_memory_message(batch_size, input_shape):
+    with out_of_memory_message(batch_size, input_shape):
         for _ in range(warmup):
             _timed_forward(model, x)
         _reset_peak_memory()
@@ -275,13 +282,22 @@ def describe_device() -> str:
 
     Returns:
         ``"GPU: <name>"`` when the backend places work on a GPU, else
-        ``"CPU (<n> threads, <processor>)"``.
+        ``"CPU (<n> threads, <model>, <architecture>)"``, the model as the
+        system names it (``/proc/cpuinfo`` on Linux) and left out where it
+        does not, e.g. ``"CPU (2 threads, Intel(R) Xeon(R) Processor, x86_64)"``.
     """
     gpu = _gpu_name()
     if gpu:
         return f"GPU: {gpu}"
-    processor = platform.processor() or platform.machine()
-    return f"CPU ({cpu_threads()} threads, {processor})"
+    model = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as info:
+            names = [line.split(":", 1)[1].strip() for line in info if line.startswith("model name")]
+        model = names[0] if names else model
+    except OSError:  # Not Linux: platform.processor() is the best there is.
+        pass
+    parts = [f"{cpu_threads()} threads", model, platform.machine()]
+    return f"CPU ({', '.join(part for part in dict.fromkeys(parts) if part)})"
 
 
 def cpu_threads() -> int:
@@ -369,8 +385,16 @@ def _summary(model, times, batch_size, input_shape, run_eagerly, forward_only=Fa
 
 
 @contextmanager
-def _out_of_memory_message(batch_size: int, input_shape: tuple[int, ...]):
-    """Turns a backend's out-of-memory error into one that names the batch tried."""
+def out_of_memory_message(batch_size: int, input_shape: tuple[int, ...]):
+    """Turns a backend's out-of-memory error into one that names the batch tried.
+
+    Args:
+        batch_size: The batch size being run.
+        input_shape: One example's shape.
+
+    Raises:
+        StepOutOfMemoryError: In place of the backend's out-of-memory error.
+    """
     try:
         yield
     except Exception as error:
@@ -383,6 +407,32 @@ def _out_of_memory_message(batch_size: int, input_shape: tuple[int, ...]):
             f"batch_size={max(batch_size // 2, 1)}) or a smaller input size. "
             f"Received: batch_size={batch_size}, input_shape={input_shape}"
         ) from None
+
+
+@contextmanager
+def _expected_retracing():
+    """Hides TensorFlow's "triggered tf.function retracing" warning while copies compile.
+
+    One compiled copy per mask is the point of interleaving, so each copy traces
+    its own train function; TensorFlow warns about that as if it were a mistake.
+    Other warnings of the ``tensorflow`` logger still show.
+    """
+    logger = logging.getLogger("tensorflow")
+    retracing = _MessageFilter("triggered tf.function retracing")
+    logger.addFilter(retracing)
+    try:
+        yield
+    finally:
+        logger.removeFilter(retracing)
+
+
+class _MessageFilter(logging.Filter):
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
 
 
 def _is_out_of_memory(error: BaseException) -> bool:
@@ -436,8 +486,7 @@ def _check_counts(batch_size, repeats, warmup) -> int:
 
 
 def _check_count(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int of at least {minimum}. Received: {name}={value!r}")
+    check_int(value, name, minimum=minimum)  # numpy integers accepted
 
 
 def _gpu_name() -> str | None:

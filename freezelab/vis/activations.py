@@ -2,7 +2,9 @@
 
 Every function takes a *model-ready* input: for VGG16 and the teacher, a photo
 passed through `freezelab.vis.images.to_caffe` first. A heatmap is upsampled to
-the input's size, so it can be laid over the photo with `overlay`.
+the input's size, so it can be laid over the photo with `overlay`. Inputs with
+NaN or infinite values are refused (one NaN pixel would make the whole map
+NaN), as are inputs of another size than the model takes.
 """
 
 from __future__ import annotations
@@ -12,15 +14,30 @@ from typing import TYPE_CHECKING
 import keras
 import numpy as np
 
-from freezelab._validation import suggestion
+from freezelab._validation import (
+    check_array,
+    check_choice,
+    check_float,
+    check_indices,
+    check_int,
+    check_model,
+    check_str,
+    suggestion,
+)
 from freezelab.core.layers import iter_layers
+from freezelab.core.shapes import model_input_shape
 
 if TYPE_CHECKING:
     from freezelab.core.layers import LayerRef
 
 
 def conv_layer_names(model: keras.Model) -> list[str]:
-    """Names of the 2D convolution layers of ``model``, early to late, nested models opened."""
+    """Names of the 2D convolution layers of ``model``, early to late, nested models opened.
+
+    Raises:
+        ValueError: If ``model`` is not a Keras model.
+    """
+    check_model(model, "conv_layer_names", built=False)
     return [ref.name for ref in iter_layers(model) if isinstance(ref.layer, keras.layers.Conv2D)]
 
 
@@ -28,8 +45,11 @@ def find_layer(model: keras.Model, layer_name: str) -> LayerRef:
     """The `LayerRef` of a computing layer of ``model`` by name.
 
     Raises:
-        ValueError: If no layer has that name (with close names suggested).
+        ValueError: If ``model`` is not a built Keras model, ``layer_name`` is
+            not a string, or no layer has that name (close names suggested).
     """
+    check_model(model, "find_layer")
+    check_str(layer_name, "layer_name")
     refs = iter_layers(model)
     for ref in refs:
         if ref.name == layer_name:
@@ -64,6 +84,54 @@ def feature_model(model: keras.Model, layer_name: str) -> keras.Model:
     return keras.Model(single_input(owner), ref.layer.output, name=f"{layer_name}_features")
 
 
+def spatial_layer(model: keras.Model, layer_name: str, purpose: str) -> LayerRef:
+    """The `LayerRef` of a layer whose output is a feature map ``(N, h, w, channels)``.
+
+    Args:
+        model: The model.
+        layer_name: A layer of ``model``.
+        purpose: What needs the feature map, for the message.
+
+    Returns:
+        The layer's `LayerRef`.
+
+    Raises:
+        ValueError: For an unknown layer, or a layer without spatial output
+            (a Dense or pooled layer); the message lists the convolutions.
+    """
+    ref = find_layer(model, layer_name)
+    try:
+        shape = tuple(ref.layer.output.shape)
+    except (AttributeError, ValueError):
+        return ref  # Output unknown until called: checked on the result.
+    if len(shape) != 4:
+        convs = conv_layer_names(model)
+        known = f"; the last is {convs[-1]!r}" if convs else ""
+        raise ValueError(
+            f"{purpose} needs a layer with spatial output (h, w, channels), such as a Conv2D. "
+            f"Layer {layer_name!r} is a {type(ref.layer).__name__} layer with output {shape}. "
+            f"This model has {len(convs)} Conv2D layer(s){known}. "
+            f"Received: layer_name={layer_name!r}"
+        )
+    return ref
+
+
+def check_fits(model: keras.Model, batch: np.ndarray, purpose: str) -> None:
+    """Refuses a batch whose image size or channels differ from what ``model`` takes.
+
+    Raises:
+        ValueError: If a known size of the model's input differs from the batch's.
+    """
+    expected = model_input_shape(model, purpose)
+    got = tuple(batch.shape[1:])
+    if len(expected) != len(got) or any(e is not None and e != g for e, g in zip(expected, got)):
+        wanted = "(" + ", ".join("any" if e is None else str(e) for e in expected) + ")"
+        raise ValueError(
+            f"{purpose}: model {model.name!r} takes inputs of shape {wanted} per image. "
+            f"Received: inputs of shape {got}"
+        )
+
+
 def single_input(model: keras.Model) -> keras.KerasTensor | list[keras.KerasTensor]:
     """``model``'s input tensor, unwrapped from its list when there is one input."""
     return model.inputs[0] if len(model.inputs) == 1 else model.inputs
@@ -84,6 +152,8 @@ def layer_output(model: keras.Model, inputs: np.ndarray, layer_name: str) -> np.
         ValueError: For an unknown layer or an input of the wrong rank.
     """
     batch, single = _as_batch(inputs)
+    check_model(model, "layer_output")
+    check_fits(model, batch, "layer_output")
     output = keras.ops.convert_to_numpy(feature_model(model, layer_name)(batch, training=False))
     return output[0] if single else output
 
@@ -98,18 +168,23 @@ def feature_maps(
 
     Args:
         model: The model.
-        inputs: One model-ready input ``(H, W, C)``.
+        inputs: One model-ready input ``(H, W, C)``, finite numbers.
         layer_name: A layer whose output has spatial axes ``(h, w, channels)``.
-        channels: Which channels to keep (indices); all when None.
+        channels: Which channels to keep (ints, numpy integers accepted); all
+            when None.
 
     Returns:
         A float32 array ``(h, w, len(channels))``.
 
     Raises:
-        ValueError: For a batch input, a layer without spatial output, or a
-            channel index out of range.
+        ValueError: For a batch input, NaN or infinite values, a layer
+            without spatial output, or a channel index out of range (an empty
+            list included).
+        TypeError: For channels that are not ints (also a ValueError).
     """
-    inputs = np.asarray(inputs)
+    check_model(model, "feature_maps")
+    inputs = check_array(inputs, "inputs")
+    spatial_layer(model, layer_name, "feature_maps")
     if inputs.ndim != 3:
         raise ValueError(
             "feature_maps takes one input (H, W, C); index a batch first. "
@@ -137,15 +212,18 @@ def heatmap(
         model: The model.
         inputs: One model-ready input ``(H, W, C)``.
         layer_name: A layer with spatial output.
-        channel: One channel to show; None takes the mean over all channels.
+        channel: One channel (an int) to show; None takes the mean over all
+            channels.
 
     Returns:
         A float32 ``(H, W)`` array scaled to 0..1 (min to max; all zeros when
         the response is flat).
 
     Raises:
-        ValueError: As `feature_maps`.
+        ValueError: As `feature_maps`, or for a channel that is not an int.
     """
+    if channel is not None:
+        check_int(channel, "channel")  # range: checked with the layer's channels below
     channels = None if channel is None else [channel]
     maps = feature_maps(model, inputs, layer_name, channels)
     return upsample(maps.mean(axis=-1), np.asarray(inputs).shape[:2])
@@ -161,16 +239,29 @@ def upsample(coarse: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     Returns:
         A float32 array of shape ``size``, min-max scaled to 0..1 (zeros when
         the map is flat).
+
+    Raises:
+        ValueError: For a map that is not 2D or not finite, or a size that is
+            not two positive ints.
     """
     from skimage.transform import resize
+
+    coarse = check_array(coarse, "coarse", ndim=2, shape_hint="(h, w)")
+    if not isinstance(size, (tuple, list)) or len(size) != 2:
+        raise ValueError(f"size takes (height, width). Received: size={size!r}")
+    size = tuple(check_int(side, "size", minimum=1) for side in size)
 
     fine = resize(np.asarray(coarse, np.float64), size, order=1, mode="edge", anti_aliasing=False)
     return normalize(fine)
 
 
 def normalize(values: np.ndarray) -> np.ndarray:
-    """Min-max scales an array to 0..1; a flat array becomes zeros."""
-    values = np.asarray(values, np.float64)
+    """Min-max scales an array to 0..1; a flat array becomes zeros.
+
+    Raises:
+        ValueError: For an empty array or one with NaN or infinite values.
+    """
+    values = check_array(values, "values").astype(np.float64)
     span = values.max() - values.min()
     if span <= 0:
         return np.zeros(values.shape, np.float32)
@@ -192,32 +283,39 @@ def overlay(
         A uint8 ``(H, W, 3)`` RGB picture.
 
     Raises:
-        ValueError: If the sizes differ or alpha is outside 0..1.
+        ValueError: If the sizes differ, alpha is outside 0..1, the colormap
+            is unknown (close names suggested), or the image or heatmap holds
+            NaN or infinite values.
     """
     from matplotlib import colormaps
 
-    image = np.asarray(image, np.float32)
-    heat = np.asarray(heat, np.float32)
+    image = check_array(image, "image").astype(np.float32)
+    heat = check_array(heat, "heat").astype(np.float32)
     if image.shape[:2] != heat.shape or image.shape[-1] != 3:
         raise ValueError(
             "overlay needs an (H, W, 3) image and an (H, W) heatmap of the same size. "
             f"Received: image {image.shape}, heatmap {heat.shape}"
         )
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be between 0 and 1. Received: alpha={alpha!r}")
+    check_float(alpha, "alpha", minimum=0.0, maximum=1.0)
+    check_choice(check_str(colormap, "colormap"), "colormap", list(colormaps))
     colours = colormaps[colormap](np.clip(heat, 0, 1))[..., :3] * 255.0
     blended = (1 - alpha) * image + alpha * colours
     return np.clip(np.round(blended), 0, 255).astype(np.uint8)
 
 
 def peak_location(heat: np.ndarray) -> tuple[int, int]:
-    """``(row, column)`` of a heatmap's largest value (the first one on ties)."""
+    """``(row, column)`` of a heatmap's largest value (the first one on ties).
+
+    Raises:
+        ValueError: For a map that is not 2D, empty, or holds NaN.
+    """
+    heat = check_array(heat, "heat", ndim=2, shape_hint="(H, W)")
     row, column = np.unravel_index(int(np.argmax(heat)), np.asarray(heat).shape)
     return int(row), int(column)
 
 
 def _as_batch(inputs) -> tuple[np.ndarray, bool]:
-    array = np.asarray(inputs, dtype=np.float32)
+    array = check_array(inputs, "inputs").astype(np.float32, copy=False)
     if array.ndim == 3:
         return array[None], True
     if array.ndim == 4:
@@ -231,10 +329,4 @@ def _as_batch(inputs) -> tuple[np.ndarray, bool]:
 def _check_channels(channels, count: int, layer_name: str) -> list[int]:
     if channels is None:
         return list(range(count))
-    selected = [int(c) for c in channels]
-    bad = [c for c in selected if not 0 <= c < count]
-    if bad or not selected:
-        raise ValueError(
-            f"Layer {layer_name!r} has channels 0..{count - 1}. Received: channels={list(channels)}"
-        )
-    return selected
+    return check_indices(channels, "channels", count, f"Layer {layer_name!r}")

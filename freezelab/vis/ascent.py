@@ -26,14 +26,22 @@ which other filters share its batch.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import keras
 import numpy as np
 
+from freezelab._validation import (
+    check_array,
+    check_float,
+    check_indices,
+    check_int,
+    check_model,
+)
 from freezelab.core.shapes import square_input_side
-from freezelab.vis.activations import feature_model
+from freezelab.vis.activations import feature_model, spatial_layer
 from freezelab.vis.gradients import input_gradient_fn
 from freezelab.vis.images import to_caffe
 
@@ -125,7 +133,7 @@ def filter_pictures(
     filters: int | Sequence[int],
     size: int | None = None,
     batch_size: int | None = None,
-    progress: bool = True,
+    progress: bool | Callable[[int, int], None] = True,
     **settings,
 ) -> FilterPictures:
     """Pictures of what most excites chosen filters of a layer, by gradient ascent.
@@ -139,7 +147,9 @@ def filter_pictures(
             from `load_vgg16`) take only that size, the default.
         batch_size: Filters optimised together; all of them when None. 1
             optimises one filter at a time, as the common Keras example does.
-        progress: Show a Keras progress bar.
+        progress: Show a Keras progress bar (True), nothing (False), or call
+            ``progress(done_steps, total_steps)`` after each step (a widget's
+            progress bar; it may raise to cancel, see `freezelab.progress`).
         **settings: Fields of `AscentSettings`: ``steps`` per octave,
             ``step_size`` (pixels per step, along the gradient scaled to unit
             RMS), ``octaves``, ``octave_scale``, ``jitter`` (pixels),
@@ -154,18 +164,25 @@ def filter_pictures(
         A `FilterPictures`.
 
     Raises:
-        ValueError: For an unknown layer or setting, a filter index out of
-            range, a layer without spatial output, or a size the model cannot
-            take.
+        ValueError: For a ``model`` that is not a built Keras model, an
+            unknown layer or setting, a filter index out of range (an empty
+            list included), a layer without spatial output, or a size the
+            model cannot take.
+        TypeError: For filters that are not ints (``1.5``; numpy integers
+            are accepted) or a setting of the wrong type (also a ValueError).
     """
+    check_model(model, "filter_pictures")
+    spatial_layer(model, layer_name, "Gradient ascent")
     config = make_settings(**settings)
     extractor, gradient_fn = _extractor_and_gradient(model, layer_name, config.border)
     filters = _check_filters(filters, extractor, layer_name)
     canvas = _canvas_size(extractor, size)
     batch_size = len(filters) if batch_size is None else _positive_int(batch_size, "batch_size")
-    bar = (
-        keras.utils.Progbar(_total_steps(len(filters), config), interval=1.0) if progress else None
-    )
+    total_steps = _total_steps(len(filters), config)
+    if callable(progress):
+        bar = _CallbackBar(progress, total_steps)
+    else:
+        bar = keras.utils.Progbar(total_steps, interval=1.0) if progress else None
     chunks = [filters[i : i + batch_size] for i in range(0, len(filters), batch_size)]
     channels = int(extractor.output.shape[-1])
     results = [_ascend(gradient_fn, chunk, channels, canvas, config, bar) for chunk in chunks]
@@ -199,9 +216,22 @@ def filter_activation(
 
     Returns:
         A float32 ``(N,)`` array.
+
+    Raises:
+        ValueError: As `filter_pictures`, for pixels that are not a finite
+            ``(N, S, S, 3)`` batch, or one filter count that differs from the
+            number of pictures.
     """
+    check_model(model, "filter_activation")
+    spatial_layer(model, layer_name, "filter_activation")
     extractor = feature_model(model, layer_name)
     filters = _check_filters(filters, extractor, layer_name)
+    pixels = check_array(pixels, "pixels", ndim=4, shape_hint="(N, S, S, 3)")
+    if len(filters) != len(pixels):
+        raise ValueError(
+            f"filter_activation takes one filter per picture. Received: {len(filters)} "
+            f"filters for {len(pixels)} pictures"
+        )
     one_hot = _one_hot(filters, extractor.output.shape[-1])
     outputs = keras.ops.convert_to_numpy(
         extractor(_to_model(np.asarray(pixels, np.float32), preprocessing), training=False)
@@ -222,12 +252,29 @@ def stretch_contrast(pixels: np.ndarray, spread: float = 0.15) -> np.ndarray:
 
     Returns:
         uint8 pictures of the same shape.
+
+    Raises:
+        ValueError: For pictures that are not ``(S, S, 3)`` or a batch of
+            them, NaN or infinite pixels, or a spread that is not above 0.
     """
-    pixels = np.asarray(pixels, np.float32)
+    pixels = check_array(pixels, "pixels", ndim=(3, 4), shape_hint="(S, S, 3) or (N, S, S, 3)")
+    pixels = pixels.astype(np.float32)
+    check_float(spread, "spread", above=0.0)
     axes = tuple(range(pixels.ndim - 3, pixels.ndim))
     centred = pixels - pixels.mean(axis=axes, keepdims=True)
     scaled = centred / (centred.std(axis=axes, keepdims=True) + 1e-5) * spread * 255.0 + 127.5
     return np.clip(np.round(scaled), 0, 255).astype(np.uint8)
+
+
+class _CallbackBar:
+    """Counts ascent steps like `keras.utils.Progbar` and reports them to a callback."""
+
+    def __init__(self, callback: Callable[[int, int], None], total: int):
+        self.callback, self.total, self.done = callback, total, 0
+
+    def add(self, steps: int) -> None:
+        self.done += steps
+        self.callback(self.done, self.total)
 
 
 def _ascend(gradient_fn, filters, channels, canvas, config, bar):
@@ -380,6 +427,8 @@ def _total_steps(filter_count, config):
 
 
 def _canvas_size(extractor, size):
+    if size is not None:
+        size = check_int(size, "size", minimum=8)
     side = square_input_side(extractor, "Gradient ascent")
     if side is not None:
         if size not in (None, side):
@@ -400,21 +449,11 @@ def _check_filters(filters, extractor, layer_name) -> list[int]:
             f"Gradient ascent needs a layer with output (h, w, channels). Layer {layer_name!r} "
             f"gives {tuple(shape)}. Received: layer_name={layer_name!r}"
         )
-    count = int(shape[-1])
-    if isinstance(filters, (int, np.integer)) and not isinstance(filters, bool):
-        filters = [int(filters)]
-    selected = [int(f) for f in filters]
-    if not selected or any(not 0 <= f < count for f in selected):
-        raise ValueError(
-            f"Layer {layer_name!r} has filters 0..{count - 1}. Received: filters={list(filters)}"
-        )
-    return selected
+    return check_indices(filters, "filters", int(shape[-1]), f"Layer {layer_name!r}")
 
 
 def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}")
-    return int(value)
+    return check_int(value, name, minimum=1)
 
 
 def _check_settings(config: AscentSettings) -> None:
@@ -430,6 +469,14 @@ def _check_settings(config: AscentSettings) -> None:
         )
     for name in ("steps", "octaves", "blur_every"):
         _positive_int(getattr(config, name), name)
+    check_int(config.jitter, "jitter", minimum=0)
+    check_int(config.seed, "seed")
+    check_float(config.step_size, "step_size", above=0.0)
+    check_float(config.octave_scale, "octave_scale", minimum=1.0)
+    check_float(config.scale_jitter, "scale_jitter", minimum=0.0)
+    check_float(config.blur_sigma, "blur_sigma", above=0.0)
+    check_float(config.tv_weight, "tv_weight", minimum=0.0)
+    check_float(config.border, "border", minimum=0.0)
     if not 0 <= config.border < 0.5:
         raise ValueError(f"border must be in [0, 0.5). Received: border={config.border!r}")
     if config.jitter < 0 or config.scale_jitter < 0 or config.octave_scale < 1:
@@ -452,8 +499,14 @@ def high_frequency_share(pixels: np.ndarray, cutoff: float = 0.125) -> np.ndarra
 
     Returns:
         One share in 0..1 per picture (a float for one picture).
+
+    Raises:
+        ValueError: For pictures that are not ``(S, S, 3)`` or a batch of them,
+            hold NaN or infinite values, or a cutoff outside 0..0.5.
     """
-    pixels = np.asarray(pixels, np.float64)
+    pixels = check_array(pixels, "pixels", ndim=(3, 4), shape_hint="(S, S, 3) or (N, S, S, 3)")
+    pixels = pixels.astype(np.float64)
+    check_float(cutoff, "cutoff", minimum=0.0, maximum=0.5)
     single = pixels.ndim == 3
     batch = pixels[None] if single else pixels
     grey = batch.mean(axis=-1)
@@ -474,7 +527,12 @@ def colourfulness(pixels: np.ndarray) -> np.ndarray:
 
     Returns:
         One value per picture (a float for one picture).
+
+    Raises:
+        ValueError: For pictures that are not ``(S, S, 3)`` or a batch of
+            them, or hold NaN or infinite values.
     """
-    pixels = np.asarray(pixels, np.float64)
+    pixels = check_array(pixels, "pixels", ndim=(3, 4), shape_hint="(S, S, 3) or (N, S, S, 3)")
+    pixels = pixels.astype(np.float64)
     spread = np.abs(pixels - pixels.mean(axis=-1, keepdims=True)).mean(axis=(-3, -2, -1))
     return float(spread) if np.ndim(spread) == 0 else spread

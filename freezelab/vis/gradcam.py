@@ -14,7 +14,14 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from freezelab.vis.activations import conv_layer_names, find_layer, single_input, upsample
+from freezelab._validation import check_array, check_int, check_model, check_str
+from freezelab.vis.activations import (
+    check_fits,
+    conv_layer_names,
+    single_input,
+    spatial_layer,
+    upsample,
+)
 from freezelab.vis.gradients import input_gradient_fn
 
 
@@ -51,25 +58,41 @@ def grad_cam(
         model: A classifier: a Functional model whose output is ``(N,
             classes)``. Its base must be flattened into it (the default of
             `freezelab.core.models.with_head`), not nested as one layer.
-        inputs: One model-ready input ``(H, W, C)``.
-        class_index: The class to explain; the predicted class when None.
-        layer_name: The convolutional layer to use; the last one when None.
+        inputs: One model-ready input ``(H, W, C)`` of the size the model
+            takes, finite numbers.
+        class_index: The class to explain (an int, numpy integers accepted);
+            the predicted class when None.
+        layer_name: The layer whose feature maps to use (spatial output, e.g.
+            a convolution); the last convolution when None.
 
     Returns:
         A `GradCam`.
 
     Raises:
-        ValueError: For a model without convolutions, a layer inside a nested
-            base, an output that is not ``(N, classes)``, a class index out of
-            range, or an input that is not one ``(H, W, C)`` image.
+        ValueError: For a model without convolutions, a layer without
+            spatial output (a Dense layer such as ``"predictions"``), a layer
+            inside a nested base, an output that is not ``(N, classes)``, a
+            class index out of range, an input that is not one ``(H, W, C)``
+            image of the model's size, NaN or infinite inputs, or a model
+            whose output is not finite for this input.
     """
-    inputs = np.asarray(inputs, np.float32)
+    check_model(model, "grad_cam")
+    inputs = check_array(inputs, "inputs").astype(np.float32, copy=False)
     if inputs.ndim != 3:
         raise ValueError(
             f"grad_cam takes one input (H, W, C). Received: inputs of shape {inputs.shape}"
         )
-    layer_name = layer_name or _last_conv(model)
-    ref = find_layer(model, layer_name)
+    check_fits(model, inputs[None], "grad_cam")
+    if class_index is not None:
+        class_index = check_int(class_index, "class_index", minimum=0)
+    layer_name = _last_conv(model) if layer_name is None else check_str(layer_name, "layer_name")
+    output_shape = tuple(model.outputs[0].shape)
+    if len(model.outputs) != 1 or len(output_shape) != 2:
+        raise ValueError(
+            "grad_cam needs a classifier with one output (N, classes). "
+            f"Received: output of shape {output_shape}"
+        )
+    ref = spatial_layer(model, layer_name, "grad_cam")
     if ref.nested_in is not None:
         raise ValueError(
             f"Layer {layer_name!r} sits inside the nested model {ref.nested_in!r}; Grad-CAM "
@@ -81,10 +104,11 @@ def grad_cam(
     head = keras.Model(ref.layer.output, model.outputs[0])
     maps = keras.ops.convert_to_numpy(features(inputs[None], training=False))
     scores = keras.ops.convert_to_numpy(head(maps, training=False))
-    if scores.ndim != 2:
+    if not np.all(np.isfinite(scores)):
         raise ValueError(
-            "grad_cam needs a classifier with output (N, classes). "
-            f"Received: output of shape {scores.shape}"
+            f"Model {model.name!r} outputs non-finite scores for this input (its weights may "
+            "have diverged), so there is no decision to explain. "
+            f"Received: scores {np.round(scores[0], 4).tolist()}"
         )
     if class_index is None:
         class_index = int(np.argmax(scores[0]))

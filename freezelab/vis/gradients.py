@@ -19,6 +19,8 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
+from freezelab._validation import ArgumentTypeError, check_model
+
 GradientFn = Callable[..., tuple[float, np.ndarray, list[np.ndarray]]]
 
 
@@ -42,8 +44,15 @@ def input_gradient_fn(
 
     Raises:
         ValueError: If Keras runs on a backend other than tensorflow, jax or
-            torch.
+            torch, or ``model`` is not a built Keras model.
+        TypeError: If ``loss_from_outputs`` is not callable (also a ValueError).
     """
+    check_model(model, "input_gradient_fn")
+    if not callable(loss_from_outputs):
+        raise ArgumentTypeError(
+            "loss_from_outputs must be a function of the model's outputs. "
+            f"Received: loss_from_outputs={loss_from_outputs!r}"
+        )
     backend = keras.backend.backend()
     builders = {"tensorflow": _tensorflow_fn, "jax": _jax_fn, "torch": _torch_fn}
     if backend not in builders:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from freezelab._validation import check_array, check_int, suggestion
+
 # ImageNet channel means in BGR order, as Keras's VGG16 preprocessing uses them.
 CAFFE_MEANS_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 
@@ -42,14 +44,15 @@ def sample_image(name: str = "chelsea", size: int = 224) -> np.ndarray:
         A ``(size, size, 3)`` uint8 RGB array.
 
     Raises:
-        ValueError: For an unknown name or a size that is not an int >= 8.
+        ValueError: For an unknown name (close names suggested) or a size
+            that is not an int >= 8 (numpy integers are accepted).
     """
-    if name not in _SKIMAGE_PHOTOS:
+    if not isinstance(name, str) or name not in _SKIMAGE_PHOTOS:
+        hint = suggestion(name, sample_names()) if isinstance(name, str) else ""
         raise ValueError(
-            f"Unknown sample photo. Accepted names: {sample_names()}. Received: name={name!r}"
+            f"Unknown sample photo.{hint} Accepted names: {sample_names()}. Received: name={name!r}"
         )
-    if isinstance(size, bool) or not isinstance(size, int) or size < 8:
-        raise ValueError(f"size must be an int of at least 8 pixels. Received: size={size!r}")
+    size = check_int(size, "size", minimum=8)
     from skimage import data, transform
 
     photo = getattr(data, _SKIMAGE_PHOTOS[name])()
@@ -59,7 +62,14 @@ def sample_image(name: str = "chelsea", size: int = 224) -> np.ndarray:
 
 
 def center_crop_square(image: np.ndarray) -> np.ndarray:
-    """The largest centered square of an ``(H, W, ...)`` image."""
+    """The largest centered square of an ``(H, W, ...)`` image.
+
+    Raises:
+        ValueError: For an array with fewer than 2 axes.
+    """
+    image = check_array(image, "image", finite=False)
+    if image.ndim < 2:
+        raise ValueError(f"Expected an image (H, W, ...). Received: image of shape {image.shape}")
     height, width = image.shape[:2]
     side = min(height, width)
     top = (height - side) // 2
@@ -79,9 +89,10 @@ def to_caffe(images: np.ndarray) -> np.ndarray:
         A float32 array of the same shape.
 
     Raises:
-        ValueError: If the last axis does not hold 3 channels.
+        ValueError: If the last axis does not hold 3 channels, or for NaN or
+            infinite values.
     """
-    images = np.asarray(images)
+    images = check_array(images, "images")
     _check_rgb(images)
     return images[..., ::-1].astype(np.float32) - CAFFE_MEANS_BGR
 
@@ -98,9 +109,10 @@ def from_caffe(inputs: np.ndarray) -> np.ndarray:
         A uint8 RGB array of the same shape.
 
     Raises:
-        ValueError: If the last axis does not hold 3 channels.
+        ValueError: If the last axis does not hold 3 channels, or for NaN or
+            infinite values (clipping would hide them as black or white).
     """
-    inputs = np.asarray(inputs, dtype=np.float32)
+    inputs = check_array(inputs, "inputs").astype(np.float32)
     _check_rgb(inputs)
     rgb = (inputs + CAFFE_MEANS_BGR)[..., ::-1]
     return np.clip(np.round(rgb), 0, 255).astype(np.uint8)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from freezelab._validation import check_array, check_bool, check_float, check_int
+
 
 def kernel_pictures(
     kernel: np.ndarray,
@@ -37,20 +39,22 @@ def kernel_pictures(
         Float array ``(count, kh, kw, 3)`` in 0..1, 0.5 meaning a zero weight.
 
     Raises:
-        ValueError: If the kernel does not take 3 input channels or ``count``
-            is out of range.
+        ValueError: If the kernel does not take 3 input channels, holds NaN
+            or infinite weights, ``count`` is out of range, or ``scale`` is
+            not a positive number.
+        TypeError: If ``count`` is not an int (numpy integers are accepted)
+            or ``input_bgr`` not a bool (also a ValueError).
     """
-    kernel = np.asarray(kernel)
+    kernel = check_array(kernel, "kernel")
     if kernel.ndim != 4 or kernel.shape[2] != 3:
         raise ValueError(
             "kernel_pictures takes a first-layer kernel of shape (kh, kw, 3, filters). "
             f"Received: shape {kernel.shape}"
         )
-    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= kernel.shape[3]:
-        raise ValueError(
-            f"count must be an int from 1 to {kernel.shape[3]} (the number of filters). "
-            f"Received: count={count!r}"
-        )
+    count = check_int(count, "count", minimum=1, maximum=kernel.shape[3])
+    input_bgr = check_bool(input_bgr, "input_bgr")
+    if scale is not None:
+        scale = check_float(scale, "scale", above=0.0)
     chosen = np.moveaxis(kernel[..., :count], -1, 0).astype(np.float64)
     if input_bgr:
         chosen = chosen[..., ::-1]

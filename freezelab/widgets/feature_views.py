@@ -19,6 +19,7 @@ from freezelab.core.shapes import square_input_side
 from freezelab.vis.activations import conv_layer_names, feature_maps, find_layer, heatmap, overlay
 from freezelab.vis.ascent import filter_pictures
 from freezelab.vis.images import sample_image, sample_names, to_caffe
+from freezelab.widgets.background import BackgroundJob
 
 if TYPE_CHECKING:
     from ipywidgets import VBox
@@ -86,7 +87,8 @@ def filter_grid_figure(
         maps = feature_maps(model, to_caffe(photo), layer_name, filters)
         return plot_feature_maps(maps, filters, layer_name)
     if kind == "filter pictures":
-        result = filter_pictures(model, layer_name, filters, progress=False, **ascent_settings)
+        settings = {"progress": False, **ascent_settings}
+        result = filter_pictures(model, layer_name, filters, **settings)
         return plot_filter_pictures(result)
     raise ValueError(f"kind must be 'feature maps' or 'filter pictures'. Received: kind={kind!r}")
 
@@ -132,29 +134,47 @@ def filter_grid_view(model: keras.Model, photo_name: str = "chelsea", **ascent_s
     span.description = "filters"
     kind = widgets.ToggleButtons(options=["feature maps", "filter pictures"])
     draw = widgets.Button(description="Draw", button_style="primary")
+    draw.add_class("fl-draw")
     output = widgets.Output()
+    job = BackgroundJob("fl-draw-job")
 
     def on_layer(change):
         span.max = _find(model, change["new"]).filters - 1
 
     def render(_=None):
+        if job.running:  # One drawing at a time: Cancel it or wait.
+            return
         filters = filter_range(*span.value, _find(model, layer.value).filters)
-        _show(
-            output,
-            filter_grid_figure,
-            model,
-            layer.value,
-            filters,
-            kind.value,
-            photo,
-            **ascent_settings,
+        chosen_layer, chosen_kind = layer.value, kind.value
+
+        def work(progress):
+            progress.report(0, None, f"drawing {chosen_kind} of {chosen_layer}")
+            settings = dict(ascent_settings)
+            if chosen_kind == "filter pictures":
+                settings["progress"] = progress.steps(f"gradient ascent on {chosen_layer}")
+            return filter_grid_figure(model, chosen_layer, filters, chosen_kind, photo, **settings)
+
+        def finished(_=None):
+            draw.disabled = False
+
+        output.outputs = ()  # The old figure goes: it no longer matches the choice.
+        draw.disabled = True
+        job.start(
+            work,
+            on_done=lambda figure: (_show_figure(output, figure), finished()),
+            on_cancel=finished,
+            on_error=lambda error: (_show_error(output, error), finished()),
         )
 
     layer.observe(on_layer, names="value")
     draw.on_click(render)
     render()
     note = widgets.HTML(f"Photo: {photo_name}. At most {MAX_FILTERS} filters per drawing.")
-    return widgets.VBox([widgets.HBox([layer, kind]), widgets.HBox([span, draw]), note, output])
+    view = widgets.VBox(
+        [widgets.HBox([layer, kind]), widgets.HBox([span, draw]), job.widget, note, output]
+    )
+    view.job = job  # for scripts and tests: view.job.wait()
+    return view
 
 
 def heatmap_view(model: keras.Model) -> VBox:
@@ -199,6 +219,20 @@ def _show(output, make_figure, *args, **kwargs) -> None:
             return
         display(figure)
         plt.close(figure)
+
+
+def _show_figure(output, figure) -> None:
+    """Shows a finished figure (from the worker thread) in place of the old one."""
+    import matplotlib.pyplot as plt
+
+    output.outputs = ()  # Thread-safe clear: a trait assignment, no capture context.
+    output.append_display_data(figure)
+    plt.close(figure)
+
+
+def _show_error(output, error: BaseException) -> None:
+    output.outputs = ()
+    output.append_stdout(f"{error}\n")
 
 
 def _find(model: keras.Model, layer_name: str):

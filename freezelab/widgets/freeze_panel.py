@@ -11,6 +11,13 @@ refreshes the readouts::
     panel.mask                 # {"block1_conv1": False, ...}, for the next cell
     print(panel.mask_text)     # paste it back with panel.set_mask(text)
 
+Step times are measured in the background (`freezelab.widgets.background`):
+the kernel, the ticks and the counts stay responsive, a progress bar says
+what runs, and Cancel stops it. With "live timing" on, every tick is timed
+without a click, on a copy of the model (`freezelab.speed.live`). Changes
+made to the model in code show on the panel at the next interaction, and at
+once on `FreezePanel.refresh`.
+
 Key widgets carry CSS classes (``fl-trainable-count``, ``fl-layer-<name>``,
 ``fl-recompile-badge`` …) so a browser test can find them.
 """
@@ -29,11 +36,17 @@ from freezelab.core.freezing import set_mask as set_model_mask
 from freezelab.core.mask_text import mask_from_text, mask_to_text
 from freezelab.core.models import describe_weights
 from freezelab.speed.cost import FLOAT32_BYTES, optimizer_slots
+from freezelab.speed.live import LiveTimer, follow_mask, live_readout
 from freezelab.speed.readouts import PanelLayout, Readout
-from freezelab.widgets.panel_html import backward_map_html, block_bars_html
+from freezelab.widgets.background import BackgroundJob
+from freezelab.widgets.panel_html import (
+    backward_map_html,
+    block_bars_html,
+    measured_vs_predicted_svg,
+)
 
 Timer = Callable[..., object]
-_AUTO_WIDTH = {"width": "auto"}
+_BUTTON = {"width": "auto", "flex": "0 0 auto"}
 
 
 class FreezePanel:
@@ -42,24 +55,32 @@ class FreezePanel:
     Args:
         model: A built Keras model. Its flags are read at start and changed in
             place on every tick.
-        timer: A function ``timer(model, mask=..., batch_size=...)`` returning a
-            printable timing; by default `freezelab.speed.timing.time_train_step`
-            when that module exists. Without one, no timing button is shown.
-        timing_batch_size: Batch size for the timing button.
+        timer: None (the default) times with a `freezelab.speed.live.LiveTimer`
+            on a private copy of the model, in the background, following the
+            ticks ("live timing"); or a function ``timer(model, mask=...,
+            batch_size=...)`` returning a printable timing, run once per click
+            in the background (it must not change the model's flags). Models
+            without a fixed input size get no timing controls.
+        timing_batch_size: Batch size of the timed steps.
 
     Attributes:
         widget: The root ipywidget.
         layout: The `PanelLayout` (cached per-layer numbers).
         checkboxes: Layer name to its checkbox (checked = trains).
         group_toggles: Block name to the checkbox that sets the whole block.
+        live_timer: The `LiveTimer`, or None when a timer was given.
+        job: The `BackgroundJob` that runs timings (progress bar, Cancel).
     """
 
     def __init__(self, model: keras.Model, timer: Timer | None = None, timing_batch_size: int = 8):
         self.model = model
         self.layout = PanelLayout(model)
-        self.timer = timer if timer is not None else _default_timer()
         self.timing_batch_size = timing_batch_size
+        self.live_timer = _live_timer(model, timing_batch_size) if timer is None else None
+        self.timer = timer
+        self.job = BackgroundJob("fl-time-job")
         self._quiet = False
+        self._last_timed: str | None = None
         self.checkboxes: dict[str, widgets.Checkbox] = {}
         self.group_toggles: dict[str, widgets.Checkbox] = {}
         if not self.layout.weighted:
@@ -72,6 +93,11 @@ class FreezePanel:
             return
         self._build(initial=_current_mask(model, self.layout.layer_names))
         self.refresh()
+
+    @property
+    def can_time(self) -> bool:
+        """Whether the panel has a timer (the live timer or one given)."""
+        return self.live_timer is not None or self.timer is not None
 
     # -- state from code ------------------------------------------------------
 
@@ -101,6 +127,7 @@ class FreezePanel:
             ValueError: If the mask names a layer the model lacks, or the text
                 form is malformed; nothing is changed then.
         """
+        self._sync_from_model()
         if isinstance(mask, str):
             mask = mask_from_text(mask, self.layout.layer_names)
         if not isinstance(mask, dict):
@@ -121,6 +148,7 @@ class FreezePanel:
             for name, flag in mask.items():
                 self.checkboxes[name].value = flag
             set_model_mask(self.model, mask)
+        self.message.value = ""
         self.refresh()
 
     def _ipython_display_(self):
@@ -174,19 +202,32 @@ class FreezePanel:
         self.text_box.add_class("fl-mask-text")
         self.text_box.observe(self._on_text, names="value")
         self.recompile_button = widgets.Button(
-            description="apply and recompile", icon="refresh", layout=_AUTO_WIDTH
+            description="apply and recompile", icon="refresh", layout=_BUTTON
         )
         self.recompile_button.add_class("fl-recompile")
         self.recompile_button.on_click(self._on_recompile)
         controls = [self.badge, self.recompile_button]
-        if self.timer is not None:
+        timing_rows = []
+        if self.can_time:
             self.time_button = widgets.Button(
-                description="time this configuration", icon="clock-o", layout=_AUTO_WIDTH
+                description="time this configuration", icon="clock-o", layout=_BUTTON
             )
             self.time_button.add_class("fl-time")
             self.time_button.on_click(self._on_time)
+            controls.append(self.time_button)
             self.timing = _html("fl-timing")
-            controls += [self.time_button, self.timing]
+            self.live_plot = _html("fl-live-plot")
+            timing_rows = [
+                self.job.widget,
+                widgets.HBox([self.timing, self.live_plot], layout=_WRAP),
+            ]
+            if self.live_timer is not None:
+                self.live_toggle = widgets.Checkbox(
+                    value=False, description="live timing", indent=False, layout=_BUTTON
+                )
+                self.live_toggle.add_class("fl-live-timing")
+                self.live_toggle.observe(lambda change: self._time_if_live(), names="value")
+                controls.append(self.live_toggle)
 
         header = widgets.HTML(
             f"<b>Freeze panel: {self.model.name}</b> · {describe_weights(self.model)}"
@@ -197,7 +238,7 @@ class FreezePanel:
                 self._build_presets(),
                 widgets.HBox(
                     [
-                        widgets.VBox(rows, layout=widgets.Layout(min_width="420px")),
+                        widgets.VBox(rows, layout=widgets.Layout(flex="1 1 360px")),
                         widgets.VBox(
                             [
                                 widgets.HBox(
@@ -206,15 +247,19 @@ class FreezePanel:
                                 self.counts,
                                 self.optimizer_state,
                                 self.block_bars,
-                            ]
+                            ],
+                            layout=widgets.Layout(flex="1 1 360px"),
                         ),
-                    ]
+                    ],
+                    layout=_WRAP,
                 ),
                 self.backward_map,
                 self.text_box,
-                widgets.HBox(controls),
+                widgets.HBox(controls, layout=_WRAP),
+                *timing_rows,
                 self.message,
-            ]
+            ],
+            layout=widgets.Layout(max_width="100%", overflow="hidden"),
         )
         self.widget.add_class("fl-freeze-panel")
 
@@ -227,27 +272,27 @@ class FreezePanel:
         if self.layout.head_layers:
             presets.append(("train only the head", "fl-preset-head", self.layout.train_only_head))
         for label, css, make_mask in presets:
-            button = widgets.Button(description=label, layout=_AUTO_WIDTH)
+            button = widgets.Button(description=label, layout=_BUTTON)
             button.add_class(css)
             button.on_click(lambda _, make_mask=make_mask: self.set_mask(make_mask()))
             buttons.append(button)
         blocks = self.layout.block_groups
         if blocks:
-            self.block_slider = widgets.IntSlider(
-                value=0,
-                min=0,
-                max=len(blocks),
-                description="freeze blocks 1..k",
-                continuous_update=False,
+            options = [("custom", None), ("none", 0)] + [
+                (block if k == 1 else f"{blocks[0]}-{k}", k)
+                for k, block in enumerate(blocks, start=1)
+            ]
+            self.block_slider = widgets.Dropdown(
+                options=options,
+                value=None,
+                description="frozen leading blocks",
                 style={"description_width": "initial"},
+                layout=_BUTTON,
             )
             self.block_slider.add_class("fl-freeze-blocks")
-            self.block_slider.observe(
-                lambda change: self.set_mask(self.layout.freeze_first_blocks(change["new"])),
-                names="value",
-            )
+            self.block_slider.observe(self._on_leading_blocks, names="value")
             buttons.append(self.block_slider)
-        return widgets.HBox(buttons)
+        return widgets.HBox(buttons, layout=_WRAP)
 
     # -- events ---------------------------------------------------------------
 
@@ -255,10 +300,17 @@ class FreezePanel:
         def handle(change):
             if self._quiet:
                 return
+            self._sync_from_model(keep=name)
             set_model_mask(self.model, {name: change["new"]})
+            self.message.value = ""
             self.refresh()
 
         return handle
+
+    def _on_leading_blocks(self, change):
+        if self._quiet or change["new"] is None:
+            return
+        self.set_mask(self.layout.freeze_first_blocks(change["new"]))
 
     def _on_group_tick(self, group: str):
         def handle(change):
@@ -287,22 +339,82 @@ class FreezePanel:
         self.message.value = "Recompiled with a fresh optimizer: training now follows the ticks."
 
     def _on_time(self, _button=None):
-        self.timing.value = "timing…"
-        self.time_button.disabled = True
-        try:
-            result = self.timer(self.model, mask=self.mask, batch_size=self.timing_batch_size)
-            self.timing.value = f"<pre>{_escape(str(result))}</pre>"
-        finally:
-            self.time_button.disabled = False
+        """Times the ticked mask in the background (the live timer follows later ticks)."""
+        if self.live_timer is not None:
+            self._start_live_timing()
+            return
+        mask, model, timer = dict(self.mask), self.model, self.timer
+        self._last_timed = mask_to_text(mask)
 
-    # -- model and readouts ---------------------------------------------------
+        def work(progress):
+            progress.report(0, None, f"timing {self._last_timed}")
+            return timer(model, mask=mask, batch_size=self.timing_batch_size)
+
+        def done(result):
+            self.timing.value = f"<pre>{_escape(str(result))}</pre>"
+            self._mark_stale()
+
+        self.timing.value = ""
+        self.job.start(work, on_done=done)
+
+    def timing_text(self) -> str:
+        """The step-time lines the panel shows for the current mask (live timer only).
+
+        Returns:
+            Predicted and measured step time, or an empty string without a
+            live timer.
+        """
+        if self.live_timer is None:
+            return ""
+        return live_readout(self.live_timer, self.mask).text()
+
+    def _start_live_timing(self) -> None:
+        if self.job.running:  # The running job follows the mask: nothing to start.
+            return
+        timer = self.live_timer
+        self.job.start(
+            lambda progress: follow_mask(
+                timer, lambda: self.mask, progress, on_update=self._show_live
+            ),
+            on_done=lambda _: self._show_live(),
+            on_cancel=self._show_live,
+            on_error=lambda _: self._show_live(),
+        )
+
+    def _time_if_live(self) -> None:
+        if getattr(self, "live_toggle", None) is not None and self.live_toggle.value:
+            self._start_live_timing()
+
+    def _show_live(self) -> None:
+        """Writes the live timer's readout for the current mask into the labels."""
+        if self.live_timer is None:
+            return
+        readout = live_readout(self.live_timer, self.mask)
+        self.timing.value = f'<pre style="margin:0">{_escape(readout.text())}</pre>'
+        self.live_plot.value = measured_vs_predicted_svg(readout.points, readout.mask_text)
+
+    def _mark_stale(self) -> None:
+        """Marks a given timer's result stale when the mask has changed since."""
+        if self.live_timer is not None or not self.can_time or self._last_timed is None:
+            return
+        stale = self._last_timed != mask_to_text(self.mask)
+        marker = f"stale: timed {self._last_timed}, the mask has changed since"
+        text = self.timing.value.split('<p class="fl-stale"')[0]
+        if stale and text:
+            text += f'<p class="fl-stale" style="color:#b30">{_escape(marker)}</p>'
+        self.timing.value = text
 
     def refresh(self) -> Readout:
         """Recomputes every readout from the ticks and writes it into the labels.
 
+        The ticks are first brought in line with the model's own flags, so
+        changes made in code (`freezelab.freeze`, ``layer.trainable = ...``,
+        ``model.trainable = ...``) show here.
+
         Returns:
             The `Readout` shown.
         """
+        self._sync_from_model()
         readout = self.readout
         self.trainable_count.value = f"<b>{readout.trainable_params:,}</b>"
         self.counts.value = (
@@ -329,7 +441,24 @@ class FreezePanel:
             for group, toggle in self.group_toggles.items():
                 toggle.value = all(self.checkboxes[n].value for n in self.layout.groups[group])
             self.text_box.value = mask_to_text(self.mask)
+            if hasattr(self, "block_slider"):
+                self.block_slider.value = self.layout.leading_frozen_blocks(self.mask)
+        if self.live_timer is not None:
+            self._show_live()
+            self._time_if_live()
+        else:
+            self._mark_stale()
         return readout
+
+    def _sync_from_model(self, keep: str | None = None) -> None:
+        """Ticks the boxes as the model's flags are (all but ``keep``, just ticked)."""
+        if not self.checkboxes:
+            return
+        current = get_mask(self.model)
+        with self._batch():
+            for name, box in self.checkboxes.items():
+                if name != keep and box.value != current.get(name, False):
+                    box.value = current.get(name, False)
 
     @contextmanager
     def _batch(self):
@@ -341,7 +470,9 @@ class FreezePanel:
             self._quiet = quiet
 
 
-def freeze_panel(model: keras.Model, timer: Timer | None = None) -> FreezePanel:
+def freeze_panel(
+    model: keras.Model, timer: Timer | None = None, timing_batch_size: int = 8
+) -> FreezePanel:
     """Opens the freeze panel on ``model``.
 
     Args:
@@ -354,20 +485,23 @@ def freeze_panel(model: keras.Model, timer: Timer | None = None) -> FreezePanel:
     Raises:
         ValueError: If ``model`` is not a Keras model.
     """
-    return FreezePanel(model, timer=timer)
+    return FreezePanel(model, timer=timer, timing_batch_size=timing_batch_size)
 
 
-def _default_timer() -> Timer | None:
+def _live_timer(model: keras.Model, batch_size: int) -> LiveTimer | None:
+    """The panel's live timer, or None for a model it cannot time (no fixed input)."""
     try:
-        from freezelab.speed.timing import time_train_step
-    except ImportError:
+        return LiveTimer(model, batch_size=batch_size)
+    except ValueError:
         return None
-    return time_train_step
 
 
 def _current_mask(model: keras.Model, names: list[str]) -> dict[str, bool]:
     current = get_mask(model)
     return {name: current.get(name, False) for name in names}
+
+
+_WRAP = widgets.Layout(flex_flow="row wrap", align_items="center")
 
 
 def _short_name(name: str, group: str) -> str:

@@ -8,6 +8,7 @@ colours.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
 from freezelab.plotting.panel import FLOW_COLOUR, FROZEN_COLOUR, IDLE_COLOUR, TRAINABLE_COLOUR
 from freezelab.speed.readouts import Readout
@@ -86,3 +87,49 @@ def backward_map_html(readout: Readout) -> str:
         "</div>"
     )
     return f"<div>{headline}<div>{''.join(cells)}</div>{legend}</div>"
+
+
+def measured_vs_predicted_svg(
+    points: Sequence[tuple[str, float, float]], current: str = "", size_px: int = 180
+) -> str:
+    """A small scatter of measured vs predicted step fractions, one dot per timed mask.
+
+    Both axes run from 0 to 1.2 (fractions of the fully trainable step); the
+    diagonal is "the cost model is exact". The current mask's dot is ringed.
+
+    Args:
+        points: ``(mask text, predicted fraction, measured fraction)`` triples.
+        current: Text form of the current mask.
+        size_px: Side of the plot.
+
+    Returns:
+        An SVG fragment (empty when there are no points).
+    """
+    if not points:
+        return ""
+    top = 1.2
+    pad = 24
+
+    def position(value: float) -> float:
+        return pad + (size_px - 2 * pad) * min(max(value, 0.0), top) / top
+
+    dots = []
+    for text, predicted, measured in points:
+        x, y = position(predicted), size_px - position(measured)
+        ring = ' stroke="#222" stroke-width="2"' if text == current else ""
+        dots.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{TRAINABLE_COLOUR}"{ring}>'
+            f"<title>{html.escape(text)}: predicted {predicted:.0%}, measured {measured:.0%}"
+            "</title></circle>"
+        )
+    low, high = position(0.0), position(top)
+    return (
+        f'<svg class="fl-live-scatter" width="{size_px}" height="{size_px}" '
+        f'style="font-size:9px">'
+        f'<line x1="{low}" y1="{size_px - low}" x2="{high}" y2="{size_px - high}" '
+        'stroke="#999" stroke-dasharray="3,3"/>'
+        f'<text x="{pad}" y="{size_px - 6}">predicted →</text>'
+        f'<text x="2" y="{pad - 8}">measured ↑ (fraction of full step)</text>'
+        + "".join(dots)
+        + "</svg>"
+    )

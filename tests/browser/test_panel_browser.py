@@ -4,7 +4,9 @@ Starts ``jupyter lab`` on 127.0.0.1 (a token, a free port) over a temporary
 copy of notebooks/02 with its outputs cleared, opens it in Debian's chromium
 through Playwright, runs all cells from the Run menu, ticks one named layer's
 checkbox and checks that the trainable-parameter number on the page changes by
-that layer's parameter count, as Keras counts it.
+that layer's parameter count, as Keras counts it. Then it switches live timing
+on, ticks the layer again while the timing runs in the background (the count
+must change within a second), and cancels the timing.
 
 With ``CI=true`` this test never skips: a missing browser is a failure.
 """
@@ -188,3 +190,27 @@ def test_ticking_a_layer_changes_the_trainable_count_on_the_page(jupyter_lab, br
     assert params == 3 * 3 * 512 * 512 + 512
     assert after == (before - params if was_checked else before + params)
     assert checkbox.is_checked() != was_checked
+
+    # Live timing runs in the background: ticks still update the count within a second,
+    # and Cancel stops the timing.
+    live = page.locator(".fl-live-timing input[type='checkbox']").first
+    status = page.locator(".fl-time-job-status").first
+    live.click()
+    page.wait_for_function(
+        "el => /compiling|timing/.test(el.textContent)", arg=status.element_handle()
+    )
+    before = _number(count.text_content())
+    started = time.monotonic()
+    checkbox.click()
+    page.wait_for_function(
+        "([el, old]) => el.textContent.replace(/[^0-9]/g, '') !== old",
+        arg=[count.element_handle(), str(before)],
+        timeout=10_000,
+    )
+    tick_to_count_s = time.monotonic() - started
+    assert tick_to_count_s < 1.0, f"count took {tick_to_count_s:.2f} s during a timing"
+    assert _number(count.text_content()) == (before + params if was_checked else before - params)
+    page.locator(".fl-time-job-cancel button, button.fl-time-job-cancel").first.click()
+    page.wait_for_function(
+        "el => /cancelled/.test(el.textContent)", arg=status.element_handle(), timeout=15_000
+    )

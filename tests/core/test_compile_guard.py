@@ -86,3 +86,66 @@ def test_fresh_optimizer_copies_configuration_not_state():
     assert new is not opt and new.get_config()["beta_1"] == pytest.approx(0.8)
     with pytest.raises(ValueError, match="Received"):
         fresh_optimizer("adam")
+
+
+def nested_conv_model():
+    base = keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            keras.layers.Conv2D(2, 3, name="conv"),
+            keras.layers.MaxPooling2D(name="pool"),
+        ],
+        name="base",
+    )
+    inputs = keras.Input((6, 6, 1), name="pixels")
+    x = keras.layers.Flatten(name="flat")(base(inputs))
+    return keras.Model(inputs, keras.layers.Dense(2, name="out")(x))
+
+
+def test_only_layers_with_weights_are_listed_after_freezing_a_nested_base():
+    model = nested_conv_model()
+    model.compile(optimizer="sgd", loss="mse")
+    before = {id(w) for w in model.trainable_weights}
+    model.get_layer("base").trainable = False
+    after = {id(w) for w in model.trainable_weights}
+    left = [w for w in model.weights if id(w) in before and id(w) not in after]
+    # Keras's own lists: exactly the conv's kernel and bias left the trainable set.
+    assert {w.path.split("/")[-2] for w in left} == {"conv"}
+    status = compile_status(model)
+    assert status.changed_layers == ["conv"] and status.newly_frozen == ["conv"]
+    assert "pool" not in status.message and "input" not in status.message
+    assert "frozen since: conv" in status.message
+
+
+def test_stale_only_once_a_train_function_or_optimizer_exists():
+    model = small_model()
+    model.compile(optimizer="sgd", loss="mse")
+    freeze(model, "first")
+    assert compile_status(model).needs_recompile
+    assert not compile_status(model).fit_would_be_stale  # Keras still honours it
+    recompile(model)
+    x, y = data()
+    model.fit(x, y, verbose=0)
+    unfreeze(model, "first")
+    status = compile_status(model)
+    assert status.fit_would_be_stale and status.newly_unfrozen == ["first"]
+
+
+def test_freezing_the_whole_model_is_a_change_of_every_weighted_layer():
+    model = small_model()
+    model.compile(optimizer="sgd", loss="mse")
+    model.trainable = False
+    assert compile_status(model).newly_frozen == ["first", "second"]
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: compile_status(None), r"Received: model=None"),
+        (lambda: recompile("model"), r"Received: model='model'"),
+        (lambda: recompile(small_model(), optimizer=3), r"Received: optimizer=3"),
+    ],
+)
+def test_bad_arguments_name_what_was_received(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

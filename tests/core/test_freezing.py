@@ -133,3 +133,50 @@ def test_bad_mask_is_rejected_before_any_change(vgg_flat):
     assert get_mask(vgg_flat) == before
     with pytest.raises(ValueError, match="True or False"):
         set_mask(vgg_flat, {"block1_conv1": "no"})
+
+
+def test_slices_are_checked_like_indices(small_vgg_flat):
+    count = len(small_vgg_flat.layers)
+    # The full range is fine at both ends, as in Python.
+    assert names(select_layers(small_vgg_flat, slice(-count, count))) == names(
+        small_vgg_flat.layers
+    )
+    for bad in (slice(0, count + 1), slice(-count - 1, None), slice(count + 5, count + 9)):
+        with pytest.raises(ValueError, match=rf"slice bounds go from {-count} to {count}"):
+            select_layers(small_vgg_flat, bad)
+
+
+def test_numpy_indices_select_like_ints(small_vgg_flat):
+    import numpy as np
+
+    assert names(select_layers(small_vgg_flat, np.int64(3))) == [small_vgg_flat.layers[3].name]
+    assert names(select_layers(small_vgg_flat, [np.int32(1), "block2_conv1"])) == [
+        small_vgg_flat.layers[1].name,
+        "block2_conv1",
+    ]
+
+
+def test_empty_in_range_slice_warns_and_changes_nothing(small_vgg_flat):
+    from freezelab._validation import EmptySelectionWarning
+
+    before = get_mask(small_vgg_flat)
+    with pytest.warns(EmptySelectionWarning, match="selects no layer"):
+        assert freeze(small_vgg_flat, slice(4, 2)) == []
+    assert get_mask(small_vgg_flat) == before
+
+
+def test_a_dict_is_refused_with_set_mask_suggested(small_vgg_flat):
+    before = get_mask(small_vgg_flat)
+    with pytest.raises(TypeError, match=r"fl\.set_mask\(model, mask\)"):
+        freeze(small_vgg_flat, {"block1": True})
+    assert get_mask(small_vgg_flat) == before  # not silently frozen
+
+
+def test_unbuilt_model_can_be_frozen_but_not_counted():
+    model = keras.Sequential([keras.layers.Dense(3, name="d")])
+    assert freeze(model, "d") == ["d"]  # Keras honours flags set before build
+    with pytest.raises(ValueError, match="not built yet"):
+        get_mask(model)
+    model.build((None, 4))
+    assert get_mask(model) == {"d": False}
+    assert model.trainable_weights == []

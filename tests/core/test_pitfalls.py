@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+import pytest
 
 from freezelab.core.freezing import freeze
 from freezelab.core.models import load_vgg16, with_head
@@ -22,9 +23,103 @@ def test_dense_on_feature_map_is_a_spatial_head():
 def test_nested_head_or_base_is_flagged_with_its_index():
     base = load_vgg16(weights=None, input_size=32, verbose=False)
     model = with_head(base, (8, 2), nested=True)
+    assert "nested_layers_slice" not in codes(check_pitfalls(model))  # no slice yet
+    for layer in model.layers[:-4]:  # meant: all but the last 4 layers train
+        layer.trainable = False
     report = check_pitfalls(model)
     pitfall = next(p for p in report if p.code == "nested_layers_slice")
     assert "'vgg16' (index 1) holds 19 layers" in pitfall.message
+    assert "froze no weights" in pitfall.message
+    assert "fl.freeze(model, up_to='block5_conv3')" in pitfall.message
+
+
+def nested_head_model():
+    """A flattened VGG16 base under a head that is one nested Sequential of 3 layers."""
+    base = load_vgg16(weights=None, input_size=32, verbose=False)
+    head = keras.Sequential(
+        [
+            keras.layers.Flatten(name="head_flatten"),
+            keras.layers.Dense(8, activation="relu", name="head_dense"),
+            keras.layers.Dense(3, activation="softmax", name="head_predictions"),
+        ],
+        name="head",
+    )
+    return keras.Model(base.input, head(base.output), name="nested_head")
+
+
+def trainable_owners(model):
+    """Names of the layers whose kernels Keras lists in model.trainable_weights."""
+    ids = {id(w) for w in model.trainable_weights}
+    owners = []
+    for layer in model.layers:
+        inner = layer.layers if isinstance(layer, keras.Model) else [layer]
+        owners += [leaf.name for leaf in inner if leaf.weights and id(leaf.weights[0]) in ids]
+    return owners
+
+
+@pytest.mark.parametrize(
+    ("n", "stopped_at", "still_base", "instead"),
+    [
+        (3, "'block5_conv2' (index 16)", ["block5_conv3"], "up_to='block5_pool'"),
+        (
+            5,
+            "'block4_pool' (index 14)",
+            ["block5_conv1", "block5_conv2", "block5_conv3"],
+            "up_to='block5_conv2'",
+        ),
+    ],
+)
+def test_slice_over_a_nested_head_says_where_it_stopped_and_what_still_trains(
+    n, stopped_at, still_base, instead
+):
+    model = nested_head_model()
+    for layer in model.layers[:-n]:
+        layer.trainable = False
+    # Keras's own list: these base layers (and the head's two Dense) still train.
+    assert trainable_owners(model) == [*still_base, "head_dense", "head_predictions"]
+    pitfall = next(p for p in check_pitfalls(model) if p.code == "nested_layers_slice")
+    message = pitfall.message
+    assert f"model.layers[:-{n}]" in message and f"model.layers[:{20 - n}]" in message
+    assert "'head' (index 19) holds 3 layers" in message
+    assert f"stopped at {stopped_at}" in message
+    assert (
+        f"Still trainable: {', '.join(still_base)} and the 2 with weights inside 'head'" in message
+    )
+    assert instead in message and "model.layers[:-1]" in message
+    assert pitfall.layers[: len(still_base)] == still_base
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_slice_that_freezes_the_whole_base_is_not_flagged(n):
+    model = nested_head_model()
+    for layer in model.layers[:-n]:
+        layer.trainable = False
+    assert trainable_owners(model) == ["head_dense", "head_predictions"]
+    assert "nested_layers_slice" not in codes(check_pitfalls(model))
+
+
+def test_frozen_middle_is_not_read_as_a_slice():
+    model = nested_head_model()
+    freeze(model, "block3")
+    assert "nested_layers_slice" not in codes(check_pitfalls(model))
+
+
+def test_untrained_nested_head_is_detected():
+    report = check_pitfalls(nested_head_model())
+    pitfall = next(p for p in report if p.code == "unfrozen_base_untrained_head")
+    assert "the nested head 'head' (2 layers with weights)" in pitfall.message
+    assert len(pitfall.layers) == 13
+    # The base was built untrained: the message does not speak of pretrained features.
+    assert "untrained (random) weights" in pitfall.message
+    assert "damage its pretrained features" not in pitfall.message
+
+
+def test_pretrained_base_gets_the_pretrained_warning():
+    from freezelab.finetune.teacher import load_teacher
+
+    model = with_head(load_teacher(input_size=32, verbose=False), (4,), pooling="avg")
+    pitfall = next(p for p in check_pitfalls(model) if p.code == "unfrozen_base_untrained_head")
+    assert "damage its pretrained features" in pitfall.message
 
 
 def test_trainable_base_under_untrained_head_is_flagged_until_trained():
@@ -50,3 +145,16 @@ def test_recompile_needed_is_reported():
     model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
     freeze(model, "d")
     assert "recompile_needed" in codes(check_pitfalls(model))
+
+
+@pytest.mark.parametrize(
+    ("model", "match"),
+    [
+        (None, r"Received: model=None"),
+        ("vgg16", r"Received: model='vgg16'"),
+        (keras.Sequential([keras.layers.Dense(2)]), r"not built yet.*built=False"),
+    ],
+)
+def test_bad_models_are_refused(model, match):
+    with pytest.raises(ValueError, match=match):
+        check_pitfalls(model)

@@ -96,3 +96,81 @@ def test_unknown_source_photo_is_a_clear_error():
 def test_bad_arguments_raise_clear_errors(kwargs):
     with pytest.raises(ValueError, match="Received"):
         load_target_dataset(**kwargs)
+
+
+# --- the online flowers loader, against local servers (never the real address) -------------
+
+
+def flowers_archive(path):
+    """A tiny flower_photos.tgz: two classes of three 40x30 JPEG photos each."""
+    import io
+    import tarfile
+
+    from skimage.io import imsave
+
+    rng = np.random.default_rng(0)
+    with tarfile.open(path, "w:gz") as tar:
+        for name in ("daisy", "roses"):
+            for index in range(3):
+                buffer = io.BytesIO()
+                imsave(buffer, rng.integers(0, 255, (30, 40, 3), dtype=np.uint8), extension=".jpg")
+                info = tarfile.TarInfo(f"flower_photos/{name}/{index}.jpg")
+                info.size = buffer.tell()
+                buffer.seek(0)
+                tar.addfile(info, buffer)
+    return path.read_bytes()
+
+
+@pytest.fixture
+def flowers_home(monkeypatch, tmp_path):
+    from freezelab.finetune import data
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    return data, tmp_path / "keras" / "datasets"
+
+
+def test_flowers_are_downloaded_unpacked_and_split(flowers_home, monkeypatch, tmp_path):
+    from tests.support.servers import serve
+
+    data, _ = flowers_home
+    body = flowers_archive(tmp_path / "flower_photos.tgz")
+    with serve({"flower_photos.tgz": body}) as url:
+        monkeypatch.setattr(data, "FLOWERS_URL", url + "flower_photos.tgz")
+        flowers = data.load_flowers(image_size=16, val_share=0.34, timeout=2)
+    assert flowers.class_names == ("daisy", "roses")
+    assert flowers.x_train.shape == (4, 16, 16, 3) and flowers.x_val.shape == (2, 16, 16, 3)
+    again = data.load_flowers(image_size=16, val_share=0.34, timeout=0.1)  # cached: no network
+    np.testing.assert_array_equal(again.x_train, flowers.x_train)
+
+
+def test_flowers_download_never_hangs(flowers_home, monkeypatch):
+    import time
+
+    from tests.support.servers import silent_listener
+
+    data, datasets = flowers_home
+    with silent_listener() as url:
+        monkeypatch.setattr(data, "FLOWERS_URL", url + "flower_photos.tgz")
+        start = time.perf_counter()
+        with pytest.raises(ConnectionError, match=r"no answer from 127\.0\.0\.1.*within 1 s"):
+            data.load_flowers(timeout=1)
+        assert time.perf_counter() - start < 4
+    assert not (datasets / "flower_photos.tgz").exists()
+
+
+def test_cut_flowers_download_is_refused_and_a_damaged_archive_named(
+    flowers_home, monkeypatch, tmp_path
+):
+    from tests.support.servers import serve
+
+    data, datasets = flowers_home
+    body = flowers_archive(tmp_path / "flower_photos.tgz")
+    with serve({"f.tgz": body}, cut={"f.tgz": len(body) // 2}) as url:
+        monkeypatch.setattr(data, "FLOWERS_URL", url + "f.tgz")
+        with pytest.raises(ConnectionError, match="stopped after"):
+            data.load_flowers(timeout=2)
+    damaged = datasets / "flower_photos.tgz"
+    damaged.write_bytes(body[: len(body) // 2])  # e.g. left by another tool
+    with pytest.raises(ValueError, match="damaged") as error:
+        data.load_flowers(timeout=1)
+    assert str(damaged) in str(error.value)

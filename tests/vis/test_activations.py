@@ -100,3 +100,14 @@ def test_bad_input_raises_clear_errors():
         feature_maps(model, scene()[None], "colours")
     with pytest.raises(ValueError, match="same size"):
         overlay(np.zeros((4, 4, 3)), np.zeros((5, 5)))
+
+
+def test_one_nan_pixel_is_refused_instead_of_a_nan_heatmap():
+    image = scene()
+    image[5, 7, 0] = np.nan
+    with pytest.raises(
+        ValueError, match=r"1 NaN and 0 infinite values \(the first at index \(5, 7, 0\)\)"
+    ):
+        heatmap(red_detector(), image, "pool", channel=0)
+    with pytest.raises(ValueError, match=r"takes inputs of shape \(32, 32, 3\)"):
+        heatmap(red_detector(), np.zeros((16, 16, 3)), "pool")

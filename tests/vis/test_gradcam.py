@@ -83,3 +83,17 @@ def test_bad_input_raises_clear_errors():
     nested = with_head(base, head_units=(3,), nested=True, pooling="avg")
     with pytest.raises(ValueError, match="nested=False"):
         grad_cam(nested, np.zeros((32, 32, 3), np.float32))
+
+
+def test_layers_without_a_feature_map_and_diverged_models_are_refused():
+    model = quadrant_model("top_right")
+    with pytest.raises(ValueError, match=r"'scores' is a Dense layer.*the last is 'colours'"):
+        grad_cam(model, scene(), layer_name="scores")
+    image = scene()
+    image[3, 9, 2] = np.nan
+    with pytest.raises(ValueError, match=r"1 NaN .*index \(3, 9, 2\).*Received: inputs="):
+        grad_cam(model, image)
+    dense = model.get_layer("scores")
+    dense.set_weights([np.full((2, 2), np.nan, np.float32), np.zeros(2, np.float32)])
+    with pytest.raises(ValueError, match="non-finite scores"):
+        grad_cam(model, scene())

@@ -65,7 +65,9 @@ def test_panels_pass_the_chosen_values_to_the_figures(vgg, monkeypatch):
     layer.value = "block3_conv1"
     assert span.max == 255
     span.value = (250, 255)
+    assert grid.job.wait(30)  # the first drawing runs in the background
     draw.click()
+    assert grid.job.wait(30)
     assert calls[-1][1:4] == ("block3_conv1", [250, 251, 252, 253, 254, 255], "feature maps")
     panel = feature_views.heatmap_view(vgg)
     photo, layer, channel = panel.children[0].children
@@ -76,3 +78,22 @@ def test_panels_pass_the_chosen_values_to_the_figures(vgg, monkeypatch):
     assert calls[-1][3] is None
     photo.value = "rocket"
     np.testing.assert_array_equal(calls[-1][1], sample_image("rocket", 32))
+
+
+def test_filter_pictures_draw_in_the_background_with_progress(vgg):
+    grid = feature_views.filter_grid_view(vgg, steps=2, octaves=1)
+    assert grid.job.wait(120)
+    _, kind = grid.children[0].children
+    span, draw = grid.children[1].children
+    span.value = (0, 1)
+    kind.value = "filter pictures"
+    draw.click()
+    assert draw.disabled  # no second drawing while one runs
+    assert grid.job.wait(120) and grid.job.last_error is None
+    assert not draw.disabled
+    assert "gradient ascent on block1_conv1 (4/4)" in grid.job.status.value or (
+        grid.job.bar.value == 1.0
+    )
+    output = grid.children[-1]
+    assert len(output.outputs) == 1  # the new figure replaced the old one
+    assert "with 2 Axes" in output.outputs[0]["data"]["text/plain"]

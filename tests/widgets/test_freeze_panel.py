@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-import freezelab.speed.timing
 from freezelab.core.compile_guard import compile_status
+from freezelab.core.freezing import freeze, get_mask
 from freezelab.core.models import load_vgg16, with_head
 from freezelab.widgets.freeze_panel import FreezePanel, freeze_panel
 from tests.support.helpers import keras_counts
@@ -196,15 +196,72 @@ def test_time_button_calls_the_timer_with_the_ticked_mask(sequential):
     panel = FreezePanel(sequential, timer=fake_timer, timing_batch_size=4)
     panel.checkboxes["dense_32"].value = False
     panel.time_button.click()
+    assert panel.job.wait(30)
     assert calls == [(sequential, {"dense_64": True, "dense_32": False, "dense_10": True}, 4)]
     assert "12.5 ms per step (fake)" in panel.timing.value
 
 
-def test_default_timer_is_freezelab_timing(monkeypatch, sequential):
-    seen = []
-    monkeypatch.setattr(
-        freezelab.speed.timing, "time_train_step", lambda model, **kw: seen.append(kw) or "t"
-    )
-    panel = freeze_panel(sequential)
+def test_default_timer_times_a_copy_in_the_background(sequential):
+    panel = freeze_panel(sequential, timing_batch_size=4)
+    assert panel.live_timer is not None
+    panel.checkboxes["dense_64"].value = False
+    mask = dict(panel.mask)
     panel.time_button.click()
-    assert seen == [{"mask": panel.mask, "batch_size": 8}]
+    assert panel.job.wait(120)
+    assert panel.job.last_error is None
+    # The learner's model kept its flags; the copy was timed.
+    assert get_mask(sequential) == mask
+    timer = panel.live_timer
+    measured = timer.measurements[panel.mask_text]
+    assert measured.steps >= 3 and measured.median_ms > 0
+    assert timer.reference is not None and timer.reference.steps >= 3
+    assert "measured:" in panel.timing.value and "ms/step" in panel.timing.value
+    assert "<circle" in panel.live_plot.value
+
+
+def test_panel_follows_changes_made_in_code(small_vgg_flat):
+    panel = freeze_panel(small_vgg_flat, timer=None)
+    freeze(small_vgg_flat, "block5")  # another cell, not the panel
+    panel.refresh()
+    assert not any(panel.mask[f"block5_conv{i}"] for i in (1, 2, 3))
+    assert (panel.readout.trainable_params, panel.readout.non_trainable_params) == keras_counts(
+        small_vgg_flat
+    )
+    small_vgg_flat.trainable = False
+    panel.checkboxes["block5_conv1"].value = True  # the next interaction picks the change up
+    assert trains_in_keras(small_vgg_flat) == {"block5_conv1"}
+    assert {name for name, trains in panel.mask.items() if trains} == {"block5_conv1"}
+    assert_consistent(panel)
+
+
+def test_leading_blocks_menu_reflects_the_mask(small_vgg_flat):
+    panel = freeze_panel(small_vgg_flat, timer=None)
+    assert panel.block_slider.value == 0
+    panel.set_mask("F:block1-4 T:block5,head")
+    assert panel.block_slider.value == 4
+    panel.checkboxes["block3_conv1"].value = True
+    assert panel.block_slider.value is None  # custom: not a frozen prefix of whole blocks
+    panel.block_slider.value = 4  # the same k as before now applies again
+    assert panel.mask_text == "F:block1-4 T:block5,head"
+
+
+def test_a_result_for_another_mask_is_marked_stale(sequential):
+    panel = FreezePanel(sequential, timer=lambda model, mask, batch_size: "9.0 ms/step")
+    panel.time_button.click()
+    assert panel.job.wait(30)
+    assert "9.0 ms/step" in panel.timing.value and "stale" not in panel.timing.value
+    panel.checkboxes["dense_64"].value = False
+    assert "stale: timed T:all" in panel.timing.value
+    panel.checkboxes["dense_64"].value = True
+    assert "stale" not in panel.timing.value
+
+
+def test_an_error_in_the_timer_is_shown_in_the_panel(sequential):
+    def failing_timer(model, mask, batch_size):
+        raise RuntimeError("out of memory on GPU:0")
+
+    panel = FreezePanel(sequential, timer=failing_timer)
+    panel.time_button.click()
+    assert panel.job.wait(30)
+    assert "out of memory on GPU:0" in panel.job.status.value
+    assert not panel.time_button.disabled

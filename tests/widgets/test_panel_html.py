@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from freezelab.plotting.panel import FLOW_COLOUR, FROZEN_COLOUR, IDLE_COLOUR, TRAINABLE_COLOUR
 from freezelab.speed.readouts import BackwardStep, GroupParams, Readout
 from freezelab.widgets.panel_html import backward_map_html, block_bars_html
@@ -47,3 +49,19 @@ def test_backward_map_colours_each_layer_by_what_backprop_does():
 def test_names_are_escaped():
     groups = [GroupParams("<b>x</b>", 1, 1)]
     assert "&lt;b&gt;x&lt;/b&gt;" in block_bars_html(readout(groups))
+
+
+def test_measured_vs_predicted_places_each_mask_by_its_fractions():
+    from freezelab.widgets.panel_html import measured_vs_predicted_svg
+
+    assert measured_vs_predicted_svg([]) == ""
+    points = [("T:all", 1.0, 1.0), ("F:block1 T:block2,head", 0.6, 0.3)]
+    svg = measured_vs_predicted_svg(points, current="F:block1 T:block2,head", size_px=124)
+    # 124 px with 24 px padding: 76 px for 0..1.2, so 1.0 sits at 24 + 76 / 1.2.
+    full = 24 + 76 / 1.2
+    circles = re.findall(r'<circle cx="([\d.]+)" cy="([\d.]+)"', svg)
+    assert [(float(x), float(y)) for x, y in circles] == [
+        pytest.approx((full, 124 - full), abs=0.05),
+        pytest.approx((24 + 76 * 0.5, 124 - (24 + 76 * 0.25)), abs=0.05),
+    ]
+    assert svg.count('stroke="#222"') == 1  # only the current mask is ringed

@@ -1,0 +1,345 @@
+"""Step timing for the live freeze panel: seconds after a tick, on a private copy.
+
+`freezelab.speed.timing.time_train_step` times a learner's model carefully
+(a fresh compile, warm-up steps, 20 repeats, the model restored), which
+takes a minute or more on a CPU. A panel needs a first figure within seconds
+of a tick and must not touch the model the learner is ticking. `LiveTimer`:
+
+* keeps its **own copy** of the model (built once), so ticks may go on
+  while it times, and a cancelled timing leaves the learner's model as it was;
+* per mask, compiles the copy with a fresh optimizer (the trainable set is
+  fixed at ``compile()``), runs **one** untimed step (tracing), then times a
+  few steps and returns at once, and can **refine** the same mask with more
+  steps later while the learner looks;
+* **caches** every mask's measurement by its text form, so coming back to a
+  mask costs nothing;
+* reports progress and stops at the next step when cancelled
+  (`freezelab.progress.Progress`).
+
+The measured fraction of a mask is its median over the median of the fully
+trainable mask, both measured here; the prediction is the cost model's
+`StepCost.relative_cost` (FLOPs).
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from freezelab._validation import check_int
+from freezelab.core.freezing import get_mask, set_mask
+from freezelab.core.mask_text import mask_to_text
+from freezelab.core.shapes import model_input_shape
+from freezelab.progress import Progress
+from freezelab.speed.cost import step_cost
+from freezelab.speed.timing import describe_device, out_of_memory_message, synchronize
+
+
+@dataclass
+class LiveMeasurement:
+    """What the live timer measured for one mask.
+
+    Attributes:
+        mask_text: The mask in its text form (`freezelab.mask_to_text`).
+        predicted_fraction: The cost model's step cost / fully trainable cost.
+        setup_ms: Compile plus the first, untimed step (tracing) last time.
+        times_ms: Every timed step so far.
+    """
+
+    mask_text: str
+    predicted_fraction: float
+    setup_ms: float = 0.0
+    times_ms: list[float] = field(default_factory=list)
+
+    @property
+    def steps(self) -> int:
+        """Timed steps so far."""
+        return len(self.times_ms)
+
+    @property
+    def median_ms(self) -> float | None:
+        """Median step time, or None before the first timed step."""
+        return statistics.median(self.times_ms) if self.times_ms else None
+
+    @property
+    def spread_ms(self) -> float | None:
+        """Interquartile range of the step times (0 for one step; None before any)."""
+        if not self.times_ms:
+            return None
+        if len(self.times_ms) < 2:
+            return 0.0
+        quartiles = statistics.quantiles(self.times_ms, n=4)
+        return quartiles[2] - quartiles[0]
+
+    def text(self) -> str:
+        """One line, e.g. ``"212.4 ms/step (IQR 8.1 ms, 3 steps)"``."""
+        if self.median_ms is None:
+            return "not measured yet"
+        return f"{self.median_ms:.1f} ms/step (IQR {self.spread_ms:.1f} ms, {self.steps} steps)"
+
+
+class LiveTimer:
+    """Times freeze masks quickly on a private copy of a model.
+
+    Args:
+        model: A built single-input Keras model with a fixed input size. It is
+            read (its configuration, for the copy and the cost model), never
+            changed.
+        batch_size: Examples per step.
+        optimizer: Optimizer name for the copy's ``compile()``.
+        jit_compile: Passed to ``compile()``.
+        seed: Seed of the random batch.
+
+    Raises:
+        ValueError: If the model has no fixed single input, or the batch size
+            is not a positive int.
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        batch_size: int = 8,
+        optimizer: str = "adam",
+        jit_compile: bool | str = "auto",
+        seed: int = 0,
+    ):
+        self.batch_size = check_int(batch_size, "batch_size", minimum=1)
+        self.model = model
+        self.optimizer = optimizer
+        self.jit_compile = jit_compile
+        self.input_shape = model_input_shape(model, "LiveTimer", fixed=True)
+        self.full_mask = {name: True for name in get_mask(model)}
+        self.measurements: dict[str, LiveMeasurement] = {}
+        self._seed = seed
+        self._copy: keras.Model | None = None
+        self._compiled_for: str | None = None
+        self._lock = threading.Lock()
+        self._predicted: dict[str, float] = {}
+
+    @property
+    def device(self) -> str:
+        """What the steps run on (see `describe_device`)."""
+        return describe_device()
+
+    @property
+    def reference(self) -> LiveMeasurement | None:
+        """The fully trainable mask's measurement, once measured."""
+        found = self.measurements.get(mask_to_text(self.full_mask))
+        return found if found is not None and found.steps else None
+
+    def predicted_fraction(self, mask: dict[str, bool]) -> float:
+        """The cost model's step cost of ``mask`` over the fully trainable step.
+
+        Args:
+            mask: Layer name to trainable flag (every weighted layer).
+
+        Returns:
+            The fraction (1.0 for the fully trainable mask).
+        """
+        text = mask_to_text(mask)
+        if text not in self._predicted:
+            self._predicted[text] = step_cost(self.model, mask, self.batch_size).relative_cost
+        return self._predicted[text]
+
+    def predicted_ms(self, mask: dict[str, bool]) -> float | None:
+        """Predicted step time: the measured fully trainable step times the predicted fraction.
+
+        Args:
+            mask: Layer name to trainable flag.
+
+        Returns:
+            Milliseconds, or None until the fully trainable step was measured.
+        """
+        reference = self.reference
+        if reference is None:
+            return None
+        return reference.median_ms * self.predicted_fraction(mask)
+
+    def measured_fraction(self, mask: dict[str, bool]) -> float | None:
+        """Measured step time of ``mask`` over the fully trainable step's, or None."""
+        found = self.measurements.get(mask_to_text(mask))
+        reference = self.reference
+        if found is None or not found.steps or reference is None:
+            return None
+        return found.median_ms / reference.median_ms
+
+    def measure(
+        self, mask: dict[str, bool], steps: int = 3, progress: Progress | None = None
+    ) -> LiveMeasurement:
+        """Times ``steps`` more training steps of ``mask`` and returns its measurement.
+
+        A mask seen before keeps its earlier steps (the call refines it); one
+        whose copy is still compiled needs no new compile or tracing.
+
+        Args:
+            mask: Layer name to trainable flag for the model's weighted layers.
+            steps: Timed steps to add.
+            progress: Receives reports; cancelling it stops at the next step
+                (the steps timed so far are kept).
+
+        Returns:
+            The `LiveMeasurement` of the mask (the cached object, updated).
+
+        Raises:
+            ValueError: If the mask names layers the model lacks or ``steps`` is
+                not a positive int.
+            freezelab.progress.Cancelled: If ``progress`` was cancelled.
+            freezelab.speed.timing.StepOutOfMemoryError: If a step does not fit
+                in memory (the message names the batch size to try).
+        """
+        steps = check_int(steps, "steps", minimum=1)
+        text = mask_to_text(mask)
+        with self._lock, out_of_memory_message(self.batch_size, self.input_shape):
+            measurement = self.measurements.get(text)
+            if measurement is None:
+                measurement = LiveMeasurement(text, self.predicted_fraction(mask))
+                self.measurements[text] = measurement
+            copy, x, y = self._ready_copy()
+            report = progress.report if progress is not None else _ignore
+            if self._compiled_for != text:
+                report(0, steps, f"compiling {text}")
+                start = time.perf_counter()
+                set_mask(copy, mask)
+                copy.compile(
+                    optimizer=self.optimizer,
+                    loss="mean_squared_error",
+                    jit_compile=self.jit_compile,
+                )
+                copy.train_on_batch(x, y)  # tracing: not timed
+                synchronize(copy)
+                measurement.setup_ms = (time.perf_counter() - start) * 1000.0
+                self._compiled_for = text
+            for done in range(steps):
+                report(done, steps, f"timing {text}")
+                start = time.perf_counter()
+                copy.train_on_batch(x, y)
+                synchronize(copy)
+                measurement.times_ms.append((time.perf_counter() - start) * 1000.0)
+            report(steps, steps, f"timed {text}")
+            return measurement
+
+    def _ready_copy(self) -> tuple[keras.Model, np.ndarray, np.ndarray]:
+        if self._copy is None:
+            self._copy = keras.models.clone_model(self.model)
+            rng = np.random.default_rng(self._seed)
+            self._x = rng.uniform(-1, 1, (self.batch_size, *self.input_shape)).astype("float32")
+            out_shape = tuple(int(d) for d in self._copy.outputs[0].shape[1:])
+            self._y = rng.uniform(0, 1, (self.batch_size, *out_shape)).astype("float32")
+        return self._copy, self._x, self._y
+
+
+def _ignore(*_args) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class LiveReadout:
+    """What the panel shows about step time for the current mask.
+
+    Attributes:
+        mask_text: The current mask's text form.
+        predicted_fraction: Cost model: this mask's step over the fully trainable step.
+        predicted_ms: That fraction times the measured fully trainable step
+            (None until it was measured).
+        measurement: This mask's measurement, or None when not measured yet.
+        measured_fraction: Measured step over measured fully trainable step.
+        points: ``(mask text, predicted fraction, measured fraction)`` for every
+            mask measured so far, the learner's own sweep.
+        device: What the steps run on.
+    """
+
+    mask_text: str
+    predicted_fraction: float
+    predicted_ms: float | None
+    measurement: LiveMeasurement | None
+    measured_fraction: float | None
+    points: tuple[tuple[str, float, float], ...]
+    device: str
+
+    def text(self) -> str:
+        """Two short lines: predicted and measured step time."""
+        predicted = f"predicted: {self.predicted_fraction:.0%} of the fully trainable step"
+        if self.predicted_ms is not None:
+            predicted += f" ≈ {self.predicted_ms:.1f} ms/step"
+        if self.measurement is None or not self.measurement.steps:
+            measured = "measured: not yet (time it, or switch live timing on)"
+        else:
+            measured = f"measured: {self.measurement.text()}"
+            if self.measured_fraction is not None:
+                measured += f" = {self.measured_fraction:.0%} of the fully trainable step"
+        return f"{predicted}\n{measured} · {self.device}"
+
+
+def live_readout(timer: LiveTimer, mask: dict[str, bool]) -> LiveReadout:
+    """Gathers what the panel shows about step time for ``mask`` (no timing runs).
+
+    Args:
+        timer: The panel's `LiveTimer`.
+        mask: The current mask.
+
+    Returns:
+        A `LiveReadout`.
+    """
+    text = mask_to_text(mask)
+    found = timer.measurements.get(text)
+    reference = timer.reference
+    points = tuple(
+        (m.mask_text, m.predicted_fraction, m.median_ms / reference.median_ms)
+        for m in timer.measurements.values()
+        if m.steps and reference is not None
+    )
+    return LiveReadout(
+        mask_text=text,
+        predicted_fraction=timer.predicted_fraction(mask),
+        predicted_ms=timer.predicted_ms(mask),
+        measurement=found if found is not None and found.steps else None,
+        measured_fraction=timer.measured_fraction(mask),
+        points=points,
+        device=timer.device,
+    )
+
+
+def follow_mask(
+    timer: LiveTimer,
+    wanted: Callable[[], dict[str, bool]],
+    progress: Progress,
+    first_steps: int = 3,
+    max_steps: int = 10,
+    on_update: Callable[[], None] | None = None,
+) -> None:
+    """Times whatever mask ``wanted()`` returns, following it as it changes.
+
+    First the fully trainable mask (the reference for fractions), then the
+    current mask to ``first_steps``; then it refines the current mask two
+    steps at a time up to ``max_steps``. After each batch of steps it asks
+    ``wanted()`` again, so a tick during timing moves the work to the new mask
+    within one step. Returns when the current mask has ``max_steps``.
+
+    Args:
+        timer: The `LiveTimer`.
+        wanted: Returns the mask to time now (read from another thread).
+        progress: For reports and cancelling.
+        first_steps: Steps before the first figure is shown.
+        max_steps: Steps after which a mask is left alone.
+        on_update: Called after every batch of steps (to redraw).
+
+    Raises:
+        freezelab.progress.Cancelled: When cancelled.
+    """
+    while True:
+        mask = dict(wanted())
+        target = timer.full_mask if timer.reference is None else mask
+        found = timer.measurements.get(mask_to_text(target))
+        done = found.steps if found is not None else 0
+        if done >= max_steps:  # Only the current mask can get here: the reference exists.
+            return
+        steps = first_steps - done if done < first_steps else min(2, max_steps - done)
+        timer.measure(target, steps=steps, progress=progress)
+        if on_update is not None:
+            on_update()

@@ -1,0 +1,148 @@
+"""Long work off the kernel's main thread, with a progress bar and a Cancel button.
+
+A `BackgroundJob` runs one function at a time on a worker thread. The
+function receives a `freezelab.progress.Progress`; its reports move the bar
+and the label, and Cancel makes its next report raise `Cancelled`. While it
+runs, the kernel keeps handling ticks and other widgets. The result, a
+cancellation or an error (with its message) is handed to callbacks and shown
+in the label. Widget updates from the worker thread are plain trait
+assignments, which ipykernel sends from any thread.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
+
+from freezelab.progress import Cancelled, Progress, ProgressReport
+
+Work = Callable[[Progress], Any]
+
+
+class BackgroundJob:
+    """A worker thread with a progress bar, a label and a Cancel button.
+
+    Args:
+        css_prefix: Prefix of the CSS classes of the bar, label and button
+            (``<prefix>-progress``, ``<prefix>-status``, ``<prefix>-cancel``).
+
+    Attributes:
+        widget: An ``HBox`` holding the bar, the Cancel button and the label.
+        last_error: The exception of the last failed run, or None.
+    """
+
+    def __init__(self, css_prefix: str = "fl-job"):
+        self.bar = widgets.FloatProgress(
+            value=0.0, min=0.0, max=1.0, layout=widgets.Layout(width="160px")
+        )
+        self.bar.add_class(f"{css_prefix}-progress")
+        self.status = widgets.HTML()
+        self.status.add_class(f"{css_prefix}-status")
+        self.cancel_button = widgets.Button(
+            description="Cancel",
+            icon="stop",
+            disabled=True,
+            layout=widgets.Layout(width="auto", flex="0 0 auto"),
+        )
+        self.cancel_button.add_class(f"{css_prefix}-cancel")
+        self.cancel_button.on_click(lambda _: self.cancel())
+        self.widget = widgets.HBox(
+            [self.bar, self.cancel_button, self.status],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+        )
+        self.last_error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._progress: Progress | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether a run is in progress."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(
+        self,
+        work: Work,
+        on_done: Callable[[Any], None] | None = None,
+        on_cancel: Callable[[], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> bool:
+        """Starts ``work(progress)`` on a worker thread unless a run is in progress.
+
+        Args:
+            work: The function to run; it should call ``progress.report``.
+            on_done: Called with the result (from the worker thread).
+            on_cancel: Called when the run was cancelled.
+            on_error: Called with the exception when the work raised.
+
+        Returns:
+            True when started, False when another run was still going (the
+            label then says so).
+        """
+        if self.running:
+            self.status.value = _escape("Busy: wait for the current run or cancel it first.")
+            return False
+        self.last_error = None
+        self._progress = Progress(on_report=self._show)
+        self.bar.value, self.bar.bar_style = 0.0, ""
+        self.status.value = "starting…"
+        self.cancel_button.disabled = False
+        progress = self._progress
+
+        def run():
+            try:
+                result = work(progress)
+            except Cancelled:
+                self._finish("cancelled", "warning")
+                if on_cancel is not None:
+                    on_cancel()
+            except Exception as error:  # Shown in the widget, not lost in a thread.
+                self.last_error = error
+                self._finish(f"error: {type(error).__name__}: {error}", "danger")
+                if on_error is not None:
+                    on_error(error)
+            else:
+                self.bar.value, self.bar.bar_style = 1.0, "success"
+                self.cancel_button.disabled = True
+                if on_done is not None:
+                    on_done(result)
+
+        self._thread = threading.Thread(target=run, name="freezelab-job", daemon=True)
+        self._thread.start()
+        return True
+
+    def cancel(self) -> None:
+        """Asks the running work to stop at its next report."""
+        if self._progress is not None and self.running:
+            self._progress.cancel()
+            self.status.value = "cancelling…"
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Blocks until the current run ends (for scripts and tests).
+
+        Args:
+            timeout: Seconds to wait at most; None waits as long as it takes.
+
+        Returns:
+            True when no run is in progress any more.
+        """
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.running
+
+    def _show(self, report: ProgressReport) -> None:
+        if report.fraction is not None:
+            self.bar.value = report.fraction
+        self.status.value = _escape(report.text())
+
+    def _finish(self, text: str, style: str) -> None:
+        self.bar.bar_style = style
+        self.cancel_button.disabled = True
+        self.status.value = _escape(text)
+
+
+def _escape(text: str) -> str:
+    return html.escape(text)

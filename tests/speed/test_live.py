@@ -1,0 +1,106 @@
+"""Tests for freezelab.speed.live: quick timing on a private copy, cached per mask."""
+
+import keras
+import pytest
+
+from freezelab.core.freezing import get_mask
+from freezelab.core.mask_text import mask_to_text
+from freezelab.progress import Cancelled, Progress
+from freezelab.speed.cost import step_cost
+from freezelab.speed.live import LiveTimer, follow_mask, live_readout
+
+
+@pytest.fixture
+def tiny():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv")(inputs)
+    x = keras.layers.Flatten(name="flat")(x)
+    return keras.Model(inputs, keras.layers.Dense(2, name="dense")(x))
+
+
+def test_measure_times_a_copy_and_refines_the_cached_mask(tiny):
+    timer = LiveTimer(tiny, batch_size=2)
+    frozen_conv = {"conv": False, "dense": True}
+    first = timer.measure(frozen_conv, steps=2)
+    assert first.steps == 2 and first.median_ms > 0 and first.setup_ms > 0
+    again = timer.measure(frozen_conv, steps=3)
+    assert again is first and again.steps == 5  # refined, not restarted
+    assert get_mask(tiny) == {"conv": True, "dense": True}  # the model itself is untouched
+    assert timer.measurements.keys() == {mask_to_text(frozen_conv)}
+
+
+def test_predictions_are_the_cost_models(tiny):
+    timer = LiveTimer(tiny, batch_size=2)
+    mask = {"conv": False, "dense": True}
+    assert timer.predicted_fraction(mask) == step_cost(tiny, mask, 2).relative_cost
+    assert timer.predicted_ms(mask) is None and timer.measured_fraction(mask) is None
+    timer.measure(timer.full_mask, steps=2)
+    reference = timer.reference.median_ms
+    assert timer.predicted_ms(mask) == pytest.approx(reference * timer.predicted_fraction(mask))
+    timer.measure(mask, steps=2)
+    measured = timer.measurements[mask_to_text(mask)].median_ms
+    assert timer.measured_fraction(mask) == pytest.approx(measured / reference)
+    readout = live_readout(timer, mask)
+    assert {p[0] for p in readout.points} == {"T:all", mask_to_text(mask)}
+    assert "measured:" in readout.text() and "predicted:" in readout.text()
+
+
+def test_follow_mask_measures_the_reference_then_follows_a_tick(tiny):
+    timer = LiveTimer(tiny, batch_size=2)
+    wanted = [{"conv": False, "dense": True}]
+    updates = []
+
+    def on_update():
+        updates.append(mask_to_text(wanted[0]))
+        if len(updates) == 2:  # the learner ticks while the timing runs
+            wanted[0] = {"conv": True, "dense": False}
+
+    follow_mask(
+        timer, lambda: wanted[0], Progress(), first_steps=2, max_steps=4, on_update=on_update
+    )
+    steps = {text: m.steps for text, m in timer.measurements.items()}
+    assert steps["T:all"] >= 2
+    assert steps[mask_to_text(wanted[0])] == 4  # the new mask was followed to the end
+    assert steps[mask_to_text({"conv": False, "dense": True})] == 2  # the old one was left
+
+
+def test_cancel_stops_at_the_next_step_and_keeps_the_steps_so_far(tiny):
+    timer = LiveTimer(tiny, batch_size=2)
+    progress = Progress()
+    reports = []
+
+    def cancel_after_two(report):
+        reports.append(report)
+        if report.what.startswith("timing") and report.done == 2:
+            progress.cancel()
+
+    progress = Progress(on_report=cancel_after_two)
+    with pytest.raises(Cancelled):
+        timer.measure(timer.full_mask, steps=50, progress=progress)
+    assert timer.measurements["T:all"].steps == 3  # the step in flight finished, no more
+    assert get_mask(tiny) == {"conv": True, "dense": True}
+
+
+def test_bad_arguments_are_refused(tiny):
+    with pytest.raises(ValueError, match="Received: batch_size=0"):
+        LiveTimer(tiny, batch_size=0)
+    with pytest.raises(ValueError, match="Received: steps=0"):
+        LiveTimer(tiny).measure({"conv": True, "dense": True}, steps=0)
+    unbuilt = keras.Sequential([keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="known input"):
+        LiveTimer(unbuilt)
+
+
+def test_out_of_memory_names_the_batch_and_leaves_the_model_alone(tiny, monkeypatch):
+    from freezelab.speed.timing import StepOutOfMemoryError
+
+    timer = LiveTimer(tiny, batch_size=64)
+    copy, _, _ = timer._ready_copy()
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("ResourceExhaustedError: OOM when allocating tensor")
+
+    monkeypatch.setattr(copy, "train_on_batch", out_of_memory)
+    with pytest.raises(StepOutOfMemoryError, match=r"batch_size=64 .*batch_size=32"):
+        timer.measure(timer.full_mask, steps=1)
+    assert get_mask(tiny) == {"conv": True, "dense": True}
