@@ -47,9 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         The exit code.
     """
     args = parse_args(argv)
+    import freezelab as fl  # noqa: I001 - first: it loads TensorFlow without its start-up notices
     import keras
-
-    import freezelab as fl
     from freezelab.progress import Progress
     from freezelab.speed.live import LiveTimer, follow_mask
     from freezelab.speed.timing import time_interleaved
