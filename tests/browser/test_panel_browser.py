@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -26,31 +25,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tests.support.web import CHROMIUM, CHROMIUM_ARGS, free_port, in_ci
+
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = "02_freeze_vgg16_interactively.ipynb"
-CHROMIUM = os.environ.get("FREEZELAB_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 LAYER = "block5_conv1"
 INPUT_SIZE = 32  # the size notebooks/02 uses in quick mode; the count does not depend on it
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _cleared_copy(source: Path, target: Path) -> None:
@@ -70,7 +52,7 @@ def jupyter_lab(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
     _cleared_copy(REPO / "notebooks" / NOTEBOOK, root / NOTEBOOK)
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
         "FREEZELAB_QUICK": "1",
@@ -116,10 +98,10 @@ def jupyter_lab(tmp_path):
 @pytest.fixture
 def browser():
     if not Path(CHROMIUM).exists():
-        if _in_ci():
+        if in_ci():
             pytest.fail(f"CI=true: the browser test must run, but {CHROMIUM} is missing.")
         pytest.skip(f"{CHROMIUM} is not installed (set CI=true to make this a failure)")
-    sync_api = pytest.importorskip("playwright.sync_api") if not _in_ci() else None
+    sync_api = pytest.importorskip("playwright.sync_api") if not in_ci() else None
     if sync_api is None:
         from playwright import sync_api
     with sync_api.sync_playwright() as playwright:
