@@ -60,12 +60,18 @@ _LAZY_MODULES = {
     "freezelab.speed.timing": ("describe_device", "time_train_step"),
     "freezelab.speed.sweep": ("predict_sweep", "run_sweep", "standard_cases"),
     "freezelab.vis.images": ("from_caffe", "sample_image", "to_caffe"),
-    "freezelab.vis.activations": ("feature_maps", "heatmap", "overlay"),
+    "freezelab.vis.activations": ("feature_maps", "heatmap", "overlay", "peak_location"),
     "freezelab.vis.gradcam": ("grad_cam",),
     "freezelab.vis.ascent": ("colourfulness", "filter_pictures", "high_frequency_share"),
     "freezelab.vis.kernels": ("kernel_pictures",),
     "freezelab.finetune.data": ("load_target_dataset",),
-    "freezelab.finetune.teacher": ("pretrained_base",),
+    "freezelab.finetune.scenes": (
+        "heat_on_mask",
+        "make_pair_scene",
+        "make_scenes",
+        "nearest_object",
+    ),
+    "freezelab.finetune.teacher": ("load_teacher", "pretrained_base", "source_accuracy"),
     "freezelab.finetune.strategies": (
         "STRATEGIES",
         "Budget",
@@ -79,7 +85,7 @@ _LAZY_MODULES = {
     ),
     "freezelab.finetune.unfreezing": ("GradualUnfreezing", "UnfreezeSchedule", "fit_in_stages"),
     "freezelab.finetune.drift": ("drift_by_block", "verify_frozen_unchanged"),
-    "freezelab.finetune.bn_teacher": ("bn_source_accuracy", "bn_source_images", "load_bn_teacher"),
+    "freezelab.finetune.bn_teacher": ("bn_source_images", "load_bn_teacher"),
     "freezelab.finetune.batchnorm": (
         "bn_change",
         "bn_counts",
@@ -101,7 +107,12 @@ _LAZY_MODULES = {
     "freezelab.widgets.app": ("freeze_lab_app",),
     "freezelab.plotting.panel": ("plot_block_params",),
     "freezelab.plotting.timing": ("plot_block_shares", "plot_measured_vs_predicted"),
-    "freezelab.plotting.features": ("plot_feature_maps", "plot_heatmap", "plot_image_grid"),
+    "freezelab.plotting.features": (
+        "plot_feature_maps",
+        "plot_heatmap",
+        "plot_image_grid",
+        "plot_source_task",
+    ),
     "freezelab.plotting.training": ("plot_drift", "plot_filters_before_after", "plot_histories"),
 }
 _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}

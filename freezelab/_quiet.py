@@ -13,10 +13,13 @@ warnings and errors) governs TensorFlow's logging as usual.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 #: Start-up lines that say nothing to a learner (checked on TensorFlow 2.21).
 STARTUP_NOISE = (
@@ -70,3 +73,30 @@ def import_tensorflow_quietly() -> bool:
             if kept:
                 sys.stderr.write("\n".join(kept) + "\n")
     return True
+
+
+@contextmanager
+def expected_retracing() -> Iterator[None]:
+    """Hides TensorFlow's "triggered tf.function retracing" warning while copies compile.
+
+    Used where tracing one function per model is the point: one compiled copy
+    per mask when timing interleaved, one gradient function per Grad-CAM call.
+    TensorFlow warns about that as if it were a mistake. Other warnings of the
+    ``tensorflow`` logger still show.
+    """
+    logger = logging.getLogger("tensorflow")
+    retracing = _MessageFilter("triggered tf.function retracing")
+    logger.addFilter(retracing)
+    try:
+        yield
+    finally:
+        logger.removeFilter(retracing)
+
+
+class _MessageFilter(logging.Filter):
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()

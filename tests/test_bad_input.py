@@ -283,6 +283,11 @@ CASES = [
     ("pretrained_base", "input too small", lambda e: fl.pretrained_base(input_size=16), V, "input_size=16"),
     ("pretrained_base", "zero timeout", lambda e: fl.pretrained_base(timeout=0), V, "timeout=0"),
     ("build_teacher", "three widths", lambda e: build_teacher(32, widths=(8, 8, 8)), V, "(8, 8, 8)"),
+    ("make_scenes", "float count", lambda e: fl.make_scenes(2.5), T, "num_images=2.5"),
+    ("make_scenes", "too small", lambda e: fl.make_scenes(4, image_size=16), V, "image_size=16"),
+    ("make_scenes", "unknown class", lambda e: fl.make_scenes(4, classes=("cross", "star")), V, "'star'"),
+    ("make_pair_scene", "same class twice", lambda e: fl.make_pair_scene("ring", "ring"), V, "'ring'"),
+    ("heat_on_mask", "shapes differ", lambda e: fl.heat_on_mask(np.ones((4, 4)), np.ones((2, 2), bool)), V, "(2, 2)"),
 ]
 # fmt: on
 

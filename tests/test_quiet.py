@@ -69,3 +69,18 @@ def test_import_freezelab_prints_no_tensorflow_notices():
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert [line for line in done.stderr.splitlines() if startup_noise(line)] == []
+
+
+def test_expected_retracing_hides_only_the_retracing_warning(caplog):
+    import logging
+
+    from freezelab._quiet import expected_retracing
+
+    logger = logging.getLogger("tensorflow")
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        with expected_retracing():
+            logger.warning("5 out of the last 5 calls to <f> triggered tf.function retracing.")
+            logger.warning("something else")
+        logger.warning("after: triggered tf.function retracing")
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == ["something else", "after: triggered tf.function retracing"]

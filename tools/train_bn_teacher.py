@@ -24,13 +24,12 @@ import numpy as np
 
 from freezelab.finetune.bn_teacher import (
     SOURCE_HELD_OUT_SEED,
-    bn_source_accuracy,
     bn_teacher_weights_path,
     build_bn_teacher,
 )
 from freezelab.finetune.source_task import make_source_images
 from freezelab.finetune.strategies import preprocess_images
-from freezelab.finetune.teacher import source_classifier
+from freezelab.finetune.teacher import source_accuracy, source_classifier
 
 
 def parse_args() -> argparse.Namespace:
@@ -88,8 +87,8 @@ def main() -> None:
             f"epoch {epoch + 1}: held-out accuracy {val_accuracy:.4f}, {elapsed:.0f} s", flush=True
         )
         save_weights_only(model, args.image_size, args.out)
-    accuracy = bn_source_accuracy(model, args.held_out, seed=SOURCE_HELD_OUT_SEED)
-    unseen = bn_source_accuracy(model, args.held_out, seed=2024)
+    accuracy = source_accuracy(model, args.held_out, seed=SOURCE_HELD_OUT_SEED)
+    unseen = source_accuracy(model, args.held_out, seed=2024)
     predictions = np.argmax(model.predict(x_held, verbose=0), axis=-1)
     gratings = held_out.labels < 16
     print(

@@ -19,20 +19,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import keras
-import numpy as np
 from keras import layers
 
-from freezelab._validation import check_int, check_model
+from freezelab._validation import check_int, is_int
 from freezelab.core.models import describe_weights, set_weights_source, validate_input_size
-from freezelab.finetune.source_task import NUM_CLASSES, SourceTaskData, make_source_images
-from freezelab.finetune.strategies import preprocess_images
+from freezelab.finetune.source_task import (
+    HELD_OUT_SEED as SOURCE_HELD_OUT_SEED,
+)
+from freezelab.finetune.source_task import SourceTaskData, make_source_images
 from freezelab.finetune.teacher import source_classifier
 
 BN_TEACHER_WIDTHS = (16, 32, 64, 128)
 BN_TEACHER_WEIGHTS_FILE = "bn_teacher.weights.h5"
-#: The held-out seed of the source task: no training epoch draws from it
-#: (the same seed tools/train_teacher.py holds out for the teacher).
-SOURCE_HELD_OUT_SEED = 987_654
 BN_TEACHER_SOURCE = "freezelab's offline BN teacher (pretrained here)"
 
 
@@ -64,7 +62,7 @@ def build_bn_teacher(
     if (
         not isinstance(widths, tuple | list)
         or not widths
-        or not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in widths)
+        or not all(is_int(w) and w > 0 for w in widths)
     ):
         raise ValueError(
             f"widths needs one positive int per block, e.g. (16, 32, 64, 128). Received: widths={widths!r}"
@@ -147,42 +145,3 @@ def bn_source_images(
         check_int(image_size, "image_size", minimum=8),
         seed=seed,
     )
-
-
-def bn_source_accuracy(
-    classifier: keras.Model,
-    num_images: int = 2000,
-    seed: int = SOURCE_HELD_OUT_SEED,
-    batch_size: int = 256,
-) -> float:
-    """Accuracy of a source-task classifier on source images it never trained on.
-
-    Args:
-        classifier: A model from images (caffe-preprocessed) to the 20
-            source-class probabilities, e.g. ``load_bn_teacher(with_source_head=True)``.
-        num_images: How many images to draw (balanced over the 20 classes).
-        seed: Seed of the draw; the default is the held-out seed no training
-            epoch used.
-        batch_size: Images per inference batch.
-
-    Returns:
-        The share of images classified correctly, in inference mode.
-
-    Raises:
-        ValueError: If ``num_images`` or ``batch_size`` is not a positive
-            int, or the model does not output 20 classes.
-    """
-    check_model(classifier, "bn_source_accuracy")
-    batch_size = check_int(batch_size, "batch_size", minimum=1)
-    outputs = classifier.output.shape[-1]
-    if outputs != NUM_CLASSES:
-        raise ValueError(
-            f"classifier must output the {NUM_CLASSES} source classes. "
-            f"Received: a model with {outputs} outputs"
-        )
-    size = int(classifier.input.shape[1])
-    data = bn_source_images(num_images, image_size=size, seed=seed)
-    probabilities = classifier.predict(
-        preprocess_images(data.images), batch_size=batch_size, verbose=0
-    )
-    return float(np.mean(np.argmax(probabilities, axis=-1) == data.labels))

@@ -34,12 +34,17 @@ COLOURS = {
     "yellow": (0.95, 0.85, 0.10),
 }
 SHAPES = ("disc", "square", "triangle", "ring")
+#: Shapes the source task never shows (used by `freezelab.finetune.scenes`).
+EXTRA_SHAPES = ("cross", "bar")
 GRATING_CLASSES = tuple(
     f"{colour}_stripes_{angle}deg" for angle in ORIENTATIONS_DEG for colour in COLOURS
 )
 CLASS_NAMES = GRATING_CLASSES + SHAPES
 NUM_CLASSES = len(CLASS_NAMES)
 MIN_IMAGE_SIZE = 8
+#: The held-out seed: no training epoch of either teacher draws from it
+#: (tools/train_teacher.py and tools/train_bn_teacher.py hold it out).
+HELD_OUT_SEED = 987_654
 _CHUNK = 1024
 
 
@@ -161,29 +166,84 @@ def _paint_gratings(background, labels, rng):
 
 def _paint_shapes(background, shape_ids, rng):
     n, size = background.shape[0], background.shape[1]
-    yy, xx = _grid(size)
-    centre = size * rng.uniform(0.35, 0.65, size=(n, 2, 1, 1))
-    radius = size * rng.uniform(0.2, 0.33, size=(n, 1, 1))
-    rotation = rng.uniform(0, 2 * np.pi, size=(n, 1, 1))
-    dy, dx = yy - centre[:, 0], xx - centre[:, 1]
+    centre = size * rng.uniform(0.35, 0.65, size=(n, 2))
+    radius = size * rng.uniform(0.2, 0.33, size=n)
+    rotation = rng.uniform(0, 2 * np.pi, size=n)
+    mask = shape_masks(np.asarray(SHAPES)[shape_ids], size, centre, radius, rotation)
+    return paint_masks(background, mask, rng)
+
+
+def shape_masks(
+    names: np.ndarray,
+    image_size: int,
+    centres: np.ndarray,
+    radii: np.ndarray,
+    rotations: np.ndarray,
+) -> np.ndarray:
+    """Where each named shape covers the image: the one drawing rule for every shape.
+
+    Args:
+        names: ``(n,)`` shape names, each one of `SHAPES` or `EXTRA_SHAPES`.
+        image_size: Side of the square images in pixels.
+        centres: ``(n, 2)`` centres as ``(row, column)`` in pixels.
+        radii: ``(n,)`` radii in pixels (the shape's outer size).
+        rotations: ``(n,)`` rotations in radians.
+
+    Returns:
+        bool array ``(n, image_size, image_size)``.
+
+    Raises:
+        ValueError: For a name that is not a known shape.
+    """
+    names = np.asarray(names)
+    unknown = sorted(set(names.tolist()) - set(SHAPES + EXTRA_SHAPES))
+    if unknown:
+        raise ValueError(
+            f"Unknown shape names; known: {SHAPES + EXTRA_SHAPES}. Received: {unknown}"
+        )
+    yy, xx = _grid(image_size)
+    centres = np.asarray(centres, dtype=np.float64).reshape(-1, 2, 1, 1)
+    radius = np.asarray(radii, dtype=np.float64).reshape(-1, 1, 1)
+    rotation = np.asarray(rotations, dtype=np.float64).reshape(-1, 1, 1)
+    dy, dx = yy - centres[:, 0], xx - centres[:, 1]
     u = np.cos(rotation) * dx + np.sin(rotation) * dy
     v = -np.sin(rotation) * dx + np.cos(rotation) * dy
     distance = np.sqrt(u**2 + v**2)
-    masks = {
-        "disc": distance < radius,
-        "square": np.maximum(np.abs(u), np.abs(v)) < radius * 0.8,
-        "triangle": _triangle_mask(u, v, radius),
-        "ring": (distance < radius) & (distance > radius * 0.6),
+    rules = {
+        "disc": lambda: distance < radius,
+        "square": lambda: np.maximum(np.abs(u), np.abs(v)) < radius * 0.8,
+        "triangle": lambda: _triangle_mask(u, v, radius),
+        "ring": lambda: (distance < radius) & (distance > radius * 0.6),
+        "cross": lambda: (
+            (np.maximum(np.abs(u), np.abs(v)) < radius * 0.9)
+            & (np.minimum(np.abs(u), np.abs(v)) < radius * 0.28)
+        ),
+        "bar": lambda: (np.abs(u) < radius) & (np.abs(v) < radius * 0.3),
     }
-    mask = np.zeros((n, size, size), dtype=bool)
-    for index, name in enumerate(SHAPES):
-        chosen = shape_ids == index
-        mask[chosen] = masks[name][chosen]
+    mask = np.zeros((len(names), image_size, image_size), dtype=bool)
+    for name in set(names.tolist()):
+        chosen = names == name
+        mask[chosen] = rules[name]()[chosen]
+    return mask
+
+
+def paint_masks(background: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Paints each image's mask in one random colour that stands out from its background.
+
+    Args:
+        background: float32 ``(n, size, size, 3)`` in 0..1.
+        mask: bool ``(n, size, size)``: where to paint.
+        rng: Random generator.
+
+    Returns:
+        A new float32 array like ``background``.
+    """
+    n = background.shape[0]
     colour = rng.uniform(0, 1, size=(n, 1, 1, 3))
     # Keep the shape visible: push its colour away from the background's mean.
     mean = background.mean(axis=(1, 2, 3), keepdims=True)
     colour = np.where(np.abs(colour - mean) < 0.3, 1 - colour, colour)
-    return np.where(mask[..., None], colour, background)
+    return np.where(mask[..., None], colour, background).astype(np.float32)
 
 
 def _triangle_mask(u, v, radius):

@@ -20,9 +20,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import keras
+import numpy as np
 from keras import layers
 
-from freezelab._validation import check_bool, check_choice, check_str, check_timeout, is_int
+from freezelab._validation import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_model,
+    check_str,
+    check_timeout,
+    is_int,
+)
 from freezelab.core.models import (
     describe_weights,
     imagenet_available,
@@ -31,7 +40,7 @@ from freezelab.core.models import (
     set_weights_source,
     validate_input_size,
 )
-from freezelab.finetune.source_task import NUM_CLASSES
+from freezelab.finetune.source_task import HELD_OUT_SEED, NUM_CLASSES, make_source_images
 
 TEACHER_WIDTHS = (16, 32, 64, 128, 128)
 VGG16_CONVS_PER_BLOCK = (2, 2, 3, 3, 3)
@@ -157,6 +166,52 @@ def load_teacher(
     if verbose:
         print(describe_weights(model))
     return model
+
+
+def source_accuracy(
+    classifier: keras.Model,
+    num_images: int = 2000,
+    seed: int = HELD_OUT_SEED,
+    batch_size: int = 256,
+) -> float:
+    """Accuracy of a source-task classifier on source images it never trained on.
+
+    Args:
+        classifier: A model from images (caffe-preprocessed) to the 20
+            source-class probabilities, e.g. ``load_teacher(with_source_head=True)`` or
+            ``load_bn_teacher(with_source_head=True)``.
+        num_images: How many images to draw (balanced over the 20 classes).
+        seed: Seed of the draw; the default is the held-out seed no training
+            epoch used.
+        batch_size: Images per inference batch.
+
+    Returns:
+        The share of images classified correctly, in inference mode.
+
+    Raises:
+        ValueError: If ``num_images`` or ``batch_size`` is not a positive
+            int, or the model does not output 20 classes.
+    """
+    check_model(classifier, "source_accuracy")
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    outputs = classifier.output.shape[-1]
+    if outputs != NUM_CLASSES:
+        raise ValueError(
+            f"classifier must output the {NUM_CLASSES} source classes. "
+            f"Received: a model with {outputs} outputs"
+        )
+    from freezelab.finetune.strategies import preprocess_images  # strategies builds on this module
+
+    size = int(classifier.input.shape[1])
+    data = make_source_images(
+        check_int(num_images, "num_images", minimum=1),
+        size,
+        seed=check_int(seed, "seed", minimum=0),
+    )
+    probabilities = classifier.predict(
+        preprocess_images(data.images), batch_size=batch_size, verbose=0
+    )
+    return float(np.mean(np.argmax(probabilities, axis=-1) == data.labels))
 
 
 def pretrained_base(

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import keras
 
+from freezelab._validation import is_int
 from freezelab.core.compile_guard import compile_status, fresh_optimizer, recompile
 from freezelab.core.freezing import get_mask, select_layers, set_mask
 from freezelab.core.layers import iter_layers
@@ -87,7 +88,7 @@ class UnfreezeSchedule:
 
     def __post_init__(self):
         epochs = [stage.epoch for stage in self.stages]
-        if any(not isinstance(e, int) or isinstance(e, bool) or e < 1 for e in epochs):
+        if any(not is_int(e) or e < 1 for e in epochs):
             raise ValueError(
                 "Stage epochs must be ints of at least 1 (epoch 0 trains the head). "
                 f"Received: epochs {epochs}"
@@ -122,8 +123,9 @@ class UnfreezeSchedule:
             ValueError: If ``head_epochs`` or ``epochs_per_stage`` is below 1.
         """
         for label, value in (("head_epochs", head_epochs), ("epochs_per_stage", epochs_per_stage)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"{label} must be an int of at least 1. Received: {value!r}")
+        head_epochs, epochs_per_stage = int(head_epochs), int(epochs_per_stage)
         stages = tuple(
             UnfreezeStage(head_epochs + i * epochs_per_stage, (block,), learning_rate)
             for i, block in enumerate(blocks)
@@ -199,7 +201,7 @@ class GradualUnfreezing(keras.callbacks.Callback):
             raise RuntimeError(
                 "GradualUnfreezing recompiles inside fit(), which only takes effect on "
                 f"the TensorFlow backend. Received: backend {backend!r}. "
-                "Use freezelab.finetune.unfreezing.fit_in_stages(model, schedule, ...) instead."
+                "Use fl.fit_in_stages(model, schedule, ...) instead."
             )
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -267,8 +269,9 @@ def fit_in_stages(
         ValueError: If ``epochs`` is below 1 or the model is not compiled.
     """
     epochs = schedule.total_epochs if epochs is None else epochs
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+    if not is_int(epochs) or epochs < 1:
         raise ValueError(f"epochs must be an int of at least 1. Received: epochs={epochs!r}")
+    epochs = int(epochs)
     bounds = [0] + [s.epoch for s in schedule.stages if s.epoch < epochs] + [epochs]
     history: dict[str, list[float]] = {}
     records: list[StageRecord] = []

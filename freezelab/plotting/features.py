@@ -136,3 +136,28 @@ def plot_filter_pictures(
         columns=columns,
         suptitle=title or f"{result.layer_name}: what excites each filter",
     )
+
+
+def plot_source_task(image_size: int = 32, seed: int = 1) -> Figure:
+    """One sample of each class of the teacher's procedural source task, in class order.
+
+    Args:
+        image_size: Side of the drawn images, at least 8.
+        seed: Which draw (any seed; the teacher's held-out seed gives its held-out images).
+
+    Returns:
+        The matplotlib Figure (two rows of ten).
+
+    Raises:
+        ValueError: For an ``image_size`` below 8.
+    """
+    from freezelab.finetune.source_task import NUM_CLASSES, make_source_images
+
+    samples = make_source_images(NUM_CLASSES, image_size=image_size, seed=seed)
+    order = np.argsort(samples.labels)
+    return plot_image_grid(
+        [samples.images[i].astype(np.uint8) for i in order],
+        titles=[samples.class_names[samples.labels[i]].replace("_stripes_", " ") for i in order],
+        columns=10,
+        suptitle="the teacher's source task: one sample of each class",
+    )

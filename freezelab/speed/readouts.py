@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import keras
 
+from freezelab._validation import is_int
 from freezelab.core.keras_adapter import trainable_capable
 from freezelab.core.layers import block_names, iter_layers, unique_weights, weight_size
 from freezelab.speed.cost import LayerBackward, backward_rows, layer_costs, optimizer_state_bytes
@@ -282,7 +283,7 @@ class PanelLayout:
                 "freeze_first_blocks needs a model with VGG block names (block1_conv1 …). "
                 f"Received a model whose layers are: {', '.join(self.layer_names[:4])}"
             )
-        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= len(blocks):
+        if not is_int(count) or not 0 <= count <= len(blocks):
             raise ValueError(
                 f"count must be an int from 0 to {len(blocks)} (blocks to freeze). "
                 f"Received: count={count!r}"

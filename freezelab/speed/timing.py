@@ -20,7 +20,6 @@ afterwards, so timing a learner's model does not change it.
 
 from __future__ import annotations
 
-import logging
 import os
 import platform
 import statistics
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from freezelab._quiet import expected_retracing
 from freezelab._validation import check_int
 from freezelab.core.freezing import get_mask, set_mask
 from freezelab.core.keras_adapter import compile_arguments, optimizer_variables
@@ -208,7 +208,7 @@ def time_interleaved(
     x, y = _random_batch(model, input_shape, batch_size, seed)
     weights = model.get_weights()
     copies = []
-    with out_of_memory_message(batch_size, input_shape), _expected_retracing():
+    with out_of_memory_message(batch_size, input_shape), expected_retracing():
         for mask in masks:
             copy = keras.models.clone_model(model)
             copy.set_weights(weights)
@@ -292,7 +292,9 @@ def describe_device() -> str:
     model = platform.processor()
     try:
         with open("/proc/cpuinfo") as info:
-            names = [line.split(":", 1)[1].strip() for line in info if line.startswith("model name")]
+            names = [
+                line.split(":", 1)[1].strip() for line in info if line.startswith("model name")
+            ]
         model = names[0] if names else model
     except OSError:  # Not Linux: platform.processor() is the best there is.
         pass
@@ -407,32 +409,6 @@ def out_of_memory_message(batch_size: int, input_shape: tuple[int, ...]):
             f"batch_size={max(batch_size // 2, 1)}) or a smaller input size. "
             f"Received: batch_size={batch_size}, input_shape={input_shape}"
         ) from None
-
-
-@contextmanager
-def _expected_retracing():
-    """Hides TensorFlow's "triggered tf.function retracing" warning while copies compile.
-
-    One compiled copy per mask is the point of interleaving, so each copy traces
-    its own train function; TensorFlow warns about that as if it were a mistake.
-    Other warnings of the ``tensorflow`` logger still show.
-    """
-    logger = logging.getLogger("tensorflow")
-    retracing = _MessageFilter("triggered tf.function retracing")
-    logger.addFilter(retracing)
-    try:
-        yield
-    finally:
-        logger.removeFilter(retracing)
-
-
-class _MessageFilter(logging.Filter):
-    def __init__(self, text: str):
-        super().__init__()
-        self.text = text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return self.text not in record.getMessage()
 
 
 def _is_out_of_memory(error: BaseException) -> bool:

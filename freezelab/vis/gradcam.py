@@ -5,6 +5,12 @@ Grad-CAM (Selvaraju et al., 2017) takes a convolutional layer's feature maps
 respect to it, ``alpha_k = mean(d score / d A_k)``, and keeps the positive
 part of ``sum_k alpha_k A_k``. The map is as coarse as the layer (7x7 for
 VGG16's last block at 224) and is upsampled over the image.
+
+The score explained is the class's **logit** when the classifier ends in a
+softmax Dense layer (as the Keras Grad-CAM example does by removing the
+softmax): a softmax output that is already near 0 or 1 has almost no
+gradient, so its map would be near zero everywhere and only the stretching to
+0..1 would make it look decisive. `GradCam.coarse` keeps the raw, unstretched map.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from freezelab._quiet import expected_retracing
 from freezelab._validation import check_array, check_int, check_model, check_str
 from freezelab.vis.activations import (
     check_fits,
@@ -36,6 +43,8 @@ class GradCam:
         score: The model's output for that class.
         layer_name: The convolutional layer used.
         channel_weights: ``alpha_k``, one per channel of the layer.
+        explains: ``"logit"`` (the softmax layer's input for the class) or
+            ``"output"`` (the model's output, for a model without a final softmax).
     """
 
     heatmap: np.ndarray
@@ -44,6 +53,7 @@ class GradCam:
     score: float
     layer_name: str
     channel_weights: np.ndarray
+    explains: str = "output"
 
 
 def grad_cam(
@@ -117,8 +127,10 @@ def grad_cam(
             f"class_index must be in 0..{scores.shape[1] - 1}. Received: class_index={class_index}"
         )
     one_hot = np.eye(scores.shape[1], dtype=np.float32)[[class_index]]
-    gradient_fn = input_gradient_fn(head, _class_score)
-    _, gradients, _ = gradient_fn(maps, one_hot)
+    score_model, explains = _logit_model(model, ref.layer.output, head)
+    gradient_fn = input_gradient_fn(score_model, _class_score)
+    with expected_retracing():  # a new gradient function per call, traced once
+        _, gradients, _ = gradient_fn(maps, one_hot)
     channel_weights = gradients[0].mean(axis=(0, 1))
     coarse = np.maximum((maps[0] * channel_weights).sum(axis=-1), 0.0)
     return GradCam(
@@ -128,7 +140,22 @@ def grad_cam(
         score=float(scores[0, class_index]),
         layer_name=layer_name,
         channel_weights=channel_weights.astype(np.float32),
+        explains=explains,
     )
+
+
+def _logit_model(model: keras.Model, maps, head: keras.Model) -> tuple[keras.Model, str]:
+    """From the feature maps to the class logits when the model ends in a softmax Dense."""
+    last = model.layers[-1]
+    activation = getattr(getattr(last, "activation", None), "__name__", "")
+    if not isinstance(last, keras.layers.Dense) or activation != "softmax":
+        return head, "output"
+    # The same kernel and bias without the softmax: a new layer, the weights copied.
+    logits = keras.layers.Dense(last.units, activation=None, name=f"{last.name}_logits")
+    hidden = keras.Model(maps, last.input)
+    outputs = logits(hidden.output)
+    logits.set_weights(last.get_weights())
+    return keras.Model(hidden.input, outputs), "logit"
 
 
 def _class_score(outputs, one_hot):

@@ -109,7 +109,7 @@ def _jax_fn(model, loss_from_outputs):
     return call
 
 
-def _torch_fn(model, loss_from_outputs):  # pragma: no cover - torch is not installed in CI
+def _torch_fn(model, loss_from_outputs):  # run by tests/backends (torch in a subprocess)
     import torch
 
     def call(inputs, *extra):

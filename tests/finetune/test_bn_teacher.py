@@ -11,12 +11,12 @@ from freezelab.finetune.batchnorm import bn_counts, bn_layers
 from freezelab.finetune.bn_teacher import (
     BN_TEACHER_SOURCE,
     SOURCE_HELD_OUT_SEED,
-    bn_source_accuracy,
     bn_source_images,
     bn_teacher_weights_path,
     build_bn_teacher,
     load_bn_teacher,
 )
+from freezelab.finetune.teacher import source_accuracy
 from tests.support.helpers import keras_counts
 
 # 3x3 convolutions without bias: 3*16, 16*32, 32*64, 64*128 input-output pairs.
@@ -57,12 +57,12 @@ def test_shipped_weights_are_small_and_hold_trained_statistics():
 def test_pretrained_on_the_source_task_far_above_chance():
     classifier = load_bn_teacher(32, with_source_head=True, verbose=False)
     # An unseen seed (neither a training epoch nor the held-out set); chance is 0.05.
-    assert bn_source_accuracy(classifier, num_images=200, seed=2024) >= 0.85
+    assert source_accuracy(classifier, num_images=200, seed=2024) >= 0.85
 
 
 def test_source_accuracy_refuses_a_model_with_other_outputs():
     with pytest.raises(ValueError, match="20 source classes"):
-        bn_source_accuracy(build_bn_teacher(32))
+        source_accuracy(build_bn_teacher(32))
 
 
 def test_source_images_are_the_held_out_draw_and_balanced():

@@ -43,6 +43,20 @@ def test_source_task_accuracy_on_unseen_images(classifier):
     assert np.mean(predicted == held_out.labels) >= MIN_SOURCE_ACCURACY
 
 
+def test_source_accuracy_is_the_share_predicted_right(classifier):
+    # The lesson's figure against an independent count made here.
+    held_out = make_source_images(200, image_size=32, seed=UNSEEN_SEED)
+    inputs = keras.applications.vgg16.preprocess_input(held_out.images.copy())
+    expected = np.mean(np.argmax(classifier.predict(inputs, verbose=0), -1) == held_out.labels)
+    assert teacher.source_accuracy(classifier, 200, seed=UNSEEN_SEED) == pytest.approx(expected)
+
+
+def test_source_accuracy_defaults_to_the_held_out_draw(classifier):
+    assert teacher.source_accuracy(classifier, 100) == teacher.source_accuracy(
+        classifier, 100, seed=987_654
+    )
+
+
 def test_most_first_layer_kernels_detect_edges_or_colours(classifier):
     learned = kernel_stats(classifier.get_layer("block1_conv1").get_weights()[0])
     random_shares = []

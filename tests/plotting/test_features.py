@@ -10,6 +10,7 @@ from freezelab.plotting.features import (
     plot_filter_pictures,
     plot_heatmap,
     plot_image_grid,
+    plot_source_task,
 )
 from freezelab.vis.ascent import AscentSettings, FilterPictures
 
@@ -145,3 +146,17 @@ def test_filter_pictures_takes_a_given_title():
     figure = plot_filter_pictures(filter_result([1]), title="after fine-tuning")
     assert suptitle(figure) == "after fine-tuning"
     assert len(image_axes(figure)) == 1
+
+
+def test_source_task_shows_each_class_once_in_class_order():
+    from freezelab.finetune.source_task import CLASS_NAMES, make_source_images
+
+    figure = plot_source_task(image_size=16, seed=3)
+    drawn = image_axes(figure)
+    assert [axis.get_title() for axis in drawn] == [
+        n.replace("_stripes_", " ") for n in CLASS_NAMES
+    ]
+    samples = make_source_images(len(CLASS_NAMES), image_size=16, seed=3)
+    first = int(np.flatnonzero(samples.labels == 0)[0])
+    np.testing.assert_array_equal(shown(drawn[0]), samples.images[first].astype(np.uint8))
+    plt.close(figure)

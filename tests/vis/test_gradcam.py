@@ -97,3 +97,22 @@ def test_layers_without_a_feature_map_and_diverged_models_are_refused():
     dense.set_weights([np.full((2, 2), np.nan, np.float32), np.zeros(2, np.float32)])
     with pytest.raises(ValueError, match="non-finite scores"):
         grad_cam(model, scene())
+
+
+def test_a_softmax_classifier_is_explained_by_its_logit():
+    # The same quadrant model with a softmax on top: Grad-CAM must weigh the
+    # channels by the logit's gradient (the hand-derived one of the plain
+    # model), not the saturated softmax's, which would be ~p(1-p) times smaller.
+    plain = quadrant_model("top_right")
+    outputs = layers.Activation("linear")(plain.output)
+    with_softmax = keras.Model(
+        plain.input, layers.Dense(2, activation="softmax", name="p")(outputs)
+    )
+    with_softmax.get_layer("p").set_weights([np.eye(2, dtype=np.float32), np.zeros(2, np.float32)])
+    logit_map = grad_cam(plain, scene(), class_index=0)
+    softmax_map = grad_cam(with_softmax, scene(), class_index=0)
+    assert softmax_map.explains == "logit" and logit_map.explains == "output"
+    np.testing.assert_allclose(softmax_map.channel_weights, logit_map.channel_weights, rtol=1e-5)
+    np.testing.assert_allclose(softmax_map.coarse, logit_map.coarse, rtol=1e-5)
+    # The reported score is still the model's own output: a probability.
+    assert 0.0 < softmax_map.score <= 1.0

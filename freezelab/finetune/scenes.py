@@ -1,0 +1,244 @@
+"""Scenes with a localised object: a task whose Grad-CAM can be checked.
+
+Grad-CAM claims to show *where* a decision rests. To check that claim the
+images need an object whose place is known. This module paints one small
+shape per image, anywhere on a cluttered "dead leaves" background (the
+source task's, `freezelab.finetune.source_task.dead_leaves`), and keeps the
+shape's mask. `make_pair_scene` puts two objects of different classes side by
+side in one image, so each class's heatmap can be checked against its own
+object.
+
+The classes default to `SCENE_CLASSES`: a cross and a bar, which the
+teacher's source task never shows, and a disc and a triangle, which it shows
+large and centred (here they are small and anywhere). Shapes are drawn by
+`freezelab.finetune.source_task.shape_masks`, the one drawing rule.
+
+No model code: NumPy arrays in, NumPy arrays out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from freezelab._validation import check_int
+from freezelab.finetune.source_task import (
+    EXTRA_SHAPES,
+    SHAPES,
+    dead_leaves,
+    paint_masks,
+    shape_masks,
+)
+
+SCENE_CLASSES = ("cross", "bar", "ring", "triangle")
+#: Object radius as a share of the image side: small enough to be localised.
+RADIUS_RANGE = (0.16, 0.24)
+MIN_SCENE_SIZE = 32
+#: How much of the dead-leaves background's contrast is kept.
+BACKGROUND_CONTRAST = 0.5
+
+
+@dataclass(frozen=True)
+class SceneData:
+    """Scenes with their objects' labels and masks.
+
+    Attributes:
+        images: float32 ``(n, size, size, 3)``, RGB in 0..255.
+        labels: int64 ``(n,)`` class indices into ``class_names`` (for a pair
+            scene: the class of each of its two objects).
+        masks: bool ``(n, size, size)``: where each labelled object is.
+        class_names: The class names, in label order.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    masks: np.ndarray
+    class_names: tuple[str, ...]
+
+    @property
+    def num_classes(self) -> int:
+        """How many classes."""
+        return len(self.class_names)
+
+
+def make_scenes(
+    num_images: int,
+    image_size: int = 64,
+    seed: int = 0,
+    classes: Sequence[str] = SCENE_CLASSES,
+) -> SceneData:
+    """Draws scenes of one small object each, at a random place, with balanced labels.
+
+    Args:
+        num_images: How many scenes.
+        image_size: Side of the square images, at least 32.
+        seed: Seed of the random generator; another seed is another set.
+        classes: Shape names, each from ``SHAPES`` or ``EXTRA_SHAPES`` of
+            `freezelab.finetune.source_task`, at least two, no repeats.
+
+    Returns:
+        A `SceneData` (``masks`` marks each scene's object).
+
+    Raises:
+        ValueError: For a non-positive ``num_images``, an ``image_size``
+            below 32, or ``classes`` that are unknown, repeated or fewer than two.
+    """
+    num_images = check_int(num_images, "num_images", minimum=1)
+    image_size = check_int(image_size, "image_size", minimum=MIN_SCENE_SIZE)
+    classes = _check_classes(classes)
+    rng = np.random.default_rng(seed)
+    labels = np.arange(num_images) % len(classes)
+    rng.shuffle(labels)
+    radius = image_size * rng.uniform(*RADIUS_RANGE, size=num_images)
+    # Anywhere, but wholly inside the image.
+    centres = radius[:, None] + rng.uniform(0, 1, size=(num_images, 2)) * (
+        image_size - 2 * radius[:, None]
+    )
+    masks = shape_masks(
+        np.asarray(classes)[labels],
+        image_size,
+        centres,
+        radius,
+        rng.uniform(0, 2 * np.pi, size=num_images),
+    )
+    images = paint_masks(_background(num_images, image_size, rng), masks, rng)
+    return SceneData(_finish(images, rng), labels.astype(np.int64), masks, classes)
+
+
+def make_pair_scene(
+    first: str,
+    second: str,
+    image_size: int = 64,
+    seed: int = 0,
+    classes: Sequence[str] = SCENE_CLASSES,
+) -> tuple[np.ndarray, SceneData]:
+    """One scene with two objects of different classes, one in each half.
+
+    Args:
+        first: The class of the object in the left half.
+        second: The class of the object in the right half.
+        image_size: Side of the square image, at least 32.
+        seed: Seed of the random generator.
+        classes: The class list the labels index into.
+
+    Returns:
+        ``(image, objects)``: the float32 ``(size, size, 3)`` RGB image in
+        0..255, and a `SceneData` of two entries whose ``labels`` and
+        ``masks`` describe the left and the right object (its ``images`` hold
+        the scene twice).
+
+    Raises:
+        ValueError: If ``first`` or ``second`` is not in ``classes``, or
+            they are the same class.
+    """
+    image_size = check_int(image_size, "image_size", minimum=MIN_SCENE_SIZE)
+    classes = _check_classes(classes)
+    for name, value in (("first", first), ("second", second)):
+        if value not in classes:
+            raise ValueError(f"{name} must be one of {classes}. Received: {name}={value!r}")
+    if first == second:
+        raise ValueError(
+            f"A pair scene needs two different classes. Received: first={first!r}, second={second!r}"
+        )
+    rng = np.random.default_rng(seed)
+    radius = image_size * np.full(2, RADIUS_RANGE[1])
+    half = image_size / 2
+    rows = rng.uniform(radius, image_size - radius)
+    columns = np.array([half / 2, half + half / 2]) + rng.uniform(-0.1, 0.1, 2) * half
+    masks = shape_masks(
+        np.asarray([first, second]),
+        image_size,
+        np.stack([rows, columns], axis=1),
+        radius,
+        rng.uniform(0, 2 * np.pi, size=2),
+    )
+    scene = _background(1, image_size, rng)
+    for mask in masks:
+        scene = paint_masks(scene, mask[None], rng)
+    image = _finish(scene, rng)[0]
+    labels = np.array([classes.index(first), classes.index(second)], dtype=np.int64)
+    return image, SceneData(np.stack([image, image]), labels, masks, classes)
+
+
+def heat_on_mask(heat: np.ndarray, mask: np.ndarray) -> float:
+    """The share of a heatmap's total that falls on a mask.
+
+    Args:
+        heat: ``(H, W)`` non-negative map.
+        mask: ``(H, W)`` bool mask of the same shape.
+
+    Returns:
+        ``sum(heat[mask]) / sum(heat)``; 0.0 for an all-zero map.
+
+    Raises:
+        ValueError: If the shapes differ.
+    """
+    heat, mask = np.asarray(heat, dtype=np.float64), np.asarray(mask, dtype=bool)
+    if heat.shape != mask.shape:
+        raise ValueError(
+            f"heat and mask need the same shape. Received: heat {heat.shape}, mask {mask.shape}"
+        )
+    total = float(np.clip(heat, 0, None).sum())
+    return float(np.clip(heat, 0, None)[mask].sum() / total) if total > 0 else 0.0
+
+
+def nearest_object(point: tuple[int, int], masks: np.ndarray) -> int:
+    """Which mask lies nearest to a pixel (0 distance if the pixel is on it).
+
+    Args:
+        point: ``(row, column)``.
+        masks: bool ``(k, H, W)``, each with at least one pixel set.
+
+    Returns:
+        The index of the nearest mask (the first on ties).
+
+    Raises:
+        ValueError: For an empty mask.
+    """
+    masks = np.asarray(masks, dtype=bool)
+    distances = []
+    for index, mask in enumerate(masks):
+        rows, columns = np.nonzero(mask)
+        if len(rows) == 0:
+            raise ValueError(f"Mask {index} is empty. Received: masks of shape {masks.shape}")
+        distances.append(np.min((rows - point[0]) ** 2 + (columns - point[1]) ** 2))
+    return int(np.argmin(distances))
+
+
+def _background(num_images: int, image_size: int, rng: np.random.Generator) -> np.ndarray:
+    # The source task's dead leaves at reduced contrast: clutter, but quieter than the object.
+    leaves = dead_leaves(num_images, image_size, rng)
+    mean = leaves.mean(axis=(1, 2, 3), keepdims=True)
+    return (mean + BACKGROUND_CONTRAST * (leaves - mean)).astype(np.float32)
+
+
+def _finish(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    images = images + rng.normal(0.0, 0.03, size=images.shape).astype(np.float32)
+    return (np.clip(images, 0.0, 1.0) * 255.0).astype(np.float32)
+
+
+def _check_classes(classes: Sequence[str]) -> tuple[str, ...]:
+    known = SHAPES + EXTRA_SHAPES
+    names = tuple(classes) if isinstance(classes, (list, tuple)) else None
+    if (
+        names is None
+        or len(names) < 2
+        or len(set(names)) != len(names)
+        or any(name not in known for name in names)
+    ):
+        raise ValueError(
+            f"classes must be two or more different names from {known}. Received: classes={classes!r}"
+        )
+    return names
+
+
+__all__ = [
+    "SCENE_CLASSES",
+    "SceneData",
+    "heat_on_mask",
+    "make_pair_scene",
+    "make_scenes",
+    "nearest_object",
+]
