@@ -85,6 +85,7 @@ _LAZY_MODULES = {
     ),
     "freezelab.finetune.unfreezing": ("GradualUnfreezing", "UnfreezeSchedule", "fit_in_stages"),
     "freezelab.finetune.drift": ("drift_by_block", "verify_frozen_unchanged"),
+    "freezelab.finetune.seeds": ("compare_over_seeds", "strategies_over_seeds"),
     "freezelab.finetune.bn_teacher": ("bn_source_images", "load_bn_teacher"),
     "freezelab.finetune.batchnorm": (
         "bn_change",

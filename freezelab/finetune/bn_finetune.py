@@ -33,6 +33,7 @@ from freezelab.core.accounting import count_params
 from freezelab.core.freezing import get_mask
 from freezelab.finetune.batchnorm import bn_change, bn_snapshot, freeze_bn, training_inference_gap
 from freezelab.finetune.drift import snapshot_weights, verify_frozen_unchanged, weight_drift
+from freezelab.finetune.seeds import compare_over_seeds
 from freezelab.finetune.strategies import Budget, SplitData, build_classifier, preprocess_images
 
 if TYPE_CHECKING:
@@ -268,7 +269,8 @@ def compare_bn_runs(runs: list[BNRun]) -> BNComparison:
 
     Returns:
         A `BNComparison`; its winner is the mode with the higher mean, named
-        only when the gap between the means exceeds the larger standard deviation.
+        only when the gap between the means exceeds the larger standard
+        deviation (the rule of `freezelab.finetune.seeds.beyond_spread`).
 
     Raises:
         ValueError: If a mode is missing, the seeds differ between the modes,
@@ -289,15 +291,18 @@ def compare_bn_runs(runs: list[BNRun]) -> BNComparison:
             "Both BN modes need runs on the same seeds, at least two of them. Received: seeds "
             + ", ".join(f"{mode} {sorted(values)}" for mode, values in by_mode.items())
         )
-    accuracies = {mode: tuple(by_mode[mode][s] for s in seeds) for mode in BN_MODES}
-    means = {mode: float(np.mean(values)) for mode, values in accuracies.items()}
-    stds = {mode: float(np.std(values, ddof=1)) for mode, values in accuracies.items()}
-    gap = means["updating"] - means["frozen"]
-    spread = max(stds.values())
-    winner = None
-    if abs(gap) > spread:
-        winner = "updating" if gap > 0 else "frozen"
-    return BNComparison(tuple(seeds), accuracies, means, stds, gap, spread, winner)
+    comparison = compare_over_seeds(
+        {mode: [by_mode[mode][s] for s in seeds] for mode in BN_MODES}, seeds, "val accuracy"
+    )
+    return BNComparison(
+        comparison.seeds,
+        dict(comparison.values),
+        dict(comparison.means),
+        dict(comparison.stds),
+        comparison.gap("updating", "frozen"),
+        comparison.spread("updating", "frozen"),
+        comparison.winner("updating", "frozen"),
+    )
 
 
 def nested_classifier(
