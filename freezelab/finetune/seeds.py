@@ -324,6 +324,8 @@ def strategies_over_seeds(
         progress: Print one line per finished run (seed, strategy, accuracies, seconds).
         **run_strategy_kwargs: Passed to `run_strategy` (``freeze_up_to``,
             ``preprocessing``, ``label``, ``verbose``, ...); not ``seed``.
+            ``reuse`` defaults to a new dict, so each set-up traces its
+            train function once for all seeds.
 
     Returns:
         Strategy to its runs, one per seed in the order of ``seeds``.
@@ -351,6 +353,8 @@ def strategies_over_seeds(
             f"Received: seed={run_strategy_kwargs['seed']!r}"
         )
     progress = check_bool(progress, "progress")
+    # One compiled model per set-up, reused across seeds (see run_strategy's reuse).
+    run_strategy_kwargs.setdefault("reuse", {})
     runs: dict[str, list[TrainingRun]] = {strategy: [] for strategy in strategies}
     for seed in seeds:
         dataset = make_dataset(seed)

@@ -33,7 +33,12 @@ import numpy as np
 from freezelab.core.accounting import count_params
 from freezelab.core.freezing import freeze, get_mask, weighted_layers
 from freezelab.core.layers import iter_layers
-from freezelab.core.models import describe_weights, set_weights_source, with_head
+from freezelab.core.models import (
+    describe_weights,
+    set_weights_source,
+    weights_source,
+    with_head,
+)
 from freezelab.finetune.drift import (
     LayerDrift,
     snapshot_weights,
@@ -61,6 +66,8 @@ STRATEGIES = (
     "from_scratch",
 )
 PREPROCESSINGS = ("caffe", "unit")
+#: Strategies that compile once per run, so a kept compiled model can serve the next run.
+_COMPILE_ONCE = ("freeze_blocks", "full_fine_tuning", "from_scratch")
 
 
 @dataclass(frozen=True)
@@ -284,6 +291,7 @@ def run_strategy(
     seed: int = 0,
     verbose: int = 0,
     label: str | None = None,
+    reuse: dict | None = None,
 ) -> TrainingRun:
     """Trains one strategy and checks that frozen layers did not move.
 
@@ -304,6 +312,14 @@ def run_strategy(
             the shuffling.
         verbose: Passed to ``fit()``: 0 silent, 2 one line per epoch.
         label: Name shown in plots; defaults to the strategy.
+        reuse: A dict kept between calls (``{}`` to start) in which runs of
+            the strategies that compile once (``freeze_blocks``,
+            ``full_fine_tuning``, ``from_scratch``) keep their compiled
+            model. A later run of the same set-up loads its fresh weights and
+            a fresh optimizer state into that model, so ``fit()`` does not
+            trace its functions again (tracing costs more than a small run).
+            The earlier run's ``model`` is replaced by an uncompiled copy with
+            its trained weights. None: a new model every run.
 
     Returns:
         A `TrainingRun`.
@@ -346,14 +362,14 @@ def run_strategy(
     else:
         if strategy == "freeze_blocks":
             freeze(model, up_to=freeze_up_to)
-        _compile(model, budget.learning_rate)
+        model = _compiled(model, strategy, budget.learning_rate, reuse)
         run = model.fit(x_train, y_train, epochs=budget.epochs, **fit_args)
         history = {key: [float(v) for v in values] for key, values in run.history.items()}
         ever_trained = get_mask(model)
     seconds = time.perf_counter() - start
     drift = weight_drift(before, model, mask=ever_trained)
     verify_frozen_unchanged(drift)
-    return TrainingRun(
+    result = TrainingRun(
         strategy=strategy,
         label=label or strategy,
         history=history,
@@ -365,6 +381,53 @@ def run_strategy(
         stages=stages,
         model=model,
     )
+    if reuse is not None and strategy in _COMPILE_ONCE:
+        reuse[_reuse_key(model, strategy, budget.learning_rate)]["last_run"] = result
+    return result
+
+
+def _reuse_key(model: keras.Model, strategy: str, learning_rate: float) -> tuple:
+    """What a compiled model's train function depends on: the same key, the same function."""
+    shape = tuple(model.input.shape)
+    mask = tuple(get_mask(model).items())
+    layers = tuple(
+        (ref.name, type(ref.layer).__name__, tuple(tuple(w.shape) for w in ref.layer.weights))
+        for ref in iter_layers(model)
+        if not isinstance(ref.layer, keras.layers.InputLayer)  # auto-named per model
+    )
+    return (strategy, float(learning_rate), shape, mask, layers)
+
+
+def _compiled(model: keras.Model, strategy: str, learning_rate: float, reuse) -> keras.Model:
+    """``model`` compiled, or the kept compiled model of the same set-up holding its weights."""
+    if reuse is None:
+        _compile(model, learning_rate)
+        return model
+    if not isinstance(reuse, dict):
+        raise ValueError(f"reuse must be a dict or None. Received: reuse={reuse!r}")
+    key = _reuse_key(model, strategy, learning_rate)
+    entry = reuse.get(key)
+    if entry is None:
+        _compile(model, learning_rate)
+        model.optimizer.build(model.trainable_variables)
+        start = [np.array(variable) for variable in model.optimizer.variables]
+        reuse[key] = {"model": model, "optimizer_start": start, "last_run": None}
+        return model
+    kept = entry["model"]
+    if entry["last_run"] is not None:  # the earlier run keeps its trained weights
+        entry["last_run"].model = _detached_copy(kept)
+    kept.set_weights(model.get_weights())
+    for variable, value in zip(kept.optimizer.variables, entry["optimizer_start"]):
+        variable.assign(value)
+    set_weights_source(kept, weights_source(model))
+    return kept
+
+
+def _detached_copy(model: keras.Model) -> keras.Model:
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    set_weights_source(copy, weights_source(model))
+    return copy
 
 
 def forgotten_recompile_demo(

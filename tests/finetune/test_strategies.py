@@ -119,3 +119,35 @@ def test_two_phase_beats_training_from_scratch_on_the_target_data():
     assert two_phase.final_val_accuracy > scratch.final_val_accuracy + 0.1
     assert two_phase.final_val_accuracy > 2 * chance
     assert [r.recompiled for r in two_phase.stages][:4] == [True, False, False, True]
+
+
+@pytest.mark.parametrize("strategy", ["freeze_blocks", "full_fine_tuning", "from_scratch"])
+def test_a_reused_compiled_model_gives_the_run_a_fresh_model_gives(strategy):
+    budget = Budget(epochs=2, batch_size=8)
+
+    def run(seed, **extra):
+        data = tiny_data(seed=seed)
+        return run_strategy(
+            strategy, tiny_base, data, budget, seed=seed, freeze_up_to="block1", **extra
+        )
+
+    fresh = [run(seed) for seed in (0, 1)]
+    pool = {}
+    first = run(0, reuse=pool)
+    kept = next(iter(pool.values()))["model"]
+    train_function = kept.train_function
+    second = run(1, reuse=pool)
+    assert len(pool) == 1 and second.model is kept
+    assert kept.train_function is train_function  # traced once, used twice
+    assert first.model is not kept  # the earlier run keeps a copy of its own weights
+    for expected, got in zip(fresh, (first, second)):
+        for metric, values in expected.history.items():
+            np.testing.assert_allclose(got.history[metric], values, rtol=1e-5, atol=1e-6)
+        for a, b in zip(expected.model.get_weights(), got.model.get_weights()):
+            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+        assert got.weights == expected.weights
+
+
+def test_reuse_must_be_a_dict():
+    with pytest.raises(ValueError, match="Received: reuse="):
+        run_strategy("full_fine_tuning", tiny_base, tiny_data(), Budget(epochs=2), reuse=[])
