@@ -96,6 +96,14 @@ class CompileStatus:
             return "The model is not compiled yet: compile() will use the current flags."
         if not self.needs_recompile:
             return "In sync: training follows the current trainable flags."
+        if not self.fit_would_be_stale:
+            return (
+                f"Recompile advised: trainable flags changed since compile() on layers with "
+                f"weights ({self.changes_text()}). No training step has run yet, so Keras "
+                "3 still builds its train function from the current flags at the first "
+                "fit() and the change takes effect; Keras documents the set as fixed at "
+                "compile(), so freezelab.recompile(model) makes it certain."
+            )
         if self.train_function_built:
             effect = (
                 "fit() has already built its train function, so these changes are "
@@ -103,8 +111,8 @@ class CompileStatus:
             )
         else:
             effect = (
-                "Keras fixes the trainable set at compile(); recompile so the change "
-                "is certain to take effect."
+                "The optimizer was already built for the old set of weights, so the "
+                "next fit() would not train the current flags."
             )
         return (
             f"Recompile needed: trainable flags changed since compile() on layers with "

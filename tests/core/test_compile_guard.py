@@ -73,6 +73,22 @@ def test_change_before_first_fit_is_reported_but_not_yet_built():
     status = compile_status(model)
     assert status.needs_recompile and not status.train_function_built
     assert "recompile" in status.message.lower()
+    # The message says the change takes effect; Keras's first fit() agrees.
+    assert status.message.startswith("Recompile advised") and "takes effect" in status.message
+    kernel = np.array(model.get_layer("second").kernel)
+    x, y = data()
+    model.fit(x, y, verbose=0)
+    np.testing.assert_array_equal(np.array(model.get_layer("second").kernel), kernel)
+
+
+def test_an_optimizer_built_for_the_old_set_is_named_as_the_reason():
+    model = small_model()
+    model.compile(optimizer="sgd", loss="mse")
+    model.optimizer.build(model.trainable_variables)
+    freeze(model, "second")
+    status = compile_status(model)
+    assert status.fit_would_be_stale and not status.train_function_built
+    assert status.message.startswith("Recompile needed") and "optimizer was already built" in status.message
 
 
 def test_recompile_of_uncompiled_model_is_a_clear_error():
