@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.support.web import CHROMIUM, CHROMIUM_ARGS, free_port, in_ci
+from tests.support.web import chromium, free_port
 
 pytestmark = pytest.mark.browser
 
@@ -97,21 +97,8 @@ def jupyter_lab(tmp_path):
 
 @pytest.fixture
 def browser():
-    if not Path(CHROMIUM).exists():
-        if in_ci():
-            pytest.fail(f"CI=true: the browser test must run, but {CHROMIUM} is missing.")
-        pytest.skip(f"{CHROMIUM} is not installed (set CI=true to make this a failure)")
-    sync_api = pytest.importorskip("playwright.sync_api") if not in_ci() else None
-    if sync_api is None:
-        from playwright import sync_api
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _layer_params() -> int:
