@@ -59,6 +59,7 @@ _LAZY_MODULES = {
     "freezelab.speed.cost": ("block_shares", "layer_costs", "memory_estimate", "step_cost"),
     "freezelab.speed.timing": ("describe_device", "time_train_step"),
     "freezelab.speed.sweep": ("predict_sweep", "run_sweep", "standard_cases"),
+    "freezelab.verdicts": ("paired_verdict",),
     "freezelab.vis.images": ("from_caffe", "sample_image", "to_caffe"),
     "freezelab.vis.activations": ("feature_maps", "heatmap", "overlay", "peak_location"),
     "freezelab.vis.gradcam": ("grad_cam",),

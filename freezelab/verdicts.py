@@ -1,0 +1,173 @@
+"""One rule for "shown in this run": paired comparisons that can say "not shown".
+
+Every measured comparison in the course is **paired**: two arms measured in
+the same timing round (interleaved step times), or trained on the same seed
+and the same data split (fine-tuning runs). Pairing cancels what the two arms
+share (a load spike, a lucky split), so the evidence is in the per-pair
+comparisons, not in two spreads set side by side.
+
+The rule (`paired_verdict`): form one number per pair, the ratio ``a / b``
+(timings) or the difference ``a - b`` (accuracies, drifts). The claim "a is
+lower (or higher) than b" is **shown** when the middle half of those numbers
+(the interquartile range, inclusive quartiles) lies entirely on the claim's
+side of "no difference" (1 for a ratio, 0 for a difference). Put plainly: at
+least about three pairs in four favour the claim, and the typical pair by a
+margin. With 5 pairs that means at least 4 of 5; with 15 timing rounds, about
+12 of 15. Fewer than `MIN_PAIRS` pairs never show anything.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+#: Fewest pairs from which a verdict can be "shown".
+MIN_PAIRS = 3
+STATISTICS = ("ratio", "difference")
+DIRECTIONS = ("lower", "higher")
+
+
+@dataclass(frozen=True)
+class PairedVerdict:
+    """The outcome of one paired comparison.
+
+    Attributes:
+        claim: What was claimed, in words, e.g. ``"blocks 1-2 faster than block4 only"``.
+        statistic: ``"ratio"`` (``a / b`` per pair) or ``"difference"`` (``a - b``).
+        direction: ``"lower"`` or ``"higher"``: the claim is that ``a`` is that.
+        median: Median of the per-pair numbers.
+        lower_quartile: 25th percentile of the per-pair numbers.
+        upper_quartile: 75th percentile of the per-pair numbers.
+        favouring: Pairs whose number favours the claim.
+        pairs: Number of pairs.
+        shown: Whether the claim is shown by the rule.
+    """
+
+    claim: str
+    statistic: str
+    direction: str
+    median: float
+    lower_quartile: float
+    upper_quartile: float
+    favouring: int
+    pairs: int
+    shown: bool
+
+    @property
+    def verdict(self) -> str:
+        """``"shown in this run"`` or ``"not shown in this run"``."""
+        return "shown in this run" if self.shown else "not shown in this run"
+
+    def __str__(self) -> str:
+        name = "ratio" if self.statistic == "ratio" else "difference"
+        numbers = (
+            f"median {name} {self.median:.3g}, middle half {self.lower_quartile:.3g} to "
+            f"{self.upper_quartile:.3g}, {self.favouring} of {self.pairs} pairs agree"
+        )
+        if self.pairs < MIN_PAIRS:
+            numbers += f"; fewer than {MIN_PAIRS} pairs"
+        return f"{self.claim}: {self.verdict} ({numbers})"
+
+
+def paired_numbers(a: Sequence[float], b: Sequence[float], statistic: str) -> list[float]:
+    """One number per pair: ``a[i] / b[i]`` or ``a[i] - b[i]``.
+
+    Args:
+        a: Values of the first arm, one per pair.
+        b: Values of the second arm, in the same order.
+        statistic: ``"ratio"`` or ``"difference"``.
+
+    Returns:
+        The per-pair numbers, in order.
+
+    Raises:
+        ValueError: For arms of different lengths, an empty arm, a value that
+            is not a finite number, an unknown statistic, or a ratio with a
+            non-positive denominator.
+    """
+    if statistic not in STATISTICS:
+        raise ValueError(
+            f"statistic must be one of {STATISTICS}. Received: statistic={statistic!r}"
+        )
+    a, b = _finite(a, "a"), _finite(b, "b")
+    if len(a) != len(b) or not a:
+        raise ValueError(
+            "A paired comparison needs two non-empty arms of equal length, one value per pair. "
+            f"Received: len(a)={len(a)}, len(b)={len(b)}"
+        )
+    if statistic == "difference":
+        return [x - y for x, y in zip(a, b)]
+    if min(b) <= 0:
+        raise ValueError(f"A ratio needs positive values in b. Received: b={b}")
+    return [x / y for x, y in zip(a, b)]
+
+
+def paired_verdict(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    claim: str,
+    direction: str = "lower",
+    statistic: str = "ratio",
+) -> PairedVerdict:
+    """Decides whether a paired comparison shows that ``a`` is lower (or higher) than ``b``.
+
+    Args:
+        a: The first arm, one value per pair (a timing round, or a seed).
+        b: The second arm, in the same pair order.
+        claim: The claim in words, printed with the verdict.
+        direction: ``"lower"``: the claim is ``a < b``; ``"higher"``: ``a > b``.
+        statistic: ``"ratio"`` for timings (scale-free), ``"difference"``
+            for accuracies and drifts.
+
+    Returns:
+        A `PairedVerdict`; ``str()`` of it reads as one line.
+
+    Raises:
+        ValueError: As `paired_numbers`, or for an unknown direction.
+
+    Example:
+        >>> str(paired_verdict([1, 1, 1, 1], [2, 2, 2, 2], claim="a faster"))
+        'a faster: shown in this run (median ratio 0.5, middle half 0.5 to 0.5, 4 of 4 pairs agree)'
+    """
+    if direction not in DIRECTIONS:
+        raise ValueError(
+            f"direction must be one of {DIRECTIONS}. Received: direction={direction!r}"
+        )
+    numbers = paired_numbers(a, b, statistic)
+    neutral = 1.0 if statistic == "ratio" else 0.0
+    if len(numbers) > 1:
+        lower, _, upper = statistics.quantiles(numbers, n=4, method="inclusive")
+    else:
+        lower = upper = numbers[0]
+    if direction == "lower":
+        favouring = sum(number < neutral for number in numbers)
+        beyond = upper < neutral
+    else:
+        favouring = sum(number > neutral for number in numbers)
+        beyond = lower > neutral
+    return PairedVerdict(
+        claim=claim,
+        statistic=statistic,
+        direction=direction,
+        median=statistics.median(numbers),
+        lower_quartile=lower,
+        upper_quartile=upper,
+        favouring=favouring,
+        pairs=len(numbers),
+        shown=beyond and len(numbers) >= MIN_PAIRS,
+    )
+
+
+def _finite(values: Sequence[float], name: str) -> list[float]:
+    try:
+        numbers = [float(value) for value in values]
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name} must be a sequence of numbers. Received: {name}={values!r}"
+        ) from None
+    if not all(math.isfinite(number) for number in numbers):
+        raise ValueError(f"{name} must hold finite numbers. Received: {name}={numbers}")
+    return numbers

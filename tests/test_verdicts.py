@@ -1,0 +1,74 @@
+"""The paired verdict rule, checked against hand-worked pairs."""
+
+import pytest
+
+from freezelab.verdicts import MIN_PAIRS, paired_numbers, paired_verdict
+
+
+def test_every_round_faster_is_shown_with_hand_computed_ratio():
+    verdict = paired_verdict([50, 60, 40, 50], [100, 100, 100, 100], claim="a faster")
+    assert verdict.shown
+    assert verdict.median == pytest.approx(0.5)
+    assert verdict.favouring == 4 and verdict.pairs == 4
+    assert str(verdict).startswith("a faster: shown in this run (median ratio 0.5")
+
+
+def test_one_pair_in_five_against_is_still_shown_two_are_not():
+    # Differences (a - b): 4 of 5 positive -> inclusive lower quartile is the 2nd smallest.
+    four = paired_verdict(
+        [3, 3, 3, 3, 1],
+        [1, 1, 1, 1, 2],
+        claim="a higher",
+        direction="higher",
+        statistic="difference",
+    )
+    assert four.lower_quartile == pytest.approx(2.0) and four.shown
+    three = paired_verdict(
+        [3, 3, 3, 0, 0],
+        [1, 1, 1, 1, 1],
+        claim="a higher",
+        direction="higher",
+        statistic="difference",
+    )
+    assert three.lower_quartile == pytest.approx(-1.0)
+    assert not three.shown and three.verdict == "not shown in this run"
+
+
+def test_a_coin_flip_is_not_shown_either_way():
+    a, b = [1, 2, 1, 2, 1, 2], [2, 1, 2, 1, 2, 1]
+    assert not paired_verdict(a, b, claim="a faster").shown
+    assert not paired_verdict(a, b, claim="a slower", direction="higher").shown
+
+
+def test_pairing_matters_a_shared_drift_cancels():
+    # Both arms drift together; unpaired spreads overlap, but a is always 10 % lower.
+    b = [100, 200, 300, 150, 250]
+    a = [0.9 * x for x in b]
+    verdict = paired_verdict(a, b, claim="a faster")
+    assert verdict.shown and verdict.median == pytest.approx(0.9)
+
+
+def test_too_few_pairs_never_show():
+    verdict = paired_verdict([1] * (MIN_PAIRS - 1), [2] * (MIN_PAIRS - 1), claim="a faster")
+    assert not verdict.shown and "fewer than" in str(verdict)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(a=[1, 2], b=[1]), "len\\(a\\)=2, len\\(b\\)=1"),
+        (dict(a=[], b=[]), "len\\(a\\)=0"),
+        (dict(a=[1, float("nan")], b=[1, 1]), "finite"),
+        (dict(a=["x"], b=[1]), "a='x'|a=\\['x'\\]"),
+        (dict(a=[1], b=[0]), "positive values in b"),
+        (dict(a=[1], b=[1], statistic="mean"), "statistic='mean'"),
+        (dict(a=[1], b=[1], direction="down"), "direction='down'"),
+    ],
+)
+def test_bad_input_names_what_was_received(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        paired_verdict(claim="c", **kwargs)
+
+
+def test_paired_numbers_difference():
+    assert paired_numbers([3, 5], [1, 1], "difference") == [2, 4]
