@@ -11,17 +11,21 @@ from freezelab.speed.sweep import SweepResult
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-KIND_COLOURS = {"none": "#444444", "prefix": "#2a9d5c", "middle": "#d0703a"}
+KIND_COLOURS = {"none": "#444444", "prefix": "#2a9d5c", "middle": "#d0703a", "last": "#7a4fb5"}
 
 
 def plot_measured_vs_predicted(
-    result: SweepResult, tolerance: float = 0.2, ax: Axes | None = None
+    result: SweepResult, tolerance: float = 0.05, ax: Axes | None = None
 ) -> Axes:
-    """Scatter of measured against predicted step-time fraction, one point per mask.
+    """Measured against predicted step-time fraction, one point per mask, with error bars.
 
-    Points on the diagonal are predicted exactly; the shaded band is
-    ``tolerance`` (relative) around it. Prefix masks are green, middle blocks
-    orange.
+    The x-axis is the measured fraction of the fully trainable step (the
+    median of same-round ratios; the bar spans the middle half of them when
+    the sweep was interleaved). Filled points are the prediction from
+    measured terms (``adjusted_fraction``, when there is one), hollow points
+    the FLOP model's. Points on the diagonal are predicted exactly; the
+    shaded band is ``tolerance`` (relative) around it. The axes grow to hold
+    every point and bar: nothing is clipped.
 
     Args:
         result: A measured `SweepResult` (from `run_sweep`).
@@ -42,8 +46,17 @@ def plot_measured_vs_predicted(
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(5.2, 4.6))
-    line = [0.0, 1.1]
+        _, ax = plt.subplots(figsize=(5.6, 4.8))
+    extent = (
+        max(
+            1.1,
+            *(r.predicted_fraction for r in result.rows),
+            *(r.adjusted_fraction or 0.0 for r in result.rows),
+            *((r.fraction_quartiles or (0.0, r.measured_fraction))[1] for r in result.rows),
+        )
+        * 1.03
+    )
+    line = [0.0, extent]
     ax.plot(line, line, color="#888888", linewidth=1)
     ax.fill_between(
         line,
@@ -51,38 +64,60 @@ def plot_measured_vs_predicted(
         [v * (1 + tolerance) for v in line],
         color="#cccccc",
         alpha=0.4,
-        label=f"±{tolerance:.0%}",
+        label=f"±{tolerance:.0%} of the diagonal",
     )
     for kind, colour in KIND_COLOURS.items():
         rows = [r for r in result.rows if r.kind == kind]
         if not rows:
             continue
+        measured = [r.measured_fraction for r in rows]
+        errors = _error_bars(rows)
         ax.scatter(
-            [r.measured_fraction for r in rows],
+            measured,
             [r.predicted_fraction for r in rows],
-            color=colour,
-            label=kind,
+            facecolors="none",
+            edgecolors=colour,
             zorder=3,
         )
-        for r in rows:
+        has_terms = all(r.adjusted_fraction is not None for r in rows)
+        shown = (
+            [r.adjusted_fraction for r in rows]
+            if has_terms
+            else [r.predicted_fraction for r in rows]
+        )
+        ax.errorbar(
+            measured, shown, xerr=errors, fmt="o", color=colour, label=kind, zorder=4, capsize=2
+        )
+        for r, y in zip(rows, shown):
             ax.annotate(
                 r.label,
-                (r.measured_fraction, r.predicted_fraction),
+                (r.measured_fraction, y),
                 fontsize=7,
-                xytext=(4, -3),
+                xytext=(5, -9),
                 textcoords="offset points",
             )
-    ax.set_xlim(0, 1.1)
-    ax.set_ylim(0, 1.1)
-    ax.set_xlabel("measured step time / fully trainable")
-    ax.set_ylabel("predicted (cost model)")
+    ax.scatter([], [], facecolors="none", edgecolors="#444444", label="FLOP model (hollow)")
+    ax.set_xlim(0, extent)
+    ax.set_ylim(0, extent)
+    ax.set_xlabel("measured step time / fully trainable step (bar: middle half of rounds)")
+    ax.set_ylabel("predicted (filled: measured terms; hollow: FLOPs)")
     setup = result.setup
     ax.set_title(
-        f"{setup.get('device', '')}\n{setup.get('backend', '')}, batch {setup.get('batch_size')}",
+        f"{setup.get('device', '')}\n{setup.get('backend', '')}, batch {setup.get('batch_size')}, "
+        f"input {'x'.join(str(d) for d in setup.get('input_shape', [])[:2])}",
         fontsize=8,
     )
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=7, loc="upper left")
     return ax
+
+
+def _error_bars(rows) -> list[list[float]] | None:
+    """Distances from each measured fraction to its quartiles (None when not interleaved)."""
+    if any(r.fraction_quartiles is None for r in rows):
+        return None
+    below = [max(r.measured_fraction - r.fraction_quartiles[0], 0.0) for r in rows]
+    above = [max(r.fraction_quartiles[1] - r.measured_fraction, 0.0) for r in rows]
+    return [below, above]
 
 
 def plot_block_shares(shares: Sequence[BlockShare], ax: Axes | None = None) -> Axes:

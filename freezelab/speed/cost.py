@@ -138,6 +138,15 @@ class StepCost:
     full_total_flops: int
     layers: list[LayerBackward]
     batch_size: int
+    trainable_params: int = 0
+    full_trainable_params: int = 0
+
+    @property
+    def trainable_share(self) -> float:
+        """Trainable parameters under the mask / with every layer trainable."""
+        if not self.full_trainable_params:
+            return 0.0
+        return self.trainable_params / self.full_trainable_params
 
     @property
     def total_flops(self) -> int:
@@ -159,35 +168,51 @@ class StepCost:
         """Predicted speed-up over the fully trainable step (1 / relative_cost)."""
         return 1.0 / self.relative_cost if self.relative_cost else math.inf
 
-    def time_fraction(self, forward_share: float) -> float:
-        """Step-time fraction when the forward pass's share of time is known.
+    def time_fraction(self, forward_share: float, update_share: float = 0.0) -> float:
+        """Step-time fraction from the measured parts of a fully trainable step.
 
         FLOPs are not time: a forward convolution is often faster per FLOP
-        than its gradient kernels, and the optimizer update and element-wise
-        layers are limited by memory, not arithmetic. Given the measured
-        share of the forward pass in the fully trainable step (from
-        `freezelab.speed.timing.time_forward`), this keeps the forward at its
-        measured time and scales everything else (backward and update) with
-        the backward FLOPs that remain. With ``forward_share`` equal to the
-        FLOP share of the forward pass it returns `relative_cost` exactly.
+        than its gradient kernels, every step pays a fixed cost (launching,
+        the loss), and the optimizer update is limited by memory traffic, not
+        arithmetic. So the fully trainable step is split into three measured
+        terms, and only the last is scaled by FLOPs:
+
+        * the **floor** (``forward_share``): a step with every layer frozen
+          (forward pass, loss, fixed per-step cost), paid under every mask;
+        * the **update** (``update_share``): computing the gradients' memory
+          and applying the optimizer to every trainable parameter, scaled by
+          the share of parameters that still train (`trainable_share`);
+        * the **backward** (the rest), scaled by the backward FLOPs that remain.
+
+        With ``update_share=0`` and ``forward_share`` equal to the forward
+        pass's FLOP share it returns `relative_cost` exactly.
 
         Args:
-            forward_share: Forward time / fully trainable step time, in (0, 1].
+            forward_share: Floor time / fully trainable step time, in (0, 1].
+            update_share: Update time / fully trainable step time, in
+                [0, 1 - forward_share].
 
         Returns:
             Predicted step time as a fraction of the fully trainable step.
 
         Raises:
-            ValueError: If ``forward_share`` is outside (0, 1].
+            ValueError: If a share is out of range.
         """
         if not 0.0 < forward_share <= 1.0:
             raise ValueError(
                 "forward_share is the forward pass's fraction of the step time, in (0, 1]. "
                 f"Received: forward_share={forward_share!r}"
             )
+        if not 0.0 <= update_share <= 1.0 - forward_share + 1e-12:
+            raise ValueError(
+                "update_share is the optimizer update's fraction of the step time, in "
+                f"[0, 1 - forward_share] = [0, {1.0 - forward_share:.3f}]. "
+                f"Received: update_share={update_share!r}"
+            )
         full_backward = self.full_total_flops - self.forward_flops
         backward_share = self.backward_flops / full_backward if full_backward else 0.0
-        return forward_share + (1.0 - forward_share) * backward_share
+        backward_time = max(1.0 - forward_share - update_share, 0.0)
+        return forward_share + update_share * self.trainable_share + backward_time * backward_share
 
     def block_table(self) -> str:
         """Per block: forward and remaining backward GFLOPs, and which gradients run.
@@ -333,6 +358,8 @@ def step_cost(
         full_total_flops=forward + sum(row.backward_flops for row in everything),
         layers=rows,
         batch_size=batch_size,
+        trainable_params=sum(c.params for c in costs if c.params and trains.get(c.name, False)),
+        full_trainable_params=sum(c.params for c in costs),
     )
 
 

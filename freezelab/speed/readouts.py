@@ -138,6 +138,11 @@ class Readout:
         return self.optimizer_state_bytes / 1e6
 
     @property
+    def optimizer_state_mib(self) -> float:
+        """`optimizer_state_bytes` in MiB (2**20 bytes), the course's unit."""
+        return self.optimizer_state_bytes / 2**20
+
+    @property
     def saved_fraction(self) -> float:
         """Share of the fully trainable step's compute that this mask removes."""
         return 1.0 - self.relative_cost
@@ -148,7 +153,7 @@ class Readout:
             f"trainable: {self.trainable_params:,} of {self.total_params:,} parameters "
             f"({self.trainable_share:.1%})\n"
             f"non-trainable: {self.non_trainable_params:,}\n"
-            f"Adam optimizer state: {self.optimizer_state_mb:.1f} MB\n"
+            f"Adam optimizer state: {self.optimizer_state_mib:.1f} MiB\n"
             f"training-step compute removed: {self.saved_fraction:.1%} ({self.cost_source})"
         )
 

@@ -11,20 +11,39 @@ alone, which are deterministic and need no timing.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from freezelab._validation import check_sweep_cases
 from freezelab.core.freezing import get_mask, weighted_layers
 from freezelab.core.layers import block_names, iter_layers
 from freezelab.core.shapes import model_input_shape
+from freezelab.settings import pick
 from freezelab.speed.cost import step_cost
-from freezelab.speed.timing import StepTiming, time_forward, time_interleaved, time_train_step
+from freezelab.speed.probes import features_model, floor_mask, trainable_shapes, update_probe
+from freezelab.speed.timing import (
+    StepTiming,
+    TimedArm,
+    compiled_copy,
+    random_batch,
+    time_arms,
+)
+from freezelab.verdicts import PairedVerdict, paired_verdict
+
+#: Labels of the arms timed beside the masks (see `freezelab.speed.probes`).
+FLOOR = "floor (everything frozen)"
+OVERHEAD = "one-weight probe"
+UPDATE = "update probe"
+CACHED = "head on cached features"
+EAGER = "eager: "
 
 
 @dataclass(frozen=True)
@@ -33,7 +52,8 @@ class FreezeCase:
 
     Attributes:
         label: Short name, e.g. ``"blocks 1-3"`` or ``"block4 only"``.
-        kind: ``"none"`` (nothing frozen), ``"prefix"`` or ``"middle"``.
+        kind: ``"none"`` (nothing frozen), ``"prefix"``, ``"middle"`` or
+            ``"last"`` (the last block alone).
         frozen: Names of the frozen blocks (or layers, for models without
             VGG block names).
         mask: Layer name to trainable flag for every layer with weights.
@@ -57,10 +77,13 @@ class SweepRow:
         median_ms: Measured median step time (None when not timed).
         iqr_ms: Measured interquartile range (None when not timed).
         measured_fraction: Measured step time / fully trainable step time.
-        adjusted_fraction: The cost model's prediction with the forward pass
-            at its measured share of the step (`StepCost.time_fraction`).
+        adjusted_fraction: The cost model's prediction from the measured
+            floor and update (`StepCost.time_fraction`): only the backward
+            part is scaled by FLOPs.
         fraction_iqr: Spread (interquartile range) of ``measured_fraction``
             over the timing rounds; None when the cases were not interleaved.
+        fraction_quartiles: (25th, 75th) percentile of the same-round
+            fractions; None when not interleaved.
     """
 
     label: str
@@ -72,6 +95,7 @@ class SweepRow:
     measured_fraction: float | None = None
     adjusted_fraction: float | None = None
     fraction_iqr: float | None = None
+    fraction_quartiles: tuple[float, float] | None = None
 
     @property
     def predicted_speedup(self) -> float:
@@ -104,13 +128,71 @@ class SweepResult:
 
     Attributes:
         rows: One `SweepRow` per case, in order.
-        setup: Device, backend, batch size, input shape, versions.
+        setup: Device, backend, batch size, input shape, versions, the
+            machine's load average before and after, and the measured terms
+            (``floor_ms``, ``floor_share``, ``update_ms``, ``update_share``,
+            ``overhead_ms``, ``cached_ms``).
         timings: The full `StepTiming` of each case (empty for predictions).
+        extras: Timings of the arms run beside the cases: the floor, the two
+            update probes, the head on cached features, eager copies.
     """
 
     rows: list[SweepRow]
     setup: dict
     timings: list[StepTiming] = field(default_factory=list)
+    extras: dict[str, StepTiming] = field(default_factory=dict)
+
+    def times(self, label: str) -> list[float]:
+        """Every timed step of a case or extra arm, in round order (ms).
+
+        Args:
+            label: A case's label, or an extra arm's (``"floor (everything
+                frozen)"``, ``"head on cached features"``, ``"eager: <case>"``...).
+
+        Returns:
+            The step times; with an interleaved sweep, item ``i`` is round ``i``.
+
+        Raises:
+            ValueError: For a label the sweep did not time.
+        """
+        for row, timing in zip(self.rows, self.timings):
+            if row.label == label:
+                return list(timing.times_ms)
+        if label in self.extras:
+            return list(self.extras[label].times_ms)
+        known = [row.label for row in self.rows] + list(self.extras)
+        raise ValueError(
+            f"No arm named {label!r} was timed. Accepted: {known}. Received: {label!r}"
+        )
+
+    def compare(self, faster: str, slower: str, claim: str | None = None) -> PairedVerdict:
+        """Whether ``faster`` steps are shorter than ``slower`` ones, round by round.
+
+        The pairs are the interleaved rounds: the verdict uses the same-round
+        ratios (`freezelab.verdicts.paired_verdict`), so a load change during
+        the sweep slows both arms of a pair alike.
+
+        Args:
+            faster: Label of the arm claimed to be faster.
+            slower: Label of the other arm.
+            claim: The claim in words; default ``"<faster> faster than <slower>"``.
+
+        Returns:
+            A `PairedVerdict` on the ratio ``faster / slower``.
+
+        Raises:
+            ValueError: For an unknown label, or a sweep that was not interleaved.
+        """
+        if not self.setup.get("interleaved"):
+            raise ValueError(
+                "compare() needs an interleaved sweep (run_sweep(..., interleave=True)): "
+                "only then are the i-th steps of two arms a pair. Received: interleaved=False"
+            )
+        return paired_verdict(
+            self.times(faster),
+            self.times(slower),
+            claim=claim or f"{faster} faster than {slower}",
+        )
 
     @property
     def measured(self) -> bool:
@@ -134,22 +216,38 @@ class SweepResult:
         return max(errors) if errors else None
 
     def table(self) -> str:
-        """The table as aligned text."""
+        """The table as aligned text.
+
+        Measured rows give the step time and, as fractions of the fully
+        trainable step, what was measured (the median of same-round ratios,
+        with the middle half of them when interleaved), what the FLOP model
+        predicts and what the model with measured terms predicts
+        (`StepCost.time_fraction`), each with its error.
+        """
         if self.measured:
             header = (
-                f"{'frozen':<18}{'ms/step':>10}{'IQR':>8}{'speed-up':>10}{'predicted':>11}"
-                f"{'error':>8}{'fwd-adjusted error':>20}"
-                + (f"{'fraction IQR':>16}" if self.rows[0].fraction_iqr is not None else "")
+                f"{'frozen':<16}{'ms/step':>9}{'IQR':>7}{'measured':>10}{'middle half':>15}"
+                f"{'FLOPs':>8}{'error':>7}{'terms':>8}{'error':>7}"
             )
             lines = [header, "-" * len(header)]
             for r in self.rows:
-                adjusted = "" if r.adjusted_error is None else f"{r.adjusted_error:>+20.0%}"
-                spread = "" if r.fraction_iqr is None else f"{r.fraction_iqr:>16.1%}"
-                lines.append(
-                    f"{r.label:<18}{r.median_ms:>10.1f}{r.iqr_ms:>8.1f}"
-                    f"{r.measured_speedup:>9.2f}x{r.predicted_speedup:>10.2f}x{r.error:>+8.0%}"
-                    f"{adjusted}{spread}"
+                half = (
+                    f"{r.fraction_quartiles[0]:>7.1%}-{r.fraction_quartiles[1]:<6.1%}"
+                    if r.fraction_quartiles
+                    else f"{'':>14}"
                 )
+                terms = (
+                    f"{r.adjusted_fraction:>8.1%}{r.adjusted_error:>+7.0%}"
+                    if r.adjusted_error is not None
+                    else ""
+                )
+                lines.append(
+                    f"{r.label:<16}{r.median_ms:>9.1f}{r.iqr_ms:>7.1f}{r.measured_fraction:>10.1%}"
+                    f" {half}{r.predicted_fraction:>8.1%}{r.error:>+7.0%}{terms}"
+                )
+            lines.append(
+                "(fractions of the fully trainable step; error = predicted / measured - 1)"
+            )
         else:
             header = f"{'frozen':<18}{'predicted step cost':>21}{'predicted speed-up':>20}"
             lines = [header, "-" * len(header)]
@@ -157,6 +255,25 @@ class SweepResult:
                 lines.append(
                     f"{r.label:<18}{r.predicted_fraction:>21.1%}{r.predicted_speedup:>19.2f}x"
                 )
+        return "\n".join(lines)
+
+    def terms_table(self) -> str:
+        """The arms timed beside the masks, and the terms derived from them, as text."""
+        if not self.extras:
+            return "(no extra arms were timed)"
+        full = self.rows[0].median_ms
+        lines = [f"{'arm':<28}{'ms/step':>9}{'IQR':>7}{'of the full step':>18}"]
+        lines.append("-" * len(lines[0]))
+        for label, timing in self.extras.items():
+            lines.append(
+                f"{label:<28}{timing.median_ms:>9.1f}{timing.iqr_ms:>7.1f}"
+                f"{timing.median_ms / full:>18.1%}"
+            )
+        setup = self.setup
+        lines.append(
+            f"floor share {setup['floor_share']:.1%}; update {setup['update_ms']:.1f} ms for "
+            f"{setup['full_trainable_params']:,} weights = {setup['update_share']:.1%} of the full step"
+        )
         return "\n".join(lines)
 
     def to_json(self) -> dict:
@@ -172,7 +289,11 @@ class SweepResult:
             if index < len(self.timings):
                 record["times_ms"] = list(self.timings[index].times_ms)
             rows.append(record)
-        return {"setup": self.setup, "rows": rows}
+        extras = {
+            label: {"median_ms": t.median_ms, "iqr_ms": t.iqr_ms, "times_ms": list(t.times_ms)}
+            for label, t in self.extras.items()
+        }
+        return {"setup": self.setup, "rows": rows, "extras": extras}
 
     def save_json(self, path: str | Path) -> Path:
         """Writes `to_json` to ``path`` and returns the path."""
@@ -192,7 +313,9 @@ def standard_cases(model: keras.Model) -> list[FreezeCase]:
 
     For a VGG-style model: nothing frozen; block1; blocks 1-2; ... every
     block (the whole base); then each middle block frozen alone (all blocks
-    but the first and last). Layers outside the blocks (the head) always
+    but the first and last, kind ``"middle"``), then the last block alone
+    (kind ``"last"``: for VGG16, block5, which holds about half of the
+    parameters). Layers outside the blocks (the head) always
     train. For other models the prefixes run over the layers with weights,
     leaving the last one trainable.
 
@@ -221,6 +344,9 @@ def standard_cases(model: keras.Model) -> list[FreezeCase]:
     if unit == "block":
         for group, names in groups[1:-1]:
             cases.append(FreezeCase(f"{group} only", "middle", (group,), _mask(full, names)))
+        last, names = groups[-1]
+        if len(groups) > 1:
+            cases.append(FreezeCase(f"{last} only", "last", (last,), _mask(full, names)))
     return cases
 
 
@@ -263,110 +389,188 @@ def run_sweep(
     optimizer: str = "adam",
     progress: Callable[[str], None] | None = print,
     interleave: bool = False,
-    **timing_options,
+    *,
+    eager: Sequence[str] = (),
+    jit_compile: bool | str = "auto",
+    seed: int = 0,
 ) -> SweepResult:
-    """Times every case and compares it with the cost model.
+    """Times every case, and the parts of a step FLOPs miss, against the cost model.
 
-    The first case is the reference: speed-ups and fractions are relative to
-    it, so it should be "nothing frozen" (as in `standard_cases`). Every case
-    is timed with a fresh compile and optimizer (see `time_train_step`). The
-    forward pass alone is timed too, for the forward-adjusted prediction
-    (`StepCost.time_fraction`) and the ``forward_share`` in ``setup``.
+    The first case is the reference: fractions and speed-ups are relative to
+    it, so it should be "nothing frozen" (as in `standard_cases`). Each case
+    runs on its own copy of the model, compiled with a fresh optimizer. Beside
+    the cases, the same rounds time (see `freezelab.speed.probes`):
+
+    * the **floor**: every layer frozen, the same compiled train function;
+    * the **update probes**: as many weights as the full model trains, and one
+      weight; their difference is the optimizer update's time;
+    * the **head on cached features**, when the model's head is a chain;
+    * an **eager** copy (``run_eagerly=True``) of each case named in ``eager``.
+
+    The prediction with measured terms (``adjusted_fraction``) keeps the floor
+    and the update at their measured shares and scales only the rest by the
+    backward FLOPs that remain (`StepCost.time_fraction`).
 
     Args:
-        model: A built single-input Keras model.
+        model: A built single-input Keras model; it is not changed.
         cases: The cases; None uses `standard_cases`.
         batch_size: Examples per step.
-        repeats: Timed steps per case; None as in `time_train_step`.
-        warmup: Untimed steps per case.
+        repeats: Timed rounds (steps per arm); None means 20 (5 in quick mode).
+        warmup: Untimed steps per arm first.
         optimizer: Optimizer name.
-        progress: Called with one line per finished case; None for silence.
-        interleave: Time the cases side by side (`time_interleaved`): steps
-            take turns, so a load that drifts during the sweep hits every
-            case alike. Needs one model copy per case in memory.
-        **timing_options: Passed on to `time_train_step` (``jit_compile``,
-            ``run_eagerly``).
+        progress: Called with a line when timing starts and per finished
+            case; None for silence.
+        interleave: Time the arms side by side, one step of each per round in
+            a new random order (`freezelab.speed.timing.time_arms`), so a load
+            that drifts during the sweep hits every arm alike and
+            `SweepResult.compare` can pair rounds. Otherwise one arm after
+            another.
+        eager: Labels of cases to time also with ``run_eagerly=True``.
+        jit_compile: Passed to ``compile()``.
+        seed: Seed of the random batch and of the round orders.
 
     Returns:
         A `SweepResult` with measurements.
 
     Raises:
-        ValueError: As `time_train_step` and `step_cost`.
+        ValueError: As `time_train_step` and `step_cost`, for no cases, or for
+            an ``eager`` label that is not a case.
     """
     cases = check_sweep_cases(cases, FreezeCase, "run_sweep")
     cases = standard_cases(model) if cases is None else cases
     if not cases:
         raise ValueError("run_sweep needs at least one case. Received: cases=[]")
-    costs = [step_cost(model, case.mask, batch_size) for case in cases]
-    reference = costs[0].relative_cost
-    if interleave:
-        if progress is not None:
-            progress(f"timing {len(cases)} masks side by side, {repeats or 'default'} rounds...")
-        timings = time_interleaved(
-            model,
-            [c.mask for c in cases],
-            batch_size,
-            repeats,
-            warmup,
-            optimizer,
-            with_forward=True,
-            **timing_options,
+    repeats = pick(20, 5) if repeats is None else repeats
+    labels = [case.label for case in cases]
+    unknown = [label for label in eager if label not in labels]
+    if unknown:
+        raise ValueError(
+            f"eager names cases to time eagerly. Accepted: {labels}. Received: {unknown}"
         )
-        forward = timings.pop()
-    else:
-        timings = []
-        forward = None
-    if not interleave:
-        for case in cases:
-            timings.append(
-                time_train_step(
-                    model, case.mask, batch_size, repeats, warmup, optimizer, **timing_options
-                )
-            )
-            if progress is not None:
-                progress(f"{case.label:<16} {timings[-1].median_ms:8.1f} ms/step")
-        forward = time_forward(model, batch_size, repeats, warmup)
-    if interleave:
-        # Same-round ratios: load drift between rounds cancels out (issue: a loaded run
-        # showed middle masks slower than nothing frozen with ratios of medians).
-        fractions = [_round_ratios(timing, timings[0]) for timing in timings]
-        forward_share = min(statistics.median(_round_ratios(forward, timings[0])), 1.0)
-    else:
-        fractions = [[timing.median_ms / timings[0].median_ms] for timing in timings]
-        forward_share = min(forward.median_ms / timings[0].median_ms, 1.0)
+    costs = [step_cost(model, case.mask, batch_size) for case in cases]
+    load_before = _load_average()
+    x, y = random_batch(model, batch_size, seed)
+    with warnings.catch_warnings():
+        # The floor has no trainable weights by design; Keras warns about that once.
+        warnings.filterwarnings("ignore", message=".*does not have any trainable weights.*")
+        arms = _arms(model, cases, eager, x, y, optimizer, jit_compile)
+        if progress is not None:
+            how = "side by side" if interleave else "one after another"
+            progress(f"timing {len(arms)} arms {how}, {repeats} rounds...")
+        if interleave:
+            timed = time_arms(arms, repeats, warmup, seed)
+        else:
+            timed = [time_arms([arm], repeats, warmup, seed)[0] for arm in arms]
+    timings, extras = (
+        timed[: len(cases)],
+        dict(zip([a.label for a in arms[len(cases) :]], timed[len(cases) :])),
+    )
+    reference = timings[0]
+    ratio = _round_ratios if interleave else _median_ratio
+    floor_share = min(statistics.median(ratio(extras[FLOOR], reference)), 1.0)
+    update = [u - o for u, o in zip(extras[UPDATE].times_ms, extras[OVERHEAD].times_ms)]
+    update_ms = max(statistics.median(update), 0.0)
+    update_share = min(update_ms / reference.median_ms, 1.0 - floor_share)
+    fractions = [ratio(timing, reference) for timing in timings]
+    full_terms = costs[0].time_fraction(floor_share, update_share)
     rows = [
         SweepRow(
             label=case.label,
             kind=case.kind,
             frozen=case.frozen,
-            predicted_fraction=cost.relative_cost / reference,
+            predicted_fraction=cost.relative_cost / costs[0].relative_cost,
             median_ms=timing.median_ms,
             iqr_ms=timing.iqr_ms,
             measured_fraction=statistics.median(ratios),
-            adjusted_fraction=cost.time_fraction(forward_share)
-            / costs[0].time_fraction(forward_share),
+            adjusted_fraction=cost.time_fraction(floor_share, update_share) / full_terms,
             fraction_iqr=_iqr(ratios) if interleave else None,
+            fraction_quartiles=_quartiles(ratios) if interleave else None,
         )
         for case, cost, timing, ratios in zip(cases, costs, timings, fractions)
     ]
-    if progress is not None and interleave:
+    if progress is not None:
         for row in rows:
             progress(
                 f"{row.label:<16} {row.median_ms:8.1f} ms/step  measured {row.measured_speedup:.2f}x"
                 f"  predicted {row.predicted_speedup:.2f}x"
             )
     setup = {
-        **_setup(model, timings[0], optimizer),
+        **_setup(model, reference, optimizer),
         "interleaved": interleave,
-        "forward_ms": forward.median_ms,
-        "forward_share": forward_share,
+        "repeats": repeats,
+        "warmup": warmup,
+        "load_average_before": load_before,
+        "load_average_after": _load_average(),
+        "floor_ms": extras[FLOOR].median_ms,
+        "floor_share": floor_share,
+        "forward_ms": extras[FLOOR].median_ms,
+        "forward_share": floor_share,
+        "update_ms": update_ms,
+        "update_share": update_share,
+        "overhead_ms": extras[OVERHEAD].median_ms,
+        "cached_ms": extras[CACHED].median_ms if CACHED in extras else None,
+        "full_trainable_params": costs[0].full_trainable_params,
     }
-    return SweepResult(rows=rows, setup=setup, timings=timings)
+    return SweepResult(rows=rows, setup=setup, timings=timings, extras=extras)
+
+
+def _arms(model, cases, eager, x, y, optimizer, jit_compile) -> list[TimedArm]:
+    """The cases' copies, then the floor, the update probes, cached features, eager copies."""
+    arms = [
+        TimedArm(
+            case.label, compiled_copy(model, case.mask, optimizer, jit_compile=jit_compile), x, y
+        )
+        for case in cases
+    ]
+    arms.append(
+        TimedArm(
+            FLOOR, compiled_copy(model, floor_mask(model), optimizer, jit_compile=jit_compile), x, y
+        )
+    )
+    batch = len(x)
+    probe_x = np.zeros((batch, 1), "float32")
+    for label, shapes in ((OVERHEAD, [(1,)]), (UPDATE, trainable_shapes(model))):
+        probe = update_probe(shapes)
+        probe.compile(optimizer=optimizer, loss="mean_squared_error", jit_compile=jit_compile)
+        arms.append(TimedArm(label, probe, probe_x, probe_x))
+    try:
+        head = features_model(model)
+    except ValueError:
+        head = None  # A head that is not a chain: no cached-features arm.
+    if head is not None:
+        head.compile(optimizer=optimizer, loss="mean_squared_error", jit_compile=jit_compile)
+        features = np.random.default_rng(0).uniform(size=(batch, *head.input_shape[1:]))
+        arms.append(TimedArm(CACHED, head, features.astype("float32"), y))
+    for label in eager:
+        case = next(c for c in cases if c.label == label)
+        copy = compiled_copy(model, case.mask, optimizer, run_eagerly=True)
+        arms.append(TimedArm(EAGER + label, copy, x, y, run_eagerly=True))
+    return arms
 
 
 def _round_ratios(timing: StepTiming, reference: StepTiming) -> list[float]:
     """Each round's step time over the reference's step time in the same round."""
     return [t / r for t, r in zip(timing.times_ms, reference.times_ms)]
+
+
+def _median_ratio(timing: StepTiming, reference: StepTiming) -> list[float]:
+    """The ratio of medians, for arms that were not timed side by side."""
+    return [timing.median_ms / reference.median_ms]
+
+
+def _quartiles(values: list[float]) -> tuple[float, float]:
+    if len(values) < 2:
+        return (values[0], values[0])
+    quartiles = statistics.quantiles(values, n=4, method="inclusive")
+    return (quartiles[0], quartiles[2])
+
+
+def _load_average() -> tuple[float, float, float] | None:
+    """The machine's 1-, 5- and 15-minute load averages (None where not available)."""
+    try:
+        return tuple(round(value, 2) for value in os.getloadavg())
+    except (AttributeError, OSError):
+        return None
 
 
 def _iqr(values: list[float]) -> float:

@@ -160,6 +160,132 @@ def time_train_step(
         _restore_compile(model, saved_compile)
 
 
+@dataclass
+class TimedArm:
+    """One thing timed in interleaved rounds: a compiled model and its batch.
+
+    Attributes:
+        label: Name of the arm, e.g. ``"blocks 1-2"`` or ``"floor"``.
+        model: A compiled Keras model (its own copy: arms never share one).
+        x: The input batch.
+        y: The targets; None times the forward pass alone (``predict_on_batch``).
+        run_eagerly: Whether the model was compiled with ``run_eagerly=True``.
+    """
+
+    label: str
+    model: keras.Model
+    x: np.ndarray
+    y: np.ndarray | None = None
+    run_eagerly: bool = False
+
+    def step_ms(self) -> float:
+        """One training step (or forward pass) in milliseconds, the device synchronised."""
+        if self.y is None:
+            return _timed_forward(self.model, self.x)
+        return _timed_step(self.model, self.x, self.y)
+
+
+def time_arms(
+    arms: list[TimedArm], repeats: int, warmup: int = 2, seed: int = 0
+) -> list[StepTiming]:
+    """Times arms side by side: every round runs one step of each, in a new random order.
+
+    On a shared machine the load drifts while a sweep runs; timing one arm
+    after another would let the drift pass for a difference between arms.
+    Taking turns gives every arm the same conditions, so the i-th times of
+    two arms form a pair (compare them with `freezelab.verdicts.paired_verdict`).
+
+    Args:
+        arms: The arms, each with its own compiled model.
+        repeats: Timed rounds.
+        warmup: Untimed steps of each arm first (tracing, compilation).
+        seed: Seed of the round orders.
+
+    Returns:
+        One `StepTiming` per arm, in order; ``times_ms[i]`` is round ``i``.
+
+    Raises:
+        ValueError: For no arms or counts out of range.
+        StepOutOfMemoryError: If a step does not fit in memory.
+    """
+    if not arms:
+        raise ValueError("time_arms needs at least one arm. Received: arms=[]")
+    check_int(repeats, "repeats", minimum=1)
+    check_int(warmup, "warmup", minimum=0)
+    first = arms[0]
+    with out_of_memory_message(len(first.x), tuple(first.x.shape[1:])), expected_retracing():
+        for arm in arms:
+            for _ in range(warmup):
+                arm.step_ms()
+        _reset_peak_memory()
+        times: list[list[float]] = [[] for _ in arms]
+        order = np.random.default_rng(seed)
+        for _ in range(repeats):
+            # A new order each round: no arm always runs first (or right after another).
+            for index in order.permutation(len(arms)):
+                times[index].append(arms[index].step_ms())
+    return [
+        _summary(
+            arm.model,
+            record,
+            len(arm.x),
+            tuple(int(d) for d in arm.x.shape[1:]),
+            arm.run_eagerly,
+            forward_only=arm.y is None,
+        )
+        for arm, record in zip(arms, times)
+    ]
+
+
+def compiled_copy(
+    model: keras.Model,
+    mask: dict[str, bool],
+    optimizer: str = "adam",
+    *,
+    jit_compile: bool | str = "auto",
+    run_eagerly: bool = False,
+) -> keras.Model:
+    """A copy of ``model`` (same weights) with ``mask`` applied, compiled for timing.
+
+    Args:
+        model: A built Keras model; it is not changed.
+        mask: Layer name to trainable flag (see `get_mask`).
+        optimizer: Optimizer name; the copy gets a fresh one.
+        jit_compile, run_eagerly: As in `time_train_step`.
+
+    Returns:
+        The compiled copy.
+
+    Raises:
+        ValueError: For a mask naming layers the model lacks.
+    """
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    set_mask(copy, mask)  # Validates the names; raises ValueError.
+    _compile_for_timing(copy, optimizer, jit_compile, run_eagerly)
+    return copy
+
+
+def random_batch(
+    model: keras.Model, batch_size: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random inputs of ``model``'s input shape and random targets of its output shape.
+
+    Args:
+        model: A built single-input, single-output Keras model with a fixed input size.
+        batch_size: Examples in the batch.
+        seed: Seed of the values.
+
+    Returns:
+        ``(x, y)`` as float32 arrays.
+
+    Raises:
+        ValueError: For a model without a fixed single input or with several outputs.
+    """
+    input_shape = model_input_shape(model, "time_train_step", fixed=True)
+    return _random_batch(model, input_shape, batch_size, seed)
+
+
 def time_interleaved(
     model: keras.Model,
     masks: list[dict[str, bool]],
@@ -173,17 +299,11 @@ def time_interleaved(
     seed: int = 0,
     with_forward: bool = False,
 ) -> list[StepTiming]:
-    """Times several masks side by side, one step of each in turn.
+    """Times several masks side by side, one step of each in turn (see `time_arms`).
 
-    On a shared machine the load drifts while a sweep runs; timing one mask
-    after another would let the drift pass for a difference between masks.
-    Here each mask gets its own copy of the model (same weights), compiled
-    with its own fresh optimizer, and the timed steps take turns, one step of
-    every mask per round in a new random order each round, so every mask sees
-    the same conditions and the i-th steps of two masks can be compared as a
-    same-round ratio (what `freezelab.speed.sweep.run_sweep` reports).
-    It needs memory for one model copy (weights and optimizer state) per
-    mask; ``model`` itself is not changed.
+    Each mask gets its own copy of the model (same weights), compiled with its
+    own fresh optimizer; ``model`` itself is not changed. It needs memory for
+    one model copy (weights and optimizer state) per mask.
 
     Args:
         model: A built single-input Keras model with a fixed input size.
@@ -204,40 +324,24 @@ def time_interleaved(
     repeats = _check_counts(batch_size, repeats, warmup)
     if not masks:
         raise ValueError("time_interleaved needs at least one mask. Received: masks=[]")
-    input_shape = model_input_shape(model, "time_train_step", fixed=True)
-    x, y = _random_batch(model, input_shape, batch_size, seed)
-    weights = model.get_weights()
-    copies = []
+    x, y = random_batch(model, batch_size, seed)
+    input_shape = tuple(x.shape[1:])
     with out_of_memory_message(batch_size, input_shape), expected_retracing():
-        for mask in masks:
-            copy = keras.models.clone_model(model)
-            copy.set_weights(weights)
-            set_mask(copy, mask)  # Validates the names; raises ValueError.
-            _compile_for_timing(copy, optimizer, jit_compile, run_eagerly)
-            _warm_up(copy, x, y, warmup)
-            copies.append(copy)
-        for _ in range(warmup if with_forward else 0):
-            _timed_forward(copies[0], x)
-        _reset_peak_memory()
-        times: list[list[float]] = [[] for _ in copies]
-        forward_times: list[float] = []
-        order = np.random.default_rng(seed)
-        for _ in range(repeats):
-            # A new order each round: no mask always runs first (or right after another).
-            for index in order.permutation(len(copies) + with_forward):
-                if index == len(copies):
-                    forward_times.append(_timed_forward(copies[0], x))
-                else:
-                    times[index].append(_timed_step(copies[index], x, y))
-    timings = [
-        _summary(copy, record, batch_size, input_shape, run_eagerly)
-        for copy, record in zip(copies, times)
-    ]
+        arms = [
+            TimedArm(
+                f"mask {index}",
+                compiled_copy(
+                    model, mask, optimizer, jit_compile=jit_compile, run_eagerly=run_eagerly
+                ),
+                x,
+                y,
+                run_eagerly,
+            )
+            for index, mask in enumerate(masks)
+        ]
     if with_forward:
-        timings.append(
-            _summary(copies[0], forward_times, batch_size, input_shape, False, forward_only=True)
-        )
-    return timings
+        arms.append(TimedArm("forward", arms[0].model, x, None))
+    return time_arms(arms, repeats, warmup, seed)
 
 
 def time_forward(

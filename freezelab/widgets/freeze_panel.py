@@ -424,7 +424,7 @@ class FreezePanel:
         self.optimizer_state.value = (
             f"Adam optimizer state ({optimizer_slots('adam')} slots × trainable × "
             f"{FLOAT32_BYTES} bytes): "
-            f"<b>{readout.optimizer_state_mb:.1f} MB</b>"
+            f"<b>{readout.optimizer_state_mib:.1f} MiB</b>"
         )
         self.block_bars.value = block_bars_html(readout)
         self.backward_map.value = backward_map_html(readout)

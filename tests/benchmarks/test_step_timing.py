@@ -31,7 +31,8 @@ def test_benchmark_prints_and_records_the_cost_models_predictions(tmp_path):
         "--only", labels, "--json", str(record),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "worst prefix error" in done.stdout and "forward pass alone" in done.stdout
+    assert "worst prefix error" in done.stdout and "floor (every layer frozen" in done.stdout
+    assert "load average" in done.stdout and "update probe" in done.stdout
     rows = json.loads(record.read_text())["rows"]
     assert [row["label"] for row in rows] == labels.split(",")
     # The predictions equal the cost model's, computed here independently.

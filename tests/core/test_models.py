@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from freezelab.core import models
-from freezelab.core.models import load_vgg16, validate_input_size, weights_source, with_head
+from freezelab.core.models import (
+    describe_weights,
+    load_vgg16,
+    validate_input_size,
+    weights_source,
+    with_head,
+)
 from tests.support.servers import closed_port_url, serve, silent_listener
 
 
@@ -205,3 +211,12 @@ def test_with_head_flattened_and_nested():
     assert [layer.name for layer in nested.layers][1] == "vgg16"
     with pytest.raises(ValueError, match="pooling"):
         with_head(base, (3,), pooling="max")
+
+
+def test_untrained_notice_claims_exact_counts_but_not_exact_timings():
+    model = load_vgg16(weights=None, input_size=32, verbose=False)
+    line = describe_weights(model)
+    assert "UNTRAINED" in line
+    assert "Parameter counts are exact" in line
+    assert "step timings do not depend on the weights' values" in line
+    assert "timings are exact" not in line

@@ -1,10 +1,13 @@
 """Tests for freezelab.plotting.timing: points and bars against the rows put in."""
 
+from dataclasses import replace
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.colors import to_rgba
+from matplotlib.container import ErrorbarContainer
 
 from freezelab.plotting.timing import KIND_COLOURS, plot_block_shares, plot_measured_vs_predicted
 from freezelab.speed.cost import BlockShare
@@ -39,29 +42,64 @@ def _close_figures():
     plt.close("all")
 
 
-def scatters(ax):
-    return {c.get_label(): c for c in ax.collections if isinstance(c, PathCollection)}
+def hollow_points(ax):
+    """The FLOP model's points: unlabelled hollow scatters."""
+    found = [c for c in ax.collections if isinstance(c, PathCollection) and len(c.get_offsets())]
+    return np.concatenate([c.get_offsets() for c in found]) if found else np.empty((0, 2))
 
 
-def test_one_point_per_row_at_measured_and_predicted():
+def filled(ax):
+    """Kind label -> (x, y) of the filled points drawn with error bars."""
+    return {
+        c.get_label(): np.column_stack([np.asarray(d, dtype=float) for d in c.lines[0].get_data()])
+        for c in ax.containers
+        if isinstance(c, ErrorbarContainer)
+    }
+
+
+def test_hollow_points_at_measured_and_flop_prediction():
     ax = plot_measured_vs_predicted(SweepResult(ROWS, SETUP))
-    points = scatters(ax)
+    np.testing.assert_allclose(
+        sorted(map(tuple, hollow_points(ax))),
+        sorted([(1.0, 1.0), (0.85, 0.8), (0.7, 0.6), (0.95, 0.9)]),
+    )
+
+
+def test_filled_points_use_the_measured_terms_prediction_when_there_is_one():
+    rows = [replace(r, adjusted_fraction=r.predicted_fraction + 0.05) for r in ROWS]
+    points = filled(plot_measured_vs_predicted(SweepResult(rows, SETUP)))
     assert set(points) == {"none", "prefix", "middle"}
-    np.testing.assert_allclose(points["none"].get_offsets(), [[1.0, 1.0]])
-    np.testing.assert_allclose(points["prefix"].get_offsets(), [[0.85, 0.8], [0.7, 0.6]])
-    np.testing.assert_allclose(points["middle"].get_offsets(), [[0.95, 0.9]])
+    np.testing.assert_allclose(points["prefix"], [[0.85, 0.85], [0.7, 0.65]])
+    # Without the terms (no measured floor), the FLOP prediction is drawn filled.
+    points = filled(plot_measured_vs_predicted(SweepResult(ROWS, SETUP)))
+    np.testing.assert_allclose(points["middle"], [[0.95, 0.9]])
 
 
 def test_points_are_coloured_by_kind():
-    points = scatters(plot_measured_vs_predicted(SweepResult(ROWS, SETUP)))
-    for kind, colour in KIND_COLOURS.items():
-        np.testing.assert_allclose(points[kind].get_facecolor()[0], to_rgba(colour))
+    for kind, container in (
+        (c.get_label(), c) for c in plot_measured_vs_predicted(SweepResult(ROWS, SETUP)).containers
+    ):
+        np.testing.assert_allclose(
+            to_rgba(container.lines[0].get_color()), to_rgba(KIND_COLOURS[kind])
+        )
+
+
+def test_error_bars_span_the_middle_half_of_the_rounds():
+    rows = [
+        replace(r, fraction_quartiles=(r.measured_fraction - 0.02, r.measured_fraction + 0.05))
+        for r in ROWS
+    ]
+    ax = plot_measured_vs_predicted(SweepResult(rows, SETUP))
+    container = next(c for c in ax.containers if c.get_label() == "prefix")
+    segments = container.lines[2][0].get_segments()
+    spans = sorted((round(seg[0][0], 6), round(seg[1][0], 6)) for seg in segments)
+    assert spans == [(0.68, 0.75), (0.83, 0.9)]
 
 
 def test_a_kind_without_rows_gets_no_points():
     prefix_only = [r for r in ROWS if r.kind == "prefix"]
     ax = plot_measured_vs_predicted(SweepResult(prefix_only, SETUP))
-    assert set(scatters(ax)) == {"prefix"}
+    assert set(filled(ax)) == {"prefix"}
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "middle" not in legend and "none" not in legend and "prefix" in legend
 
@@ -77,24 +115,29 @@ def test_each_point_is_labelled_where_it_lies():
     }
 
 
-def test_diagonal_and_tolerance_band():
+def test_diagonal_band_and_axes_that_never_clip_a_point():
     ax = plot_measured_vs_predicted(SweepResult(ROWS, SETUP), tolerance=0.25)
-    (diagonal,) = ax.lines
-    np.testing.assert_allclose(diagonal.get_xdata(), [0.0, 1.1])
-    np.testing.assert_allclose(diagonal.get_ydata(), [0.0, 1.1])
+    (diagonal,) = [
+        line for line in ax.lines if len(line.get_xdata()) == 2 and line.get_xdata()[0] == 0
+    ]
+    end = 1.1 * 1.03
+    np.testing.assert_allclose(diagonal.get_xdata(), [0.0, end])
     (band,) = [c for c in ax.collections if isinstance(c, PolyCollection)]
     vertices = band.get_paths()[0].vertices
-    at_end = vertices[np.isclose(vertices[:, 0], 1.1), 1]
-    assert at_end.min() == pytest.approx(1.1 * 0.75)
-    assert at_end.max() == pytest.approx(1.1 * 1.25)
-    assert band.get_label() == "±25%"
-    assert ax.get_xlim() == pytest.approx((0, 1.1))
-    assert ax.get_ylim() == pytest.approx((0, 1.1))
+    at_end = vertices[np.isclose(vertices[:, 0], end), 1]
+    assert at_end.min() == pytest.approx(end * 0.75)
+    assert at_end.max() == pytest.approx(end * 1.25)
+    assert band.get_label() == "±25% of the diagonal"
+    # A step measured at 139 % of the fully trainable one stays on the axes.
+    slow = [*ROWS, row("block2 only", "middle", 0.95, 1.39)]
+    slow[-1] = replace(slow[-1], fraction_quartiles=(1.3, 1.5))
+    ax = plot_measured_vs_predicted(SweepResult(slow, SETUP))
+    assert ax.get_xlim()[1] >= 1.5 and ax.get_ylim()[1] >= 1.5
 
 
 def test_title_names_the_setup():
     title = plot_measured_vs_predicted(SweepResult(ROWS, SETUP)).get_title()
-    assert title == "CPU (test box)\ntensorflow 2.x, batch 16"
+    assert title == "CPU (test box)\ntensorflow 2.x, batch 16, input "
 
 
 def test_predictions_only_are_refused():
@@ -109,7 +152,7 @@ def test_predictions_only_are_refused():
 def test_draws_into_a_given_axes():
     _, (left, right) = plt.subplots(1, 2)
     assert plot_measured_vs_predicted(SweepResult(ROWS, SETUP), ax=left) is left
-    assert len(scatters(left)) == 3 and not right.collections
+    assert len(filled(left)) == 3 and not right.collections
 
 
 SHARES = [

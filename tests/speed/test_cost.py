@@ -233,3 +233,21 @@ def test_time_fraction_reduces_to_the_flop_fraction_and_keeps_the_forward_floor(
     assert frozen.time_fraction(0.25) == pytest.approx(0.25)
     with pytest.raises(ValueError, match=r"forward_share=1\.5"):
         cost.time_fraction(1.5)
+
+
+def test_time_fraction_update_term_scales_with_the_parameters_that_still_train():
+    model = tiny_model(conv_layers=3)
+    mask = {**get_mask(model), "conv1": False, "conv2": False}
+    cost = step_cost(model, mask)
+    # Hand count: parameters of the layers that train, against every layer with weights.
+    trains = {layer.name: mask.get(layer.name, True) for layer in model.layers if layer.weights}
+    params = {layer.name: layer.count_params() for layer in model.layers if layer.weights}
+    assert cost.trainable_params == sum(p for name, p in params.items() if trains[name])
+    assert cost.full_trainable_params == sum(params.values())
+    full_backward = cost.full_total_flops - cost.forward_flops
+    expected = 0.3 + 0.1 * cost.trainable_share + 0.6 * cost.backward_flops / full_backward
+    assert cost.time_fraction(0.3, 0.1) == pytest.approx(expected)
+    everything = step_cost(model, {name: True for name in get_mask(model)})
+    assert everything.time_fraction(0.3, 0.1) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"update_share=0\.8"):
+        cost.time_fraction(0.3, 0.8)

@@ -53,6 +53,10 @@ def test_share_and_adam_state_for_blocks_1_to_3_frozen():
     assert readout.trainable_share == pytest.approx(still_training / 14_714_688)
     assert readout.optimizer_state_bytes == 2 * 4 * still_training
     assert readout.optimizer_state_mb == pytest.approx(8 * still_training / 1e6)
+    assert readout.optimizer_state_mib == pytest.approx(8 * still_training / 1024**2)
+    # Blocks 4-5: 12,979,200 parameters x 8 bytes = 103,833,600 bytes = 99.0 MiB (103.8 MB).
+    assert f"{readout.optimizer_state_mib:.1f}" == "99.0"
+    assert f"Adam optimizer state: {readout.optimizer_state_mib:.1f} MiB" in readout.summary()
 
 
 def test_backward_map_follows_the_lowest_trainable_layer(small_vgg_flat):

@@ -12,7 +12,15 @@ from matplotlib.collections import PathCollection
 from freezelab.core.freezing import set_mask
 from freezelab.plotting.timing import plot_block_shares, plot_measured_vs_predicted
 from freezelab.speed.cost import step_cost
-from freezelab.speed.sweep import predict_sweep, run_sweep, standard_cases
+from freezelab.speed.sweep import (
+    CACHED,
+    FLOOR,
+    OVERHEAD,
+    UPDATE,
+    predict_sweep,
+    run_sweep,
+    standard_cases,
+)
 
 EXPECTED_LABELS = [
     "nothing frozen",
@@ -24,6 +32,7 @@ EXPECTED_LABELS = [
     "block2 only",
     "block3 only",
     "block4 only",
+    "block5 only",
 ]
 
 
@@ -38,7 +47,7 @@ def tiny_model():
 def test_standard_cases_on_vgg(small_vgg_flat):
     cases = standard_cases(small_vgg_flat)
     assert [c.label for c in cases] == EXPECTED_LABELS
-    assert [c.kind for c in cases] == ["none"] + ["prefix"] * 5 + ["middle"] * 3
+    assert [c.kind for c in cases] == ["none"] + ["prefix"] * 5 + ["middle"] * 3 + ["last"]
 
 
 @pytest.mark.parametrize(
@@ -46,6 +55,7 @@ def test_standard_cases_on_vgg(small_vgg_flat):
     [
         ("blocks 1-2", ("block1_", "block2_")),
         ("block4 only", ("block4_",)),
+        ("block5 only", ("block5_",)),
         ("blocks 1-5", ("block1_", "block2_", "block3_", "block4_", "block5_")),
     ],
 )
@@ -85,33 +95,87 @@ def test_run_sweep_table_json_and_plot(tmp_path):
     case_masks = {c.label: c.mask for c in standard_cases(model)}
     lines = []
     result = run_sweep(
-        model, batch_size=2, repeats=2, warmup=1, progress=lines.append, interleave=True
+        model, batch_size=2, repeats=3, warmup=1, progress=lines.append, interleave=True
     )
     assert len(lines) == 4 and result.measured and result.setup["interleaved"]
     first = result.rows[0]
     assert first.measured_fraction == 1.0 and first.measured_speedup == 1.0
+    floor, update = result.setup["floor_share"], result.setup["update_share"]
+    full = step_cost(model, case_masks["nothing frozen"]).time_fraction(floor, update)
     for row, timing in zip(result.rows, result.timings):
         assert row.median_ms == timing.median_ms
         # Interleaved: the median of same-round ratios, robust to load drift between rounds.
         reference = result.timings[0].times_ms
         ratios = [t / r for t, r in zip(timing.times_ms, reference)]
         assert row.measured_fraction == pytest.approx(statistics.median(ratios))
-        assert row.fraction_iqr is not None and row.fraction_iqr >= 0
+        low, high = statistics.quantiles(ratios, n=4, method="inclusive")[::2]
+        assert row.fraction_quartiles == pytest.approx((low, high))
         assert row.error == pytest.approx(row.predicted_fraction / row.measured_fraction - 1)
-        share = result.setup["forward_share"]
-        expected = step_cost(model, case_masks[row.label]).time_fraction(share)
+        expected = step_cost(model, case_masks[row.label]).time_fraction(floor, update) / full
         assert row.adjusted_fraction == pytest.approx(expected)
+    # The floor is the same compiled train function with nothing trainable; the share is per round.
+    floor_ratios = [f / r for f, r in zip(result.times(FLOOR), result.times("nothing frozen"))]
+    assert floor == pytest.approx(min(statistics.median(floor_ratios), 1.0))
+    updates = [u - o for u, o in zip(result.times(UPDATE), result.times(OVERHEAD))]
+    assert result.setup["update_ms"] == pytest.approx(max(statistics.median(updates), 0.0))
+    assert CACHED not in result.extras  # tiny_model has no VGG blocks, so no head to cache for
     record = json.loads(result.save_json(tmp_path / "sweep.json").read_text())
     assert record["setup"]["device"].startswith("CPU (")
     assert record["setup"]["backend"] == "tensorflow"
     assert [r["label"] for r in record["rows"]] == ["nothing frozen", "conv1", "layers 1-2"]
-    assert len(record["rows"][1]["times_ms"]) == 2
-    assert "ms/step" in result.table() and "fwd-adjusted" in result.table()
-    assert 0 < result.setup["forward_share"] <= 1
+    assert len(record["rows"][1]["times_ms"]) == 3
+    assert set(record["extras"]) == {FLOOR, OVERHEAD, UPDATE}
+    assert "ms/step" in result.table() and "terms" in result.table()
+    assert "update" in result.terms_table()
+    assert len(result.setup["load_average_before"]) == 3
     ax = plot_measured_vs_predicted(result)
-    points = [c for c in ax.collections if isinstance(c, PathCollection)]
-    assert sum(len(c.get_offsets()) for c in points) == len(result.rows)
+    hollow = [c for c in ax.collections if isinstance(c, PathCollection) and len(c.get_offsets())]
+    assert sum(len(c.get_offsets()) for c in hollow) == len(result.rows)
     plt.close("all")
+
+
+def test_compare_pairs_rounds_and_needs_an_interleaved_sweep():
+    model = tiny_model()
+    result = run_sweep(model, batch_size=2, repeats=3, warmup=1, progress=None, interleave=True)
+    verdict = result.compare("layers 1-2", "nothing frozen")
+    ratios = [a / b for a, b in zip(result.times("layers 1-2"), result.times("nothing frozen"))]
+    assert verdict.median == pytest.approx(statistics.median(ratios)) and verdict.pairs == 3
+    with pytest.raises(ValueError, match="Received: 'block9'"):
+        result.times("block9")
+    alone = run_sweep(model, batch_size=2, repeats=2, warmup=0, progress=None)
+    with pytest.raises(ValueError, match="interleaved=False"):
+        alone.compare("conv1", "nothing frozen")
+    assert alone.rows[0].fraction_quartiles is None
+
+
+def test_eager_arms_and_their_validation():
+    model = tiny_model()
+    result = run_sweep(
+        model,
+        batch_size=2,
+        repeats=2,
+        warmup=1,
+        progress=None,
+        interleave=True,
+        eager=["nothing frozen"],
+    )
+    assert result.extras["eager: nothing frozen"].run_eagerly
+    with pytest.raises(ValueError, match="Received: \\['block9'\\]"):
+        run_sweep(model, eager=["block9"], progress=None)
+
+
+def test_cached_features_arm_on_a_vgg_style_model(small_vgg_flat):
+    cases = standard_cases(small_vgg_flat)
+    result = run_sweep(
+        small_vgg_flat,
+        [cases[0], cases[-1]],
+        batch_size=2,
+        repeats=2,
+        warmup=1,
+        progress=None,
+        interleave=True,
+    )
+    assert result.setup["cached_ms"] == result.extras[CACHED].median_ms > 0
 
 
 def test_plot_needs_measurements(small_vgg_flat):

@@ -1,0 +1,72 @@
+"""Committed timing records: what a full-size run measured, to show beside a learner's run.
+
+`benchmarks/step_timing.py --record benchmarks/records` writes one JSON file
+per run (device, load, date, versions, every mask); this module finds and
+summarises them. In an editable install (the course's), the records folder
+sits beside the package; elsewhere there may be none, and the functions say so.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+RECORDS = Path(__file__).resolve().parents[2] / "benchmarks" / "records"
+
+
+def timing_records(device: str = "CPU", folder: str | Path | None = None) -> list[dict]:
+    """The committed step-timing records for one kind of device, oldest first.
+
+    Args:
+        device: ``"CPU"`` or ``"GPU"``: the start of the record's device name.
+        folder: Where the records are; None uses ``benchmarks/records``
+            beside the package.
+
+    Returns:
+        The records (dicts, as `benchmarks/step_timing.py` writes them) whose
+        device starts with ``device``, sorted by date; empty when there are none.
+
+    Raises:
+        ValueError: For a device other than ``"CPU"`` or ``"GPU"``.
+    """
+    if device not in ("CPU", "GPU"):
+        raise ValueError(f"device must be 'CPU' or 'GPU'. Received: device={device!r}")
+    folder = RECORDS if folder is None else Path(folder)
+    records = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        record = json.loads(path.read_text())
+        if str(record.get("device", "")).startswith(device) and record.get("schema", 1) >= 2:
+            records.append({**record, "path": f"benchmarks/records/{path.name}"})
+    return sorted(records, key=lambda record: record["date"])
+
+
+def record_summary(record: dict) -> str:
+    """A record as a few lines: where and when it ran, and every mask's figures.
+
+    Args:
+        record: One record from `timing_records`.
+
+    Returns:
+        Text: the source line (path, device, backend, date, load), the size,
+        then per mask the measured fraction of the fully trainable step, the
+        prediction with measured terms and its error.
+    """
+    load = record.get("load_average_before")
+    lines = [
+        f"record {record.get('path', '?')}",
+        f"  {record['device']}, Keras backend {record['backend']}, {record['date'][:10]}, "
+        f"load average before {load[0] if load else '?'}",
+        f"  VGG16 + head at {record['input_size']}x{record['input_size']}, batch "
+        f"{record['batch_size']}, {record['repeats']} interleaved rounds",
+        f"  {'frozen':<16}{'ms/step':>9}{'measured':>10}{'terms':>8}{'error':>7}",
+    ]
+    for mask in record["masks"]:
+        lines.append(
+            f"  {mask['label']:<16}{mask['ms_per_step']:>9.1f}{mask['measured_fraction']:>10.1%}"
+            f"{mask['terms_fraction']:>8.1%}{mask['terms_error']:>+7.1%}"
+        )
+    lines.append(
+        f"  floor {record['floor_share']:.1%}, update {record['update_share']:.1%} of the full step; "
+        f"worst prefix error {record['worst_terms_prefix_error']:.1%}"
+    )
+    return "\n".join(lines)
