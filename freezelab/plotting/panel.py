@@ -43,7 +43,7 @@ def plot_block_params(readout: Readout, ax: Axes | None = None) -> Axes:
     ax.barh(names, frozen, left=trained, color=FROZEN_COLOUR, label="frozen")
     ax.invert_yaxis()
     ax.set_xlabel("parameters (millions)")
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")
     ax.set_title(f"{readout.trainable_share:.1%} of {readout.total_params:,} parameters train")
     return ax
 
