@@ -66,6 +66,7 @@ def plot_measured_vs_predicted(
         alpha=0.4,
         label=f"±{tolerance:.0%} of the diagonal",
     )
+    labelled: list[tuple[str, float, float]] = []
     for kind, colour in KIND_COLOURS.items():
         rows = [r for r in result.rows if r.kind == kind]
         if not rows:
@@ -88,14 +89,8 @@ def plot_measured_vs_predicted(
         ax.errorbar(
             measured, shown, xerr=errors, fmt="o", color=colour, label=kind, zorder=4, capsize=2
         )
-        for r, y in zip(rows, shown):
-            ax.annotate(
-                r.label,
-                (r.measured_fraction, y),
-                fontsize=7,
-                xytext=(5, -9),
-                textcoords="offset points",
-            )
+        labelled.extend((r.label, r.measured_fraction, y) for r, y in zip(rows, shown))
+    _annotate_apart(ax, labelled, extent)
     ax.scatter([], [], facecolors="none", edgecolors="#444444", label="FLOP model (hollow)")
     ax.set_xlim(0, extent)
     ax.set_ylim(0, extent)
@@ -109,6 +104,17 @@ def plot_measured_vs_predicted(
     )
     ax.legend(fontsize=7, loc="upper left")
     return ax
+
+
+def _annotate_apart(ax, points: list[tuple[str, float, float]], extent: float) -> None:
+    """Labels each point, moving a label down a line when it would overlap one nearby."""
+    placed: list[tuple[float, float]] = []
+    for label, x, y in sorted(points, key=lambda point: (-point[2], point[1])):
+        near = sum(abs(x - px) < 0.12 * extent and abs(y - py) < 0.05 * extent for px, py in placed)
+        placed.append((x, y))
+        ax.annotate(
+            label, (x, y), fontsize=7, xytext=(5, -9 - 9 * near), textcoords="offset points"
+        )
 
 
 def _error_bars(rows) -> list[list[float]] | None:

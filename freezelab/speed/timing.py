@@ -5,7 +5,9 @@
 with the rules that make a step time mean something:
 
 * the model is compiled again, with a **fresh optimizer**, for the mask being
-  timed: Keras fixes the trainable set at ``compile()`` (the recompile trap);
+  timed: the rule to rely on is "recompile after every change to
+  ``trainable``" (Keras 3.15 reads the trainable set when the train function
+  is first traced, and keeps it for that compiled function: lesson 01);
 * the first calls (tracing, XLA compilation, memory allocation) are warm-up
   and are not timed;
 * the device is **synchronised** before the clock is read: GPU work is
