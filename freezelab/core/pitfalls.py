@@ -14,10 +14,12 @@
   such a slice with a nested model among the entries it left trainable, not
   for every model that holds a nested model.
 * ``unfrozen_base_untrained_head``: the base trains while the head has never
-  been trained (flattened, or a nested model such as a Sequential head); the
-  head's large early gradients flow into the base and wreck pretrained
-  features. Train the head first, base frozen. For an untrained base the
-  message says there is nothing to damage yet.
+  been trained (flattened, or a nested model such as a Sequential head), so
+  the base is rewritten from the first step; how far depends above all on
+  the learning rate (under Adam each weight moves about ``learning_rate``
+  per step whatever its gradient; lesson 01 measures it). Train the head
+  first, base frozen. For an untrained base the message says there is
+  nothing to damage yet.
 * ``recompile_needed``: trainable flags changed since ``compile()``.
 """
 
@@ -265,19 +267,19 @@ def _unfrozen_base_untrained_head(model: keras.Model) -> Pitfall | None:
         else f"a head ({name_list([ref.name for ref in head])})"
     )
     fix = (
-        "Freeze the base, train the head, then unfreeze with a low learning rate "
-        "(two-phase fine-tuning)."
+        "Freeze the base and train the head first; then unfreeze, compile again and "
+        "fine-tune with a low learning rate (two-phase fine-tuning)."
     )
     if _source(model, base) == "untrained":
         effect = (
             "This base holds untrained (random) weights, so there are no learned features "
-            "to damage yet; on a pretrained base (ImageNet, or fl.pretrained_base()) the "
-            "new head's large early gradients would flow into it and wreck its features."
+            "to damage yet; a pretrained base (ImageNet, or fl.pretrained_base()) trained "
+            "this way can lose what it learned, the more the higher the learning rate."
         )
     else:
         effect = (
-            "The new head's large early gradients would flow into the base and damage "
-            "its pretrained features."
+            "Training it from the first step, beside a random head, can damage its "
+            "pretrained features; how much depends above all on the learning rate."
         )
     layers_text = (
         "1 base layer is" if len(trainable_base) == 1 else f"{len(trainable_base)} base layers are"

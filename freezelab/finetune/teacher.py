@@ -23,6 +23,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from freezelab._quiet import expected_retracing
 from freezelab._validation import (
     check_bool,
     check_choice,
@@ -208,9 +209,11 @@ def source_accuracy(
         size,
         seed=check_int(seed, "seed", minimum=0),
     )
-    probabilities = classifier.predict(
-        preprocess_images(data.images), batch_size=batch_size, verbose=0
-    )
+    # A lesson measures many freshly trained copies, each traced once: not a mistake.
+    with expected_retracing():
+        probabilities = classifier.predict(
+            preprocess_images(data.images), batch_size=batch_size, verbose=0
+        )
     return float(np.mean(np.argmax(probabilities, axis=-1) == data.labels))
 
 

@@ -129,3 +129,35 @@ def test_cost_model_and_timing_work_on_the_teacher():
     assert costs["block5_conv3"].params == 147_584
     timing = time_train_step(base, batch_size=2, repeats=2, warmup=1)
     assert timing.median_ms > 0
+
+
+def test_source_accuracy_hides_only_the_retracing_warning_of_its_predict(monkeypatch):
+    """Measuring many freshly trained copies traces predict once per copy; TensorFlow
+    would warn about that (2 warnings per process) in the lesson's output."""
+    import logging
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("tensorflow")
+    retracing = "5 out of the last 5 calls to <predict> triggered tf.function retracing."
+    model = teacher.source_classifier(teacher.build_teacher(32))
+    original_predict = model.predict
+
+    def predict_that_warns(*args, **kwargs):
+        logger.warning(retracing)
+        logger.warning("another tensorflow warning")
+        return original_predict(*args, **kwargs)
+
+    monkeypatch.setattr(model, "predict", predict_that_warns)
+    logger.addHandler(handler)
+    try:
+        teacher.source_accuracy(model, 4, batch_size=4)
+        during = [r.getMessage() for r in records]
+        records.clear()
+        logger.warning(retracing)  # after the measurement, the warning shows again
+        after = [r.getMessage() for r in records]
+    finally:
+        logger.removeHandler(handler)
+    assert during == ["another tensorflow warning"]
+    assert after == [retracing]
