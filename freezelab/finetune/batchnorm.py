@@ -19,7 +19,9 @@ Two switches decide what it does:
 This module reads those facts off a model (`bn_layers`, `bn_counts`,
 `bn_snapshot`, `bn_change`), measures the mode a model runs in
 (`training_inference_gap`) and how far new images are from the stored
-statistics (`bn_input_shift`), and freezes every BN layer by type (`freeze_bn`).
+statistics (`bn_input_shift`), re-estimates the stored statistics on new
+images without any weight update (`reestimate_bn_statistics`), and freezes
+every BN layer by type (`freeze_bn`).
 """
 
 from __future__ import annotations
@@ -272,10 +274,18 @@ def bn_input_shift(model: keras.Model, x: np.ndarray, batch_size: int = 64) -> d
             f"{model.name!r} with {len(found)} BN layers, "
             f"{sum(id(layer) not in top for layer in found)} of them nested"
         )
-    probe = keras.Model(model.inputs, [layer.input for layer in found])
-    outputs = probe.predict(np.asarray(x, dtype=np.float32), batch_size=batch_size, verbose=0)
-    if len(found) == 1:
-        outputs = [outputs]
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    probe = keras.Model(inputs, [layer.input for layer in found])
+    x = np.asarray(x, dtype=np.float32)
+    # Direct calls, not predict(): a new probe model per call would retrace predict's function.
+    batches = []
+    for start in range(0, len(x), batch_size):
+        batch = probe(x[start : start + batch_size], training=False)
+        batches.append(batch if isinstance(batch, list | tuple) else [batch])
+    outputs = [
+        np.concatenate([keras.ops.convert_to_numpy(batch[index]) for batch in batches])
+        for index in range(len(found))
+    ]
     shifts = {}
     for layer, values in zip(found, outputs):
         axes = tuple(axis for axis in range(values.ndim) if axis != values.ndim - 1)
@@ -284,6 +294,59 @@ def bn_input_shift(model: keras.Model, x: np.ndarray, batch_size: int = 64) -> d
         std = np.sqrt(keras.ops.convert_to_numpy(layer.moving_variance) + layer.epsilon)
         shifts[layer.name] = float(np.mean(np.abs(mean - moving_mean) / std))
     return shifts
+
+
+def reestimate_bn_statistics(model: keras.Model, x: np.ndarray) -> list[str]:
+    """Replaces each BN layer's moving statistics with those of ``x``; no weight is trained.
+
+    The recipe the BatchNorm lesson shows in plain Keras: set every BN layer's
+    ``momentum`` to 0, call the model once in training mode on all of ``x`` as
+    one batch, and put the momentum back. With momentum 0 the update rule
+    ``moving = momentum * moving + (1 - momentum) * batch statistic`` stores
+    the batch's statistics exactly; and since each layer normalised with the
+    statistics of the whole of ``x``, every later layer saw what it will see in
+    inference mode, so after the call inference mode on ``x`` reproduces the
+    training-mode call. Only BN layers that run in training mode are
+    re-estimated: a layer with ``trainable=False`` (or one whose ``call``
+    always uses its stored statistics) keeps them. The model must be free of
+    other layers that act differently in training mode (Dropout).
+
+    Args:
+        model: A Keras model.
+        x: Preprocessed inputs, all in one batch (a few hundred small images).
+
+    Returns:
+        The names of the BN layers whose statistics changed, in model order.
+
+    Raises:
+        ValueError: If ``model`` is not a Keras model or ``x`` holds fewer
+            than 2 samples.
+    """
+    found = bn_layers(model)
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim < 2 or x.shape[0] < 2:
+        raise ValueError(
+            "x must be a batch of at least 2 samples (batch statistics need them). "
+            f"Received: shape {x.shape}"
+        )
+    before = bn_snapshot(model)
+    momenta = [layer.momentum for layer in found]
+    try:
+        for layer in found:
+            layer.momentum = 0.0
+        model(x, training=True)
+    finally:
+        for layer, momentum in zip(found, momenta):
+            layer.momentum = momentum
+    after = bn_snapshot(model)
+    return [
+        layer.name
+        for layer in found
+        if any(
+            not np.array_equal(before[layer.name][kind], after[layer.name][kind])
+            for kind in ("moving_mean", "moving_variance")
+        )
+    ]
 
 
 def freeze_bn(model: keras.Model) -> list[str]:

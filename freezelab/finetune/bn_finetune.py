@@ -1,14 +1,17 @@
-"""Fine-tuning a network with BatchNormalization: statistics updating or kept, measured.
+"""Fine-tuning a network with BatchNormalization: arms compared over seeds, and the guide's recipe.
 
-Two experiments for the BatchNorm lesson, each on the same data and budget:
+Two experiments for the BatchNorm lesson:
 
-* `fine_tune_with_bn` trains a pretrained BN base under a new head with every
-  layer trainable, for each seed once with the BN layers left alone (``"updating"``: batch
-  statistics in training, moving statistics adapted to the new data) and
-  once with every BN layer set ``trainable=False`` (``"frozen"``: inference
-  mode, the pretrained statistics kept, gamma and beta fixed).
-  `compare_bn_runs` puts several seeds of both side by side and names a
-  winner only when the gap between the means exceeds the spread over seeds.
+* `compare_arms` trains several **arms** on the same seeds, each seed on its
+  own data split that every arm of that seed shares (paired). An arm is a
+  function the lesson writes in plain Keras: it gets a fresh pretrained base
+  and the preprocessed training images and returns the model to train (BN
+  statistics left to update, BN layers that always use their stored
+  statistics, BN layers frozen, a frozen base...). The helper only compiles,
+  fits, evaluates and measures what moved; optionally it also re-estimates the
+  BN statistics on the training images afterwards, with no weight update, and
+  evaluates again. Verdicts come from `freezelab.verdicts.paired_verdict` on
+  the per-seed numbers (`ArmComparison.values`).
 * `run_guide_recipe` follows the Keras transfer-learning guide: a nested base
   called as ``base(inputs, training=False)`` (`nested_classifier`), trained
   with the base frozen, then unfrozen and recompiled at a low learning rate,
@@ -21,108 +24,266 @@ Two experiments for the BatchNorm lesson, each on the same data and budget:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 
-from freezelab._validation import check_bool, check_choice, check_int
+from freezelab._validation import check_bool, check_int, check_str
 from freezelab.core.accounting import count_params
 from freezelab.core.freezing import get_mask
-from freezelab.finetune.batchnorm import bn_change, bn_snapshot, freeze_bn, training_inference_gap
+from freezelab.finetune.batchnorm import (
+    bn_change,
+    bn_snapshot,
+    freeze_bn,
+    reestimate_bn_statistics,
+    training_inference_gap,
+)
 from freezelab.finetune.drift import snapshot_weights, verify_frozen_unchanged, weight_drift
-from freezelab.finetune.seeds import compare_over_seeds
-from freezelab.finetune.strategies import Budget, SplitData, build_classifier, preprocess_images
+from freezelab.finetune.strategies import Budget, SplitData, preprocess_images
 
 if TYPE_CHECKING:
     from freezelab.finetune.data import TargetDataset
 
-BN_MODES = ("updating", "frozen")
 #: The lesson's three ways through the guide: (training_false, freeze_bn_after_unfreezing).
 GUIDE_VARIANTS = ((True, False), (False, False), (True, True))
+#: What `ArmComparison.values` can return per run.
+ARM_METRICS = ("val_accuracy", "reestimated_val_accuracy", "train_accuracy", "seconds")
 _MOVING = ("moving_mean", "moving_variance")
 _AFFINE = ("gamma", "beta")
 _MODE_PROBE = 32
 
+#: An arm: (fresh pretrained base, preprocessed training images) -> model to train.
+ArmBuilder = Callable[[keras.Model, np.ndarray], keras.Model]
+
 
 @dataclass(frozen=True)
-class BNRun:
-    """One fine-tuning run of `fine_tune_with_bn`.
+class ArmRun:
+    """One arm trained on one seed by `compare_arms`.
 
     Attributes:
-        bn_mode: ``"updating"`` or ``"frozen"``.
-        seed: The seed of the head's initial weights and the shuffling.
-        history: Metric name to one value per epoch (from ``fit()``).
-        moving_change: Largest change of any BN moving mean or variance.
-        affine_change: Largest change of any BN gamma or beta.
+        arm: The arm's name.
+        seed: Seed of the data split, the head's initial weights and the shuffling.
+        val_accuracy: Validation accuracy after training (inference mode).
+        train_accuracy: Training accuracy of the last epoch, as ``fit()`` reports it.
+        reestimated_val_accuracy: Validation accuracy after re-estimating the
+            BN statistics on the training images (no weight update); None when
+            not asked for. Equal to ``val_accuracy`` for an arm whose BN layers
+            never run in training mode.
+        moving_change: Largest change of any BN moving mean or variance during ``fit()``.
+        affine_change: Largest change of any BN gamma or beta during ``fit()``.
         trainable_params: Parameters the optimizer updated.
-        seconds: Wall-clock time of ``fit()`` (for the first seed of a call,
+        seconds: Wall-clock time of ``fit()`` (for an arm's first seed,
             tracing the train function included).
     """
 
-    bn_mode: str
+    arm: str
     seed: int
-    history: dict[str, list[float]]
+    val_accuracy: float
+    train_accuracy: float
+    reestimated_val_accuracy: float | None
     moving_change: float
     affine_change: float
     trainable_params: int
     seconds: float
 
-    @property
-    def final_val_accuracy(self) -> float:
-        """Validation accuracy after the last epoch (inference mode)."""
-        return self.history["val_accuracy"][-1]
-
-    @property
-    def final_train_accuracy(self) -> float:
-        """Training accuracy of the last epoch, as ``fit()`` reports it."""
-        return self.history["accuracy"][-1]
-
 
 @dataclass(frozen=True)
-class BNComparison:
-    """Validation accuracy of the two BN modes over the same seeds.
+class ArmComparison:
+    """Every arm of `compare_arms` on the same seeds, one run per (arm, seed).
 
     Attributes:
+        arms: The arm names, in the order given.
         seeds: The seeds, in order.
-        accuracies: BN mode to its final validation accuracy per seed.
-        means: BN mode to the mean over seeds.
-        stds: BN mode to the sample standard deviation over seeds (ddof=1).
-        gap: ``means["updating"] - means["frozen"]``.
-        spread: The larger of the two standard deviations.
-        winner: The better mode when ``|gap| > spread``, else None.
+        runs: The runs, arm by arm, each arm's seeds in order.
     """
 
+    arms: tuple[str, ...]
     seeds: tuple[int, ...]
-    accuracies: dict[str, tuple[float, ...]]
-    means: dict[str, float]
-    stds: dict[str, float]
-    gap: float
-    spread: float
-    winner: str | None
+    runs: tuple[ArmRun, ...]
 
-    def table(self) -> str:
-        """Each seed on a line, then mean ± standard deviation per mode."""
-        header = f"{'seed':>6}" + "".join(f"{'BN ' + m:>14}" for m in BN_MODES)
-        lines = [header]
+    def of_arm(self, arm: str) -> list[ArmRun]:
+        """The runs of one arm, in seed order.
+
+        Raises:
+            ValueError: For an arm not in the comparison.
+        """
+        if arm not in self.arms:
+            raise ValueError(f"arm must be one of {self.arms}. Received: arm={arm!r}")
+        return [run for run in self.runs if run.arm == arm]
+
+    def values(self, arm: str, metric: str = "val_accuracy") -> list[float]:
+        """One number per seed, in seed order: pass two arms' to `paired_verdict`.
+
+        Args:
+            arm: An arm name.
+            metric: One of `ARM_METRICS`.
+
+        Returns:
+            The metric of each of the arm's runs.
+
+        Raises:
+            ValueError: For an unknown arm or metric, or re-estimated accuracy
+                that was not measured.
+        """
+        if metric not in ARM_METRICS:
+            raise ValueError(f"metric must be one of {ARM_METRICS}. Received: metric={metric!r}")
+        numbers = [getattr(run, metric) for run in self.of_arm(arm)]
+        if any(number is None for number in numbers):
+            raise ValueError(
+                f"{metric} was not measured: run compare_arms(..., reestimate=True). "
+                f"Received: metric={metric!r}"
+            )
+        return [float(number) for number in numbers]
+
+    def table(self, metric: str = "val_accuracy") -> str:
+        """Each seed on a line with every arm's value, then the median per arm."""
+        width = max(14, *(len(arm) + 2 for arm in self.arms))
+        columns = {arm: self.values(arm, metric) for arm in self.arms}
+        lines = [f"{'seed':>6}" + "".join(f"{arm:>{width}}" for arm in self.arms)]
         for index, seed in enumerate(self.seeds):
             lines.append(
-                f"{seed:>6}" + "".join(f"{self.accuracies[m][index]:>14.3f}" for m in BN_MODES)
+                f"{seed:>6}" + "".join(f"{columns[arm][index]:>{width}.3f}" for arm in self.arms)
             )
         lines.append(
-            f"{'mean':>6}"
-            + "".join(f"{f'{self.means[m]:.3f} ± {self.stds[m]:.3f}':>14}" for m in BN_MODES)
+            f"{'median':>6}"
+            + "".join(f"{float(np.median(columns[arm])):>{width}.3f}" for arm in self.arms)
         )
         return "\n".join(lines)
 
-    def verdict(self) -> str:
-        """Whether one mode won in this run, with the numbers that decide it."""
-        numbers = f"gap {self.gap:+.3f}, spread {self.spread:.3f}"
-        if self.winner is None:
-            return f"not shown in this run (within noise: {numbers}): no BN mode won"
-        return f"shown in this run: BN {self.winner} is better ({numbers})"
+
+def compare_arms(
+    make_base: Callable[[], keras.Model],
+    make_dataset: Callable[[int], SplitData | TargetDataset],
+    arms: Mapping[str, ArmBuilder],
+    budget: Budget | None = None,
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
+    *,
+    reestimate: bool = False,
+    verbose: int = 0,
+) -> ArmComparison:
+    """Trains every arm on every seed, each seed on its own data split, and measures BN.
+
+    For each seed, ``make_dataset(seed)`` gives the split that every arm of
+    that seed trains and is evaluated on, so the arms are paired. For each
+    arm and seed: the seed is set (Keras, NumPy, Python), the arm builds its
+    model from ``make_base()`` and the preprocessed training images, and the
+    model is compiled with Adam at ``budget.learning_rate``, fitted for
+    ``budget.epochs`` and evaluated on the validation images. After each run,
+    every layer the arm froze is checked to have moved exactly zero, moving
+    statistics included. With ``reestimate=True`` the BN statistics are then
+    re-estimated on the training images (`reestimate_bn_statistics`: no
+    weight update) and the model is evaluated again.
+
+    Each seed starts exactly as a fresh model would, but one compiled model
+    serves all seeds of an arm (the fresh model's weights and a fresh
+    optimizer state are loaded into it), so ``fit()`` traces its train
+    function once per arm rather than once per run.
+
+    Args:
+        make_base: Returns a fresh pretrained base each call.
+        make_dataset: Seed to the data split of that seed: anything with
+            ``x_train, y_train, x_val, y_val, num_classes`` (images RGB in
+            0..255, caffe-preprocessed here; integer labels).
+        arms: Arm name to a function ``(base, x_train) -> model`` that returns
+            the (uncompiled) model to train; it must set the same trainable
+            flags for every seed.
+        budget: Epochs, batch size, learning rate.
+        seeds: One run per arm and seed.
+        reestimate: Also measure validation accuracy after re-estimating the
+            BN statistics on the training images.
+        verbose: Passed to ``fit()``.
+
+    Returns:
+        An `ArmComparison`.
+
+    Raises:
+        ValueError: For no arm, an arm name that is not a non-empty string or
+            a builder that is not callable, or ``seeds`` that are empty,
+            repeated or not non-negative ints.
+        RuntimeError: If an arm's builder returns different trainable sets
+            for different seeds, or a frozen layer moved (not expected).
+    """
+    if not isinstance(arms, Mapping) or not arms:
+        raise ValueError(f"arms needs at least one name -> builder. Received: arms={arms!r}")
+    for name, build in arms.items():
+        check_str(name, "arm name")
+        if not callable(build):
+            raise ValueError(f"Each arm needs a callable builder. Received: {name!r} -> {build!r}")
+    seeds = _check_seeds(seeds)
+    reestimate = check_bool(reestimate, "reestimate")
+    budget = budget or Budget()
+    splits = {seed: _prepared(make_dataset(seed)) for seed in seeds}
+    runs = []
+    for name, build in arms.items():
+        model, optimizer_start, flags = None, [], []
+        for seed in seeds:
+            x_train, y_train, x_val, y_val = splits[seed]
+            keras.utils.set_random_seed(seed)
+            fresh = build(make_base(), x_train)
+            fresh_flags = [tuple(v.shape) for v in fresh.trainable_weights]
+            if model is None:
+                model, flags = fresh, fresh_flags
+                _compile(model, budget.learning_rate)
+                model.optimizer.build(model.trainable_variables)
+                optimizer_start = [np.array(v) for v in model.optimizer.variables]
+            else:
+                if fresh_flags != flags:
+                    raise RuntimeError(
+                        f"Arm {name!r} built a different trainable set for seed {seed}: "
+                        "a builder must freeze the same layers every time. "
+                        f"Received: {len(fresh_flags)} trainable variables, expected {len(flags)}"
+                    )
+                model.set_weights(fresh.get_weights())
+                for variable, value in zip(model.optimizer.variables, optimizer_start):
+                    variable.assign(value)
+            runs.append(
+                _fit_and_measure(
+                    model, name, seed, (x_train, y_train, x_val, y_val), budget, reestimate, verbose
+                )
+            )
+    return ArmComparison(tuple(arms), tuple(seeds), tuple(runs))
+
+
+def _prepared(dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    return (
+        preprocess_images(dataset.x_train),
+        np.asarray(dataset.y_train),
+        preprocess_images(dataset.x_val),
+        np.asarray(dataset.y_val),
+    )
+
+
+def _fit_and_measure(model, name, seed, arrays, budget, reestimate, verbose) -> ArmRun:
+    x_train, y_train, x_val, y_val = arrays
+    mask = get_mask(model)
+    before, weights_before = bn_snapshot(model), snapshot_weights(model)
+    start = time.perf_counter()
+    history = model.fit(
+        x_train, y_train, epochs=budget.epochs, batch_size=budget.batch_size, verbose=verbose
+    )
+    seconds = time.perf_counter() - start
+    verify_frozen_unchanged(weight_drift(weights_before, model, mask=mask))
+    change = bn_change(before, model)
+    evaluate = dict(batch_size=max(budget.batch_size, 64), verbose=0, return_dict=True)
+    val_accuracy = float(model.evaluate(x_val, y_val, **evaluate)["accuracy"])
+    reestimated = None
+    if reestimate:
+        reestimate_bn_statistics(model, x_train)
+        reestimated = float(model.evaluate(x_val, y_val, **evaluate)["accuracy"])
+    return ArmRun(
+        arm=name,
+        seed=seed,
+        val_accuracy=val_accuracy,
+        train_accuracy=float(history.history["accuracy"][-1]),
+        reestimated_val_accuracy=reestimated,
+        moving_change=max(change.get(kind, 0.0) for kind in _MOVING),
+        affine_change=max(change.get(kind, 0.0) for kind in _AFFINE),
+        trainable_params=count_params(model).trainable,
+        seconds=seconds,
+    )
 
 
 @dataclass(frozen=True)
@@ -168,141 +329,6 @@ class GuideRun:
         """True when the BN statistics stayed put and the mode gap was 0 after unfreezing."""
         unfrozen = self.phases[-1]
         return unfrozen.moving_change == 0.0 and unfrozen.mode_gap == 0.0
-
-
-def fine_tune_with_bn(
-    make_base: Callable[[], keras.Model],
-    dataset: SplitData | TargetDataset,
-    bn_mode: str,
-    budget: Budget | None = None,
-    seeds: Sequence[int] = (0,),
-    verbose: int = 0,
-) -> list[BNRun]:
-    """Fine-tunes a pretrained BN base under a new head, BN statistics updating or frozen.
-
-    The classifier is the base, global average pooling and a softmax layer
-    (`freezelab.finetune.strategies.build_classifier` with no hidden layer).
-    Every layer trains from the first step at ``budget.learning_rate``; with
-    ``bn_mode="frozen"`` the BN layers are set ``trainable=False`` before
-    ``compile()``. After each run, every frozen layer is checked to have moved
-    exactly zero, moving statistics included.
-
-    Each seed starts exactly as a fresh model would: the seed is set, a fresh
-    base and head are built, and their weights and a fresh optimizer state
-    are loaded into one compiled model, so ``fit()`` traces its train
-    function once per call rather than once per seed (tracing costs more
-    than a small run).
-
-    Args:
-        make_base: Returns a fresh pretrained base each call, e.g.
-            ``lambda: freezelab.load_bn_teacher(32, verbose=False)``.
-        dataset: Anything with ``x_train, y_train, x_val, y_val, num_classes``
-            (images RGB in 0..255, integer labels).
-        bn_mode: ``"updating"`` or ``"frozen"``.
-        budget: Epochs, batch size, learning rate.
-        seeds: One run per seed; a seed sets Keras, NumPy and Python's
-            generators (head weights and shuffling).
-        verbose: Passed to ``fit()``.
-
-    Returns:
-        One `BNRun` per seed, in order.
-
-    Raises:
-        ValueError: For an unknown ``bn_mode``, or ``seeds`` that are empty,
-            repeated or not non-negative ints.
-        RuntimeError: If a frozen layer moved (not expected).
-    """
-    check_choice(bn_mode, "bn_mode", BN_MODES)
-    seeds = _check_seeds(seeds)
-    budget = budget or Budget()
-    x_train, x_val = preprocess_images(dataset.x_train), preprocess_images(dataset.x_val)
-    y_train, y_val = np.asarray(dataset.y_train), np.asarray(dataset.y_val)
-    model, optimizer_start, runs = None, [], []
-    for seed in seeds:
-        keras.utils.set_random_seed(seed)
-        fresh = build_classifier(make_base(), dataset.num_classes, head_units=(), pooling="avg")
-        if model is None:
-            model = fresh
-            if bn_mode == "frozen":
-                freeze_bn(model)
-            _compile(model, budget.learning_rate)
-            model.optimizer.build(model.trainable_variables)
-            optimizer_start = [np.array(v) for v in model.optimizer.variables]
-        else:
-            model.set_weights(fresh.get_weights())
-            for variable, value in zip(model.optimizer.variables, optimizer_start):
-                variable.assign(value)
-        mask = get_mask(model)
-        before, weights_before = bn_snapshot(model), snapshot_weights(model)
-        start = time.perf_counter()
-        run = model.fit(
-            x_train,
-            y_train,
-            epochs=budget.epochs,
-            batch_size=budget.batch_size,
-            validation_data=(x_val, y_val),
-            verbose=verbose,
-        )
-        seconds = time.perf_counter() - start
-        verify_frozen_unchanged(weight_drift(weights_before, model, mask=mask))
-        change = bn_change(before, model)
-        runs.append(
-            BNRun(
-                bn_mode=bn_mode,
-                seed=seed,
-                history={key: [float(v) for v in values] for key, values in run.history.items()},
-                moving_change=max(change.get(kind, 0.0) for kind in _MOVING),
-                affine_change=max(change.get(kind, 0.0) for kind in _AFFINE),
-                trainable_params=count_params(model).trainable,
-                seconds=seconds,
-            )
-        )
-    return runs
-
-
-def compare_bn_runs(runs: list[BNRun]) -> BNComparison:
-    """Puts runs of both BN modes over the same seeds side by side.
-
-    Args:
-        runs: `BNRun` results, one per (mode, seed), both modes on the same
-            seeds, at least two seeds.
-
-    Returns:
-        A `BNComparison`; its winner is the mode with the higher mean, named
-        only when the gap between the means exceeds the larger standard
-        deviation (the rule of `freezelab.finetune.seeds.beyond_spread`).
-
-    Raises:
-        ValueError: If a mode is missing, the seeds differ between the modes,
-            a (mode, seed) repeats, or there are fewer than two seeds.
-    """
-    by_mode: dict[str, dict[int, float]] = {mode: {} for mode in BN_MODES}
-    for run in runs:
-        if run.bn_mode not in by_mode:
-            raise ValueError(f"Unknown bn_mode {run.bn_mode!r}. Received: a run of {run!r}")
-        if run.seed in by_mode[run.bn_mode]:
-            raise ValueError(
-                f"Two runs of BN {run.bn_mode} with seed {run.seed}. Received: {len(runs)} runs"
-            )
-        by_mode[run.bn_mode][run.seed] = run.final_val_accuracy
-    seeds = sorted(by_mode[BN_MODES[0]])
-    if sorted(by_mode[BN_MODES[1]]) != seeds or len(seeds) < 2:
-        raise ValueError(
-            "Both BN modes need runs on the same seeds, at least two of them. Received: seeds "
-            + ", ".join(f"{mode} {sorted(values)}" for mode, values in by_mode.items())
-        )
-    comparison = compare_over_seeds(
-        {mode: [by_mode[mode][s] for s in seeds] for mode in BN_MODES}, seeds, "val accuracy"
-    )
-    return BNComparison(
-        comparison.seeds,
-        dict(comparison.values),
-        dict(comparison.means),
-        dict(comparison.stds),
-        comparison.gap("updating", "frozen"),
-        comparison.spread("updating", "frozen"),
-        comparison.winner("updating", "frozen"),
-    )
 
 
 def nested_classifier(

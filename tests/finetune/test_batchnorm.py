@@ -13,6 +13,7 @@ from freezelab.finetune.batchnorm import (
     bn_layers,
     bn_snapshot,
     freeze_bn,
+    reestimate_bn_statistics,
     training_inference_gap,
 )
 from tests.support.helpers import keras_counts
@@ -193,3 +194,33 @@ def test_bad_inputs_raise_keras_style_errors():
         bn_change(bn_snapshot(tiny_bn_model()), bn_snapshot(nested_bn_model()[0]))
     with pytest.raises(ValueError, match="two bn_snapshot"):
         bn_change([], tiny_bn_model())
+
+
+def test_reestimate_stores_the_statistics_of_the_images_layer_by_layer():
+    inputs = keras.Input((6, 6, 3))
+    x = keras.layers.Conv2D(4, 3, use_bias=False, name="conv_a")(inputs)
+    x = keras.layers.BatchNormalization(name="bn_a")(x)
+    x = keras.layers.Conv2D(2, 3, use_bias=False, name="conv_b")(x)
+    x = keras.layers.BatchNormalization(name="bn_b")(x)
+    model = keras.Model(inputs, x)
+    frozen = model.get_layer("bn_b")
+    frozen.trainable = False
+    kept_mean = np.array(frozen.moving_mean)
+    data = np.random.default_rng(1).normal(3.0, 2.0, size=(20, 6, 6, 3)).astype("float32")
+
+    assert reestimate_bn_statistics(model, data) == ["bn_a"]
+    # Independent truth: NumPy statistics of what reaches bn_a.
+    conv_out = keras.ops.convert_to_numpy(
+        keras.Model(inputs, model.get_layer("conv_a").output)(data)
+    )
+    bn_a = model.get_layer("bn_a")
+    np.testing.assert_allclose(
+        bn_a.moving_mean, conv_out.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-4
+    )
+    np.testing.assert_allclose(
+        bn_a.moving_variance, conv_out.var(axis=(0, 1, 2)), rtol=1e-3, atol=1e-4
+    )
+    assert bn_a.momentum == 0.99  # put back
+    np.testing.assert_array_equal(frozen.moving_mean, kept_mean)  # frozen: inference mode, kept
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        reestimate_bn_statistics(model, data[:1])

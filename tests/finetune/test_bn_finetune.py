@@ -1,4 +1,4 @@
-"""BN fine-tuning experiments on a tiny base: frozen statistics stay exact, comparisons by hand."""
+"""BN fine-tuning experiments on a tiny base: frozen statistics stay exact, arms paired by seed."""
 
 import keras
 import numpy as np
@@ -6,9 +6,9 @@ import pytest
 from keras import layers
 
 from freezelab.finetune.bn_finetune import (
-    BNRun,
-    compare_bn_runs,
-    fine_tune_with_bn,
+    ArmComparison,
+    ArmRun,
+    compare_arms,
     nested_classifier,
     run_guide_recipe,
 )
@@ -37,67 +37,93 @@ def tiny_data(n=24):
     return SplitData(x, y, x[:8], y[:8], 3)
 
 
-def run(mode, seed, accuracy):
-    return BNRun(mode, seed, {"val_accuracy": [accuracy]}, 0.0, 0.0, 0, 0.0)
+def arms():
+    def updating(base, x_train):
+        return head(base)
+
+    def frozen(base, x_train):
+        base.get_layer("block1_bn").trainable = False
+        return head(base)
+
+    return {"updating": updating, "frozen": frozen}
 
 
-def test_frozen_bn_keeps_every_statistic_and_trains_the_rest():
-    (result,) = fine_tune_with_bn(tiny_base, tiny_data(), "frozen", BUDGET)
-    assert result.moving_change == 0.0
-    assert result.affine_change == 0.0
-    # Conv 3*3*3*4 + Dense 4*3 + 3: everything except the BN layer's 16 weights.
-    assert result.trainable_params == 108 + 15
-    assert len(result.history["val_accuracy"]) == BUDGET.epochs
+def head(base):
+    x = layers.GlobalAveragePooling2D()(base.output)
+    return keras.Model(base.input, layers.Dense(3, activation="softmax")(x))
+
+
+def splits(seed):
+    data = tiny_data()
+    return SplitData(data.x_train, data.y_train, data.x_val[seed:], data.y_val[seed:], 3)
 
 
 @pytest.mark.slow
-def test_updating_bn_moves_its_statistics_and_each_seed_runs_as_if_fresh():
-    first, second = fine_tune_with_bn(tiny_base, tiny_data(), "updating", BUDGET, seeds=(0, 1))
-    assert (first.seed, second.seed) == (0, 1)
-    assert second.moving_change > 0.0 and second.affine_change > 0.0
-    assert second.trainable_params == 108 + 8 + 15
+def test_compare_arms_pairs_seeds_measures_bn_and_each_seed_runs_as_if_fresh():
+    result = compare_arms(tiny_base, splits, arms(), BUDGET, seeds=(0, 1), reestimate=True)
+    assert result.arms == ("updating", "frozen") and result.seeds == (0, 1)
+    frozen = result.of_arm("frozen")
+    assert all(run.moving_change == 0.0 and run.affine_change == 0.0 for run in frozen)
+    # Conv 3*3*3*4 + Dense 4*3 + 3: everything except the BN layer's 16 weights.
+    assert frozen[0].trainable_params == 108 + 15
+    # A frozen BN layer never runs in training mode: re-estimating changes nothing.
+    assert result.values("frozen") == result.values("frozen", "reestimated_val_accuracy")
+    updating = result.of_arm("updating")
+    assert all(run.moving_change > 0.0 and run.affine_change > 0.0 for run in updating)
+    assert updating[1].trainable_params == 108 + 8 + 15
+    # Seed 1 evaluates on its own split: 7 validation images, so accuracy is a multiple of 1/7.
+    assert round(updating[1].val_accuracy * 7, 4) == round(updating[1].val_accuracy * 7)
     # The second seed reuses the compiled model; a fresh model must give the same run.
-    (alone,) = fine_tune_with_bn(tiny_base, tiny_data(), "updating", BUDGET, seeds=(1,))
-    for key in ("loss", "val_loss", "val_accuracy"):
-        np.testing.assert_allclose(second.history[key], alone.history[key], rtol=1e-5)
-    assert second.moving_change == pytest.approx(alone.moving_change, rel=1e-5)
+    alone = compare_arms(tiny_base, splits, {"updating": arms()["updating"]}, BUDGET, seeds=(1,))
+    assert alone.of_arm("updating")[0].val_accuracy == pytest.approx(updating[1].val_accuracy)
+    assert alone.of_arm("updating")[0].moving_change == pytest.approx(
+        updating[1].moving_change, rel=1e-5
+    )
+    assert "median" in result.table() and len(result.table().splitlines()) == 4
 
 
-def test_unknown_bn_mode_and_bad_seeds_are_refused():
-    with pytest.raises(ValueError, match="must be one of"):
-        fine_tune_with_bn(tiny_base, tiny_data(), "sometimes", BUDGET)
+def test_arm_comparison_values_and_table_in_seed_order():
+    def run(arm, seed, accuracy):
+        return ArmRun(arm, seed, accuracy, 1.0, None, 0.0, 0.0, 0, 0.0)
+
+    result = ArmComparison(
+        ("a", "b"),
+        (3, 7),
+        (run("a", 3, 0.5), run("a", 7, 0.7), run("b", 3, 0.25), run("b", 7, 0.75)),
+    )
+    assert result.values("a") == [0.5, 0.7]
+    assert result.values("b", "train_accuracy") == [1.0, 1.0]
+    assert result.table().splitlines()[-1].split() == ["median", "0.600", "0.500"]
+    with pytest.raises(ValueError, match="not measured"):
+        result.values("a", "reestimated_val_accuracy")
+    with pytest.raises(ValueError, match="arm must be one of"):
+        result.values("c")
+    with pytest.raises(ValueError, match="metric must be one of"):
+        result.values("a", "loss")
+
+
+def test_compare_arms_refuses_bad_arms_and_seeds():
+    with pytest.raises(ValueError, match="at least one"):
+        compare_arms(tiny_base, splits, {}, BUDGET)
+    with pytest.raises(ValueError, match="callable"):
+        compare_arms(tiny_base, splits, {"a": 3}, BUDGET)
     with pytest.raises(ValueError, match="must not repeat"):
-        fine_tune_with_bn(tiny_base, tiny_data(), "frozen", BUDGET, seeds=(1, 1))
+        compare_arms(tiny_base, splits, arms(), BUDGET, seeds=(1, 1))
     with pytest.raises(ValueError, match="non-empty"):
-        fine_tune_with_bn(tiny_base, tiny_data(), "frozen", BUDGET, seeds=())
+        compare_arms(tiny_base, splits, arms(), BUDGET, seeds=())
 
 
-def test_comparison_names_a_winner_only_beyond_the_spread():
-    runs = [run("updating", s, a) for s, a in zip((0, 1, 2), (0.5, 0.6, 0.7))]
-    runs += [run("frozen", s, 0.3) for s in (0, 1, 2)]
-    clear = compare_bn_runs(runs)
-    assert clear.means["updating"] == pytest.approx(0.6)
-    assert clear.stds["updating"] == pytest.approx(0.1)  # sample std of 0.5, 0.6, 0.7
-    assert clear.gap == pytest.approx(0.3)
-    assert clear.winner == "updating"
-    assert clear.verdict().startswith("shown in this run")
+def test_compare_arms_refuses_a_builder_that_freezes_differently_per_seed():
+    calls = []
 
-    close = [run("updating", s, a) for s, a in zip((0, 1, 2), (0.5, 0.6, 0.7))]
-    close += [run("frozen", s, a) for s, a in zip((0, 1, 2), (0.45, 0.6, 0.6))]
-    result = compare_bn_runs(close)
-    assert result.gap == pytest.approx(0.05)
-    assert result.winner is None
-    assert result.verdict().startswith("not shown in this run (within noise")
-    assert "0.500" in result.table() and "0.450" in result.table()
+    def unstable(base, x_train):
+        calls.append(x_train.shape)
+        if len(calls) > 1:
+            base.get_layer("block1_conv").trainable = False
+        return head(base)
 
-
-def test_comparison_refuses_unpaired_or_single_seeds():
-    with pytest.raises(ValueError, match="same seeds"):
-        compare_bn_runs([run("updating", 0, 0.5), run("frozen", 1, 0.5)])
-    with pytest.raises(ValueError, match="same seeds"):
-        compare_bn_runs([run("updating", 0, 0.5), run("frozen", 0, 0.5)])
-    with pytest.raises(ValueError, match="Two runs"):
-        compare_bn_runs([run("updating", 0, 0.5), run("updating", 0, 0.6)])
+    with pytest.raises(RuntimeError, match="different trainable set"):
+        compare_arms(tiny_base, splits, {"unstable": unstable}, BUDGET, seeds=(0, 1))
 
 
 def test_nested_classifier_records_training_false_on_the_base_call():
