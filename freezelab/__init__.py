@@ -98,7 +98,6 @@ _LAZY_MODULES = {
         "bn_change",
         "bn_counts",
         "bn_input_shift",
-        "bn_layers",
         "bn_snapshot",
         "freeze_bn",
         "reestimate_bn_statistics",
