@@ -64,14 +64,14 @@ _LAZY_MODULES = {
     "freezelab.vis.images": ("from_caffe", "sample_image", "to_caffe"),
     "freezelab.vis.activations": ("feature_maps", "heatmap", "overlay", "peak_location"),
     "freezelab.vis.gradcam": ("grad_cam",),
+    "freezelab.vis.receptive_field": ("receptive_field",),
     "freezelab.vis.ascent": ("colourfulness", "filter_pictures", "high_frequency_share"),
     "freezelab.vis.kernels": ("kernel_pictures",),
     "freezelab.finetune.data": ("load_target_dataset",),
     "freezelab.finetune.scenes": (
-        "heat_on_mask",
         "make_pair_scene",
         "make_scenes",
-        "nearest_object",
+        "object_check",
     ),
     "freezelab.finetune.teacher": ("load_teacher", "pretrained_base", "source_accuracy"),
     "freezelab.finetune.strategies": (
@@ -93,6 +93,7 @@ _LAZY_MODULES = {
         "weight_drift",
     ),
     "freezelab.finetune.seeds": ("compare_over_seeds", "strategies_over_seeds"),
+    "freezelab.finetune.head_start": ("head_start_drift",),
     "freezelab.finetune.bn_teacher": ("bn_source_images", "load_bn_teacher"),
     "freezelab.finetune.batchnorm": (
         "bn_change",

@@ -287,7 +287,7 @@ CASES = [
     ("make_scenes", "too small", lambda e: fl.make_scenes(4, image_size=16), V, "image_size=16"),
     ("make_scenes", "unknown class", lambda e: fl.make_scenes(4, classes=("cross", "star")), V, "'star'"),
     ("make_pair_scene", "same class twice", lambda e: fl.make_pair_scene("ring", "ring"), V, "'ring'"),
-    ("heat_on_mask", "shapes differ", lambda e: fl.heat_on_mask(np.ones((4, 4)), np.ones((2, 2), bool)), V, "(2, 2)"),
+    ("object_check", "shapes differ", lambda e: fl.object_check(np.ones((4, 4)), np.ones((1, 2, 2), bool), 0), V, "(1, 2, 2)"),
 ]
 # fmt: on
 

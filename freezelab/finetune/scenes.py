@@ -207,6 +207,95 @@ def nearest_object(point: tuple[int, int], masks: np.ndarray) -> int:
     return int(np.argmin(distances))
 
 
+@dataclass(frozen=True)
+class ObjectCheck:
+    """Does one heatmap point at its own object, and how would chance have done?
+
+    Attributes:
+        peak: ``(row, column)`` of the map's largest value (the first on ties).
+        peak_nearest_own: The peak lies nearer the map's own object than any other.
+        nearest_chance: The share of the image's pixels that lie nearer the own
+            object than any other: how often a peak placed at random would pass
+            ``peak_nearest_own`` (about 0.5 with one object in each half).
+        peak_in_own: The peak lies on the own object's mask (stricter).
+        area_share: The own object's share of the image's area: how often a
+            random peak lands on it, and the heat share a map spread evenly
+            over the image would give it.
+        heat_share: The share of the map's total heat on the own object.
+        heat_share_others: The share on the other objects together.
+    """
+
+    peak: tuple[int, int]
+    peak_nearest_own: bool
+    nearest_chance: float
+    peak_in_own: bool
+    area_share: float
+    heat_share: float
+    heat_share_others: float
+
+
+def object_check(heat: np.ndarray, masks: np.ndarray, index: int) -> ObjectCheck:
+    """Checks a heatmap against the object it should explain, beside chance baselines.
+
+    Args:
+        heat: ``(H, W)`` non-negative map over the image (e.g. ``GradCam.heatmap``).
+        masks: bool ``(k, H, W)``: every object of the scene, each non-empty.
+        index: Which of ``masks`` is the map's own object.
+
+    Returns:
+        An `ObjectCheck`.
+
+    Raises:
+        ValueError: For shapes that differ, an empty mask, or an ``index``
+            outside ``0..k-1``.
+    """
+    heat = np.asarray(heat, dtype=np.float64)
+    masks = np.asarray(masks, dtype=bool)
+    if masks.ndim != 3 or heat.shape != masks.shape[1:]:
+        raise ValueError(
+            "heat must be (H, W) and masks (k, H, W) of the same size. "
+            f"Received: heat {heat.shape}, masks {masks.shape}"
+        )
+    index = check_int(index, "index", minimum=0)
+    if index >= len(masks):
+        raise ValueError(f"index must be below {len(masks)}. Received: index={index}")
+    row, column = np.unravel_index(int(np.argmax(heat)), heat.shape)
+    peak = (int(row), int(column))
+    nearest = nearest_mask_map(masks)
+    others = np.delete(masks, index, axis=0).any(axis=0)
+    return ObjectCheck(
+        peak=peak,
+        peak_nearest_own=bool(nearest[peak] == index),
+        nearest_chance=float(np.mean(nearest == index)),
+        peak_in_own=bool(masks[index][peak]),
+        area_share=float(masks[index].mean()),
+        heat_share=heat_on_mask(heat, masks[index]),
+        heat_share_others=heat_on_mask(heat, others),
+    )
+
+
+def nearest_mask_map(masks: np.ndarray) -> np.ndarray:
+    """For every pixel, the index of the nearest mask (as `nearest_object`, first on ties).
+
+    Args:
+        masks: bool ``(k, H, W)``, each with at least one pixel set.
+
+    Returns:
+        int ``(H, W)`` array of mask indices.
+
+    Raises:
+        ValueError: For an empty mask.
+    """
+    from scipy.ndimage import distance_transform_edt
+
+    masks = np.asarray(masks, dtype=bool)
+    for k, mask in enumerate(masks):
+        if not mask.any():
+            raise ValueError(f"Mask {k} is empty. Received: masks of shape {masks.shape}")
+    distances = np.stack([distance_transform_edt(~mask) for mask in masks])
+    return np.argmin(distances, axis=0)
+
+
 def _background(num_images: int, image_size: int, rng: np.random.Generator) -> np.ndarray:
     # The source task's dead leaves at reduced contrast: clutter, but quieter than the object.
     leaves = dead_leaves(num_images, image_size, rng)
@@ -236,9 +325,12 @@ def _check_classes(classes: Sequence[str]) -> tuple[str, ...]:
 
 __all__ = [
     "SCENE_CLASSES",
+    "ObjectCheck",
     "SceneData",
     "heat_on_mask",
     "make_pair_scene",
     "make_scenes",
+    "nearest_mask_map",
     "nearest_object",
+    "object_check",
 ]

@@ -87,3 +87,50 @@ def test_bad_input_names_what_was_received(call, message):
     with pytest.raises(ValueError, match="Received") as error:
         call()
     assert message in str(error.value)
+
+
+def two_columns():
+    left = np.zeros((4, 6), bool)
+    left[:, 0] = True
+    right = np.zeros((4, 6), bool)
+    right[1:3, 3] = True
+    return np.stack([left, right])
+
+
+def test_nearest_mask_map_agrees_with_nearest_object_on_every_pixel():
+    masks = two_columns()
+    nearest = scenes.nearest_mask_map(masks)
+    for row in range(4):
+        for column in range(6):
+            assert nearest[row, column] == scenes.nearest_object((row, column), masks)
+
+
+def test_object_check_by_hand():
+    masks = two_columns()
+    heat = np.zeros((4, 6))
+    heat[1, 1], heat[1, 3] = 2.0, 1.0  # peak next to the left column, not on it
+    left = scenes.object_check(heat, masks, 0)
+    assert left.peak == (1, 1)
+    assert left.peak_nearest_own and not left.peak_in_own
+    # Columns 0-1 lie nearer the left column; column 2 is at least sqrt(2) < 2 from the right one.
+    assert left.nearest_chance == pytest.approx(8 / 24)
+    assert left.area_share == pytest.approx(4 / 24)
+    assert left.heat_share == 0.0 and left.heat_share_others == pytest.approx(1 / 3)
+    right = scenes.object_check(heat, masks, 1)
+    assert not right.peak_nearest_own and not right.peak_in_own
+    assert right.nearest_chance == pytest.approx(1 - left.nearest_chance)
+    assert right.heat_share == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: scenes.object_check(np.zeros((4, 6)), two_columns(), 2), "index"),
+        (lambda: scenes.object_check(np.zeros((3, 6)), two_columns(), 0), "same size"),
+        (lambda: scenes.nearest_mask_map(np.zeros((2, 3, 3), bool)), "empty"),
+    ],
+)
+def test_object_check_bad_input(call, message):
+    with pytest.raises(ValueError, match="Received") as error:
+        call()
+    assert message in str(error.value)
