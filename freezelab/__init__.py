@@ -93,6 +93,7 @@ _LAZY_MODULES = {
         "weight_drift",
     ),
     "freezelab.finetune.seeds": ("compare_over_seeds", "strategies_over_seeds"),
+    "freezelab.finetune.head_start": ("head_start_drift",),
     "freezelab.finetune.bn_teacher": ("bn_source_images", "load_bn_teacher"),
     "freezelab.finetune.batchnorm": (
         "bn_change",

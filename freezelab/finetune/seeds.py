@@ -12,8 +12,10 @@ weak evidence; it stops a lesson from calling a coin flip a result.
 
 * `compare_over_seeds` takes values per name per seed and returns a
   `SeedComparison`: its `~SeedComparison.table` (each seed on a line, then
-  mean ± std), `~SeedComparison.verdict` for a claim "a beats b", and
-  `~SeedComparison.best_verdict` for the top of the ranking.
+  mean ± std) and `~SeedComparison.paired`, the course's one rule
+  (`freezelab.verdicts.paired_verdict`) on the per-seed differences, which
+  lesson 05 uses. `~SeedComparison.verdict` and `~SeedComparison.best_verdict`
+  keep the older unpaired rule (`beyond_spread`) for callers that still use it.
 * `strategies_over_seeds` runs fine-tuning strategies
   (`freezelab.finetune.strategies.run_strategy`) once per seed, each seed on
   its own split of the data (``make_dataset(seed)``).
@@ -35,6 +37,7 @@ from freezelab.finetune.strategies import (
     TrainingRun,
     run_strategy,
 )
+from freezelab.verdicts import PairedVerdict, paired_verdict
 
 if TYPE_CHECKING:
     import keras
@@ -133,6 +136,31 @@ class SeedComparison:
         if a == b:
             raise ValueError(f"Compare two different names. Received: a={a!r}, b={b!r}")
         return a, b
+
+    def paired(
+        self, a: str, b: str, claim: str | None = None, direction: str = "higher"
+    ) -> PairedVerdict:
+        """The course's one rule on the per-seed differences ``a - b`` (`paired_verdict`).
+
+        Each seed is one pair: the same seed, hence the same data split, in both arms.
+
+        Args:
+            a: A name.
+            b: Another name.
+            claim: The claim in words; default ``"a higher than b"`` (or lower).
+            direction: ``"higher"`` (the claim is ``a > b``) or ``"lower"``.
+
+        Returns:
+            A `freezelab.verdicts.PairedVerdict`; ``str()`` gives one line.
+
+        Raises:
+            ValueError: For a name not in the comparison, ``a == b`` or a bad direction.
+        """
+        a, b = self._pair(a, b)
+        claim = claim or f"{a} {direction} than {b} ({self.metric})"
+        return paired_verdict(
+            self.values[a], self.values[b], claim=claim, direction=direction, statistic="difference"
+        )
 
     def _numbers(self, a: str, b: str) -> str:
         return f"gap {self.gap(a, b):+.3f}, spread {self.spread(a, b):.3f}"

@@ -6,7 +6,8 @@ epochs, and returns a `TrainingRun` with its history, wall-clock time,
 trainable parameters and per-layer weight drift:
 
 * ``feature_extraction``: the whole base frozen; its outputs are computed
-  once, cached, and only the head trains on them.
+  once, cached, and only the head trains on them (for ``feature_epochs``,
+  cheap enough to train the head to convergence).
 * ``freeze_blocks``: blocks 1..k frozen (``freeze_up_to="block3"``), the rest trains.
 * ``full_fine_tuning``: everything trains from the first step, head still random.
 * ``two_phase``: the head trains alone, then the whole base is unfrozen at a
@@ -14,6 +15,12 @@ trainable parameters and per-layer weight drift:
 * ``gradual_unfreezing``: the head trains alone, then one block per stage is
   unfrozen, top first (`freezelab.finetune.unfreezing`).
 * ``from_scratch``: the same architecture with random weights, all trainable.
+
+One learning rate for pretrained layers: every strategy that trains base
+layers trains them at ``budget.fine_tune_learning_rate`` (full fine-tuning and
+freeze-blocks from the first step, two-phase and gradual unfreezing after the
+head phase), so a comparison of strategies is not a comparison of learning
+rates. A head that trains alone uses ``budget.learning_rate``.
 
 Per-layer learning rates (discriminative fine-tuning) are left out: Keras 3
 optimizers take one learning rate, and splitting variables over several
@@ -77,11 +84,15 @@ class Budget:
     Attributes:
         epochs: Epochs in all (both phases of two-phase together).
         batch_size: Images per step.
-        learning_rate: For the head, and for strategies that train pretrained
-            layers from the first step.
-        fine_tune_learning_rate: For pretrained layers unfrozen under a trained head.
+        learning_rate: For a head that trains alone (feature extraction, the
+            head phase of two-phase and gradual unfreezing).
+        fine_tune_learning_rate: For every run in which base layers train
+            (freeze-blocks, full fine-tuning and from-scratch from the first
+            step; two-phase and gradual unfreezing after the head phase).
         head_epochs: Head-only epochs of two-phase and gradual unfreezing;
             None means half the epochs (two-phase) or a third (gradual).
+        feature_epochs: Epochs of feature extraction's head on cached
+            features; None means ``epochs``.
     """
 
     epochs: int = 6
@@ -89,6 +100,7 @@ class Budget:
     learning_rate: float = 1e-3
     fine_tune_learning_rate: float = 1e-4
     head_epochs: int | None = None
+    feature_epochs: int | None = None
 
     def __post_init__(self):
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 2:
@@ -100,6 +112,13 @@ class Budget:
             raise ValueError(
                 f"head_epochs must be from 1 to epochs - 1 = {self.epochs - 1}. "
                 f"Received: head_epochs={self.head_epochs!r}"
+            )
+        if self.feature_epochs is not None and (
+            not isinstance(self.feature_epochs, int) or self.feature_epochs < 1
+        ):
+            raise ValueError(
+                "feature_epochs must be a positive int or None. "
+                f"Received: feature_epochs={self.feature_epochs!r}"
             )
 
 
@@ -362,7 +381,7 @@ def run_strategy(
     else:
         if strategy == "freeze_blocks":
             freeze(model, up_to=freeze_up_to)
-        model = _compiled(model, strategy, budget.learning_rate, reuse)
+        model = _compiled(model, strategy, budget.fine_tune_learning_rate, reuse)
         run = model.fit(x_train, y_train, epochs=budget.epochs, **fit_args)
         history = {key: [float(v) for v in values] for key, values in run.history.items()}
         ever_trained = get_mask(model)
@@ -382,7 +401,7 @@ def run_strategy(
         model=model,
     )
     if reuse is not None and strategy in _COMPILE_ONCE:
-        reuse[_reuse_key(model, strategy, budget.learning_rate)]["last_run"] = result
+        reuse[_reuse_key(model, strategy, budget.fine_tune_learning_rate)]["last_run"] = result
     return result
 
 
@@ -576,7 +595,7 @@ def _train_on_cached_features(model, x_train, y_train, x_val, y_val, budget, ver
     run = head.fit(
         train_features,
         y_train,
-        epochs=budget.epochs,
+        epochs=budget.feature_epochs or budget.epochs,
         batch_size=budget.batch_size,
         validation_data=(val_features, y_val),
         verbose=verbose,

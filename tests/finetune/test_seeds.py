@@ -188,3 +188,19 @@ def test_runner_refuses_bad_arguments():
         strategies_over_seeds(["two_phase"], tiny_base, tiny_data, budget, seed=1)
     with pytest.raises(ValueError, match="must not repeat"):
         strategies_over_seeds(["two_phase"], tiny_base, tiny_data, budget, seeds=(0, 0))
+
+
+def test_paired_uses_the_per_seed_differences():
+    from freezelab.verdicts import paired_verdict
+
+    values = {"a": [0.5, 0.6, 0.7, 0.8, 0.9], "b": [0.4, 0.5, 0.6, 0.9, 0.8]}
+    comparison = compare_over_seeds(values, (0, 1, 2, 3, 4), metric="val")
+    verdict = comparison.paired("a", "b", claim="a beats b")
+    expected = paired_verdict(
+        values["a"], values["b"], claim="a beats b", direction="higher", statistic="difference"
+    )
+    assert verdict == expected
+    assert verdict.favouring == 4 and verdict.shown  # middle half 0.1 to 0.1
+    assert not comparison.paired("b", "a").shown
+    with pytest.raises(ValueError):
+        comparison.paired("a", "a")
