@@ -86,6 +86,14 @@ def plot_measured_vs_predicted(
             if has_terms
             else [r.predicted_fraction for r in rows]
         )
+        for r, y in zip(rows, shown):  # links each mask's two predictions
+            ax.plot(
+                [r.measured_fraction] * 2,
+                [r.predicted_fraction, y],
+                color=colour,
+                linewidth=0.6,
+                alpha=0.6,
+            )
         ax.errorbar(
             measured, shown, xerr=errors, fmt="o", color=colour, label=kind, zorder=4, capsize=2
         )
@@ -107,13 +115,18 @@ def plot_measured_vs_predicted(
 
 
 def _annotate_apart(ax, points: list[tuple[str, float, float]], extent: float) -> None:
-    """Labels each point, moving a label down a line when it would overlap one nearby."""
+    """Labels each point with a thin leader line, moving a label down when one is nearby."""
     placed: list[tuple[float, float]] = []
     for label, x, y in sorted(points, key=lambda point: (-point[2], point[1])):
-        near = sum(abs(x - px) < 0.12 * extent and abs(y - py) < 0.05 * extent for px, py in placed)
+        near = sum(abs(x - px) < 0.15 * extent and abs(y - py) < 0.06 * extent for px, py in placed)
         placed.append((x, y))
         ax.annotate(
-            label, (x, y), fontsize=7, xytext=(5, -9 - 9 * near), textcoords="offset points"
+            label,
+            (x, y),
+            fontsize=7,
+            xytext=(14, -10 - 11 * near),
+            textcoords="offset points",
+            arrowprops={"arrowstyle": "-", "color": "#999999", "linewidth": 0.5},
         )
 
 

@@ -9,7 +9,10 @@ sits beside the package; elsewhere there may be none, and the functions say so.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+
+from freezelab.verdicts import paired_verdict
 
 RECORDS = Path(__file__).resolve().parents[2] / "benchmarks" / "records"
 
@@ -40,16 +43,22 @@ def timing_records(device: str = "CPU", folder: str | Path | None = None) -> lis
     return sorted(records, key=lambda record: record["date"])
 
 
-def record_summary(record: dict) -> str:
-    """A record as a few lines: where and when it ran, and every mask's figures.
+def record_summary(record: dict, comparisons: Sequence[tuple[str, str]] = ()) -> str:
+    """A record as a few lines: where and when it ran, every mask's figures, paired verdicts.
 
     Args:
         record: One record from `timing_records`.
+        comparisons: ``(faster, slower)`` mask labels; for each, a line with
+            the paired verdict (`freezelab.verdicts.paired_verdict`) on the
+            record's own per-round step times.
 
     Returns:
         Text: the source line (path, device, backend, date, load), the size,
         then per mask the measured fraction of the fully trainable step, the
-        prediction with measured terms and its error.
+        prediction with measured terms and its error, then the verdicts.
+
+    Raises:
+        ValueError: For a comparison naming a mask the record lacks.
     """
     load = record.get("load_average_before")
     lines = [
@@ -69,4 +78,16 @@ def record_summary(record: dict) -> str:
         f"  floor {record['floor_share']:.1%}, update {record['update_share']:.1%} of the full step; "
         f"worst prefix error {record['worst_terms_prefix_error']:.1%}"
     )
+    times = {mask["label"]: mask["times_ms"] for mask in record["masks"] if "times_ms" in mask}
+    for faster, slower in comparisons:
+        missing = [label for label in (faster, slower) if label not in times]
+        if missing:
+            raise ValueError(
+                f"The record has no per-round times for {missing}. Accepted: {sorted(times)}. "
+                f"Received: comparison={(faster, slower)!r}"
+            )
+        verdict = paired_verdict(
+            times[faster], times[slower], claim=f"{faster} faster than {slower}"
+        )
+        lines.append(f"  {verdict}")
     return "\n".join(lines)

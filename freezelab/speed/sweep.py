@@ -165,7 +165,9 @@ class SweepResult:
             f"No arm named {label!r} was timed. Accepted: {known}. Received: {label!r}"
         )
 
-    def compare(self, faster: str, slower: str, claim: str | None = None) -> PairedVerdict:
+    def compare(
+        self, faster: str, slower: str, claim: str | None = None, direction: str = "lower"
+    ) -> PairedVerdict:
         """Whether ``faster`` steps are shorter than ``slower`` ones, round by round.
 
         The pairs are the interleaved rounds: the verdict uses the same-round
@@ -176,6 +178,8 @@ class SweepResult:
             faster: Label of the arm claimed to be faster.
             slower: Label of the other arm.
             claim: The claim in words; default ``"<faster> faster than <slower>"``.
+            direction: ``"lower"`` (the claim: the first arm's steps are
+                shorter) or ``"higher"`` (they are longer).
 
         Returns:
             A `PairedVerdict` on the ratio ``faster / slower``.
@@ -191,8 +195,29 @@ class SweepResult:
         return paired_verdict(
             self.times(faster),
             self.times(slower),
-            claim=claim or f"{faster} faster than {slower}",
+            claim=claim
+            or f"{faster} {'faster' if direction == 'lower' else 'slower'} than {slower}",
+            direction=direction,
         )
+
+    def paired_fraction(self, label: str) -> float:
+        """Median over rounds of ``label``'s step / the reference's step in the same round.
+
+        Args:
+            label: A case's or an extra arm's label.
+
+        Returns:
+            The fraction of the fully trainable step (the first case); for an
+            interleaved sweep the median of same-round ratios, otherwise the
+            ratio of medians.
+
+        Raises:
+            ValueError: For a label the sweep did not time.
+        """
+        times, reference = self.times(label), self.times(self.rows[0].label)
+        if not self.setup.get("interleaved"):
+            return statistics.median(times) / statistics.median(reference)
+        return statistics.median(t / r for t, r in zip(times, reference))
 
     @property
     def measured(self) -> bool:
@@ -227,7 +252,7 @@ class SweepResult:
         if self.measured:
             header = (
                 f"{'frozen':<16}{'ms/step':>9}{'IQR':>7}{'measured':>10}{'middle half':>15}"
-                f"{'FLOPs':>8}{'error':>7}{'terms':>8}{'error':>7}"
+                f"{'FLOPs':>8}{'FLOPs err':>10}{'terms':>8}{'terms err':>10}"
             )
             lines = [header, "-" * len(header)]
             for r in self.rows:
@@ -237,13 +262,13 @@ class SweepResult:
                     else f"{'':>14}"
                 )
                 terms = (
-                    f"{r.adjusted_fraction:>8.1%}{r.adjusted_error:>+7.0%}"
+                    f"{r.adjusted_fraction:>8.1%}{r.adjusted_error:>+10.0%}"
                     if r.adjusted_error is not None
                     else ""
                 )
                 lines.append(
                     f"{r.label:<16}{r.median_ms:>9.1f}{r.iqr_ms:>7.1f}{r.measured_fraction:>10.1%}"
-                    f" {half}{r.predicted_fraction:>8.1%}{r.error:>+7.0%}{terms}"
+                    f" {half}{r.predicted_fraction:>8.1%}{r.error:>+10.0%}{terms}"
                 )
             lines.append(
                 "(fractions of the fully trainable step; error = predicted / measured - 1)"
@@ -261,13 +286,12 @@ class SweepResult:
         """The arms timed beside the masks, and the terms derived from them, as text."""
         if not self.extras:
             return "(no extra arms were timed)"
-        full = self.rows[0].median_ms
         lines = [f"{'arm':<28}{'ms/step':>9}{'IQR':>7}{'of the full step':>18}"]
         lines.append("-" * len(lines[0]))
         for label, timing in self.extras.items():
             lines.append(
                 f"{label:<28}{timing.median_ms:>9.1f}{timing.iqr_ms:>7.1f}"
-                f"{timing.median_ms / full:>18.1%}"
+                f"{self.paired_fraction(label):>18.1%}"
             )
         setup = self.setup
         lines.append(
@@ -574,10 +598,8 @@ def _load_average() -> tuple[float, float, float] | None:
 
 
 def _iqr(values: list[float]) -> float:
-    if len(values) < 2:
-        return 0.0
-    quartiles = statistics.quantiles(values, n=4)
-    return quartiles[2] - quartiles[0]
+    low, high = _quartiles(values)
+    return high - low
 
 
 def _setup(model, timing: StepTiming, optimizer: str) -> dict:

@@ -476,7 +476,10 @@ def _timed_forward(model, x) -> float:
 
 
 def _summary(model, times, batch_size, input_shape, run_eagerly, forward_only=False) -> StepTiming:
-    quartiles = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
+    # Inclusive quartiles, as everywhere in freezelab (verdicts, sweep tables).
+    quartiles = (
+        statistics.quantiles(times, n=4, method="inclusive") if len(times) > 1 else [times[0]] * 3
+    )
     return StepTiming(
         median_ms=statistics.median(times),
         iqr_ms=quartiles[2] - quartiles[0],
