@@ -15,6 +15,7 @@ gradient, so its map would be near zero everywhere and only the stretching to
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import keras
@@ -30,6 +31,9 @@ from freezelab.vis.activations import (
     upsample,
 )
 from freezelab.vis.gradients import input_gradient_fn
+
+#: Per model and layer: the sub-models and the traced gradient, built once (see `_parts`).
+_PARTS_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -110,8 +114,7 @@ def grad_cam(
             "with_head(base, nested=False). "
             f"Received: layer_name={layer_name!r}"
         )
-    features = keras.Model(single_input(model), ref.layer.output)
-    head = keras.Model(ref.layer.output, model.outputs[0])
+    features, head, score_model, explains, gradient_fn = _parts(model, ref.layer)
     maps = keras.ops.convert_to_numpy(features(inputs[None], training=False))
     scores = keras.ops.convert_to_numpy(head(maps, training=False))
     if not np.all(np.isfinite(scores)):
@@ -127,9 +130,9 @@ def grad_cam(
             f"class_index must be in 0..{scores.shape[1] - 1}. Received: class_index={class_index}"
         )
     one_hot = np.eye(scores.shape[1], dtype=np.float32)[[class_index]]
-    score_model, explains = _logit_model(model, ref.layer.output, head)
-    gradient_fn = input_gradient_fn(score_model, _class_score)
-    with expected_retracing():  # a new gradient function per call, traced once
+    if explains == "logit":  # the logit layer holds a copy: bring it up to date with training
+        score_model.layers[-1].set_weights(model.layers[-1].get_weights())
+    with expected_retracing():  # one gradient function per model and layer, traced once
         _, gradients, _ = gradient_fn(maps, one_hot)
     channel_weights = gradients[0].mean(axis=(0, 1))
     coarse = np.maximum((maps[0] * channel_weights).sum(axis=-1), 0.0)
@@ -142,6 +145,23 @@ def grad_cam(
         channel_weights=channel_weights.astype(np.float32),
         explains=explains,
     )
+
+
+def _parts(model: keras.Model, layer: keras.layers.Layer):
+    """Feature model, head, score model, what it explains and its gradient, built once.
+
+    Rebuilding them at every call would trace a new gradient function each
+    time. They call the model's own layers, so they see weights changed later
+    by training; only the logit layer is a copy, refreshed at every call.
+    """
+    cache = _PARTS_CACHE.setdefault(model, {})
+    if layer.name not in cache:
+        features = keras.Model(single_input(model), layer.output)
+        head = keras.Model(layer.output, model.outputs[0])
+        score_model, explains = _logit_model(model, layer.output, head)
+        gradient_fn = input_gradient_fn(score_model, _class_score)
+        cache[layer.name] = (features, head, score_model, explains, gradient_fn)
+    return cache[layer.name]
 
 
 def _logit_model(model: keras.Model, maps, head: keras.Model) -> tuple[keras.Model, str]:

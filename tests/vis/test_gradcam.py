@@ -116,3 +116,23 @@ def test_a_softmax_classifier_is_explained_by_its_logit():
     np.testing.assert_allclose(softmax_map.coarse, logit_map.coarse, rtol=1e-5)
     # The reported score is still the model's own output: a probability.
     assert 0.0 < softmax_map.score <= 1.0
+
+
+def test_a_second_call_sees_weights_changed_since_the_first():
+    # Parts are built once per model and layer; the maps must still follow training.
+    plain = quadrant_model("top_right")
+    model = keras.Model(plain.input, layers.Dense(2, activation="softmax", name="p")(plain.output))
+    model.get_layer("p").set_weights([np.eye(2, dtype=np.float32), np.zeros(2, np.float32)])
+    grad_cam(model, scene(), class_index=0)
+    # Class 0's logit now reads the scores with the opposite sign: the map changes.
+    model.get_layer("p").set_weights([-np.eye(2, dtype=np.float32), np.zeros(2, np.float32)])
+    model.get_layer("colours").set_weights(
+        [w * 2 for w in model.get_layer("colours").get_weights()]
+    )
+    again = grad_cam(model, scene(), class_index=0)
+    fresh = keras.models.clone_model(model)
+    fresh.set_weights(model.get_weights())
+    expected = grad_cam(fresh, scene(), class_index=0)
+    np.testing.assert_allclose(again.channel_weights, expected.channel_weights, rtol=1e-5)
+    np.testing.assert_allclose(again.coarse, expected.coarse, rtol=1e-5, atol=1e-6)
+    assert again.score == pytest.approx(expected.score, rel=1e-5)
