@@ -17,13 +17,16 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 TRAINABLE_COLOUR = "#2a9d5c"
-FROZEN_COLOUR = "#5b7fb5"
 IDLE_COLOUR = "#d8d8d8"
 FLOW_COLOUR = "#e0a030"
+#: Frozen parameters in the block bars: the grey of the backward map's frozen cells,
+#: so green means "trains" and grey "frozen" in every picture of the panel.
+FROZEN_COLOUR = IDLE_COLOUR
+_FROZEN_EDGE = "#a0a0a0"
 
 
 def plot_block_params(readout: Readout, ax: Axes | None = None) -> Axes:
-    """Stacked horizontal bars of trainable vs frozen parameters per block.
+    """Stacked horizontal bars of trainable (green) vs frozen (grey) parameters per block.
 
     Args:
         readout: A `Readout` (from `PanelLayout.readout` or `FreezePanel.readout`).
@@ -40,11 +43,24 @@ def plot_block_params(readout: Readout, ax: Axes | None = None) -> Axes:
     trained = [g.trainable_params / 1e6 for g in readout.groups]
     frozen = [g.frozen_params / 1e6 for g in readout.groups]
     ax.barh(names, trained, color=TRAINABLE_COLOUR, label="trainable")
-    ax.barh(names, frozen, left=trained, color=FROZEN_COLOUR, label="frozen")
+    ax.barh(
+        names,
+        frozen,
+        left=trained,
+        color=FROZEN_COLOUR,
+        edgecolor=_FROZEN_EDGE,
+        linewidth=0.5,
+        label="frozen",
+    )
     ax.invert_yaxis()
+    longest = max((t + f for t, f in zip(trained, frozen)), default=0.0) or 1.0
+    ax.set_xlim(0, 1.08 * longest)  # the longest bar stays clear of the right edge
     ax.set_xlabel("parameters (millions)")
     ax.legend(loc="best")
-    ax.set_title(f"{readout.trainable_share:.1%} of {readout.total_params:,} parameters train")
+    ax.set_title(
+        f"{readout.trainable_share:.1%} of {readout.total_params:,} parameters train "
+        "(counted, exact)"
+    )
     return ax
 
 

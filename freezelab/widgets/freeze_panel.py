@@ -151,10 +151,20 @@ class FreezePanel:
         self.message.value = ""
         self.refresh()
 
-    def _ipython_display_(self):
-        from IPython.display import display
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        """The panel's widget view, with a readable line for readers without a kernel.
 
-        display(self.widget)
+        A saved notebook shows ``text/plain`` where no kernel draws the widget
+        (nbviewer, GitHub): that line says so instead of the widget's repr.
+        """
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        data = dict(data)
+        data["text/plain"] = (
+            f"Freeze panel for {self.model.name}: needs a running kernel; "
+            "the cells below print every number"
+        )
+        return (data, metadata) if isinstance(bundle, tuple) else data
 
     # -- building -------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from freezelab.speed.readouts import Readout
 
 
 def block_bars_html(readout: Readout, width_px: int = 320) -> str:
-    """One horizontal bar per block: trainable (green) and frozen (blue) parameters.
+    """One horizontal bar per block: trainable (green) and frozen (grey) parameters.
 
     Bars share one scale (the largest block fills ``width_px``), so block5's
     weight in the count is visible at a glance.
@@ -81,7 +81,7 @@ def backward_map_html(readout: Readout) -> str:
         f'<span style="color:{IDLE_COLOUR}">■</span> no backward · input → output</div>'
     )
     headline = (
-        f"<div>Training-step compute removed by this mask: "
+        f"<div>Training-step compute removed by this mask, predicted by the FLOP model: "
         f"<b>{readout.saved_fraction:.1%}</b> "
         f'<span style="color:#777;font-size:11px">({html.escape(readout.cost_source)})</span>'
         "</div>"

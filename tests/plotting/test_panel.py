@@ -95,9 +95,25 @@ def test_bar_colours_and_legend():
 
 def test_title_gives_the_trainable_share_and_total():
     # 2,600,000 of 2,760,160 parameters train: 94.2%.
-    assert plot_block_params(readout()).get_title() == "94.2% of 2,760,160 parameters train"
+    assert plot_block_params(readout()).get_title() == (
+        "94.2% of 2,760,160 parameters train (counted, exact)"
+    )
     all_frozen = (GroupParams("block1", 0, 1_000), GroupParams("block2", 0, 3_000))
-    assert plot_block_params(readout(all_frozen)).get_title() == "0.0% of 4,000 parameters train"
+    assert plot_block_params(readout(all_frozen)).get_title() == (
+        "0.0% of 4,000 parameters train (counted, exact)"
+    )
+
+
+def test_longest_bar_stays_clear_of_the_right_edge():
+    ax = plot_block_params(readout())
+    _, frozen = bars(ax)
+    longest = max(f.get_x() + f.get_width() for f in frozen)
+    assert ax.get_xlim()[1] > longest * 1.05
+
+
+def test_frozen_bars_use_the_backward_maps_grey():
+    _, frozen = bars(plot_block_params(readout()))
+    assert {b.get_facecolor() for b in frozen} == {to_rgba(IDLE_COLOUR)}
 
 
 def test_draws_into_a_given_axes():
@@ -122,7 +138,7 @@ def test_bars_of_a_real_layout_match_hand_counts(sequential):
     assert [t.get_text() for t in ax.get_yticklabels()] == list(params)
     assert [t.get_width() * 1e6 for t in trained] == pytest.approx([0, 2080, 330])
     assert [f.get_width() * 1e6 for f in frozen] == pytest.approx([6464, 0, 0])
-    assert ax.get_title() == f"{2410 / 8874:.1%} of 8,874 parameters train"
+    assert ax.get_title() == f"{2410 / 8874:.1%} of 8,874 parameters train (counted, exact)"
     assert sum(params.values()) == 8874
 
 

@@ -265,3 +265,15 @@ def test_an_error_in_the_timer_is_shown_in_the_panel(sequential):
     assert panel.job.wait(30)
     assert "out of memory on GPU:0" in panel.job.status.value
     assert not panel.time_button.disabled
+
+
+def test_saved_view_has_a_readable_line_and_the_widget(sequential):
+    panel = freeze_panel(sequential, timer=None)
+    data = panel._repr_mimebundle_()
+    data = data[0] if isinstance(data, tuple) else data
+    assert data["text/plain"].startswith(
+        f"Freeze panel for {sequential.name}: needs a running kernel"
+    )
+    assert "VBox" not in data["text/plain"]
+    view = data["application/vnd.jupyter.widget-view+json"]
+    assert view["model_id"] == panel.widget.model_id

@@ -44,6 +44,7 @@ def test_backward_map_colours_each_layer_by_what_backprop_does():
         ("dense: weight-gradient computed", "14", TRAINABLE_COLOUR),
     ]
     assert "<b>75.0%</b>" in fragment and "(hand-made)" in fragment
+    assert "removed by this mask, predicted by the FLOP model:" in fragment
 
 
 def test_names_are_escaped():
