@@ -28,6 +28,12 @@ from freezelab.core.keras_adapter import (
 )
 from freezelab.core.layers import iter_layers
 
+RECOMPILE_ADVICE = (
+    "Compile again with a new optimizer: model.compile(..., optimizer=<a new optimizer>); "
+    "or freezelab.recompile(model), which keeps the loss and metrics and builds a fresh "
+    "optimizer of the same configuration."
+)
+
 
 @dataclass(frozen=True)
 class CompileStatus:
@@ -39,7 +45,8 @@ class CompileStatus:
             from compile time, in model order.
         train_function_built: True once ``fit()`` (or ``train_on_batch``) has
             built the cached train function; from then on a change is
-            silently ignored.
+            silently ignored on TensorFlow and refused on JAX
+            (`CompileStatus.stale_fit_effect`).
         stale_optimizer_variables: Trainable weights now frozen that the built
             optimizer still updates.
         untracked_variables: Trainable weights the built optimizer has never
@@ -102,13 +109,10 @@ class CompileStatus:
                 f"weights ({self.changes_text()}). No training step has run yet, so Keras "
                 "3 still builds its train function from the current flags at the first "
                 "fit() and the change takes effect; Keras documents the set as fixed at "
-                "compile(), so freezelab.recompile(model) makes it certain."
+                f"compile(), so compiling again makes it certain. {RECOMPILE_ADVICE}"
             )
         if self.train_function_built:
-            effect = (
-                "fit() has already built its train function, so these changes are "
-                "silently ignored: frozen layers keep training and unfrozen ones stay put."
-            )
+            effect = self.stale_fit_effect(keras.backend.backend())
         else:
             effect = (
                 "The optimizer was already built for the old set of weights, so the "
@@ -116,7 +120,46 @@ class CompileStatus:
             )
         return (
             f"Recompile needed: trainable flags changed since compile() on layers with "
-            f"weights ({self.changes_text()}). {effect} Call freezelab.recompile(model)."
+            f"weights ({self.changes_text()}). {effect} {RECOMPILE_ADVICE}"
+        )
+
+    def stale_fit_effect(self, backend: str) -> str:
+        """What the next ``fit()`` does with the changed flags on ``backend``.
+
+        Checked with Keras 3.15 on TensorFlow 2.21, JAX 0.10 and PyTorch 2.13
+        (CPU); see ``tests/backends/test_what_differs.py``.
+
+        Args:
+            backend: ``"tensorflow"``, ``"jax"`` or ``"torch"``.
+
+        Returns:
+            One or two sentences for the learner.
+        """
+        if backend not in ("tensorflow", "jax", "torch"):
+            return "fit() has already built its train function for the old set."
+        if backend == "jax":
+            return (
+                "On JAX, fit() has already built its train state for the old set, so "
+                "the next fit() raises a ValueError."
+            )
+        if backend == "torch":
+            effects = []
+            if self.newly_frozen:
+                effects.append("freezing takes effect at the next fit()")
+            if self.newly_unfrozen:
+                effects.append(
+                    'the optimizer built for the old set raises "Unknown variable" '
+                    "for the layers unfrozen since"
+                )
+            return f"On PyTorch, {' but '.join(effects) or 'the next fit() may fail'}."
+        effects = []
+        if self.newly_frozen:
+            effects.append("layers frozen since keep training")
+        if self.newly_unfrozen:
+            effects.append("layers unfrozen since stay put")
+        return (
+            "On TensorFlow, fit() has already built its train function, so the next "
+            "fit() silently keeps the old set" + (f": {' and '.join(effects)}." if effects else ".")
         )
 
     def __str__(self) -> str:

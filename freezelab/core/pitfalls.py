@@ -180,26 +180,29 @@ def _nested_layers_slice(model: keras.Model) -> Pitfall | None:
     still += [
         f"the {len(names)} with weights inside {name!r}" for name, names in inside.items() if names
     ]
-    instead = []
-    if len(refs) > tail:
-        instead.append(
-            f"to keep the last {tail} computing layers trainable, "
-            f"fl.freeze(model, up_to={refs[-tail - 1].name!r})"
-        )
+    plain, helper = [], []
     last = nested[-1]
     nested_head = last == count - 1
     # The layers the slice most likely left training by surprise: the base's.
     surprising = outside if nested_head else [n for names in inside.values() for n in names]
     if nested_head:
-        instead.append(
-            f"to train only {entries[last].name!r}, freeze every entry before it: "
-            f"model.layers[:-1] (fl.freeze(model, slice(0, {last})))"
+        plain.append(
+            f"to train only {entries[last].name!r}, base.trainable = False, or freeze every "
+            f"entry before it: for layer in model.layers[:-1]: layer.trainable = False"
         )
+        helper.append(f"fl.freeze(model, slice(0, {last}))")
     else:
-        instead.append(
+        plain.append(
             f"to freeze the nested model {entries[nested[0]].name!r} whole, "
-            f"fl.freeze(model, {entries[nested[0]].name!r})"
+            f"model.get_layer({entries[nested[0]].name!r}).trainable = False"
         )
+        helper.append(f"fl.freeze(model, {entries[nested[0]].name!r})")
+    if len(refs) > tail:
+        plain.append(
+            f"to keep the last {tail} computing layers trainable, set trainable = False by "
+            f"name on every layer up to {refs[-tail - 1].name!r}"
+        )
+        helper.append(f"fl.freeze(model, up_to={refs[-tail - 1].name!r})")
     froze_text = (
         f"{len(frozen)} layers with weights ({name_list(frozen, with_count=False)})"
         if frozen
@@ -210,7 +213,8 @@ def _nested_layers_slice(model: keras.Model) -> Pitfall | None:
         f"The flags read like `for layer in model.layers[:-{tail}]: layer.trainable = False` "
         f"(model.layers[:{k}] of {count} entries). {holds}. So the slice stopped at "
         f"{entries[k - 1].name!r} (index {k - 1}) and froze {froze_text}. Still trainable: "
-        f"{' and '.join(still)}. Instead write: {'; or '.join(instead)}.",
+        f"{' and '.join(still)}. Instead write, in plain Keras: {'; or '.join(plain)}. "
+        f"With freezelab: {' or '.join(helper)}.",
         surprising,
     )
 

@@ -2,7 +2,12 @@ import keras
 import numpy as np
 import pytest
 
-from freezelab.core.compile_guard import compile_status, fresh_optimizer, recompile
+from freezelab.core.compile_guard import (
+    CompileStatus,
+    compile_status,
+    fresh_optimizer,
+    recompile,
+)
 from freezelab.core.freezing import freeze, unfreeze
 
 
@@ -88,7 +93,10 @@ def test_an_optimizer_built_for_the_old_set_is_named_as_the_reason():
     freeze(model, "second")
     status = compile_status(model)
     assert status.fit_would_be_stale and not status.train_function_built
-    assert status.message.startswith("Recompile needed") and "optimizer was already built" in status.message
+    assert (
+        status.message.startswith("Recompile needed")
+        and "optimizer was already built" in status.message
+    )
 
 
 def test_recompile_of_uncompiled_model_is_a_clear_error():
@@ -165,3 +173,55 @@ def test_freezing_the_whole_model_is_a_change_of_every_weighted_layer():
 def test_bad_arguments_name_what_was_received(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_stale_message_suggests_plain_keras_first_then_freezelab():
+    model = small_model()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    x, y = data()
+    model.fit(x, y, epochs=1, verbose=0)
+    freeze(model, "first")
+    message = compile_status(model).message
+    plain = message.index("model.compile(..., optimizer=<a new optimizer>)")
+    assert plain < message.index("freezelab.recompile(model)")
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's behaviour")
+def test_tensorflow_message_says_what_the_next_fit_does_and_keras_agrees():
+    x, y = data()
+    # Frozen after fit(): the message says it keeps training, and it does.
+    model = small_model()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model.fit(x, y, epochs=1, verbose=0)
+    freeze(model, "first")
+    message = compile_status(model).message
+    assert "On TensorFlow" in message and "layers frozen since keep training" in message
+    assert "stay put" not in message
+    before = model.get_layer("first").kernel.numpy().copy()
+    model.fit(x, y, epochs=1, verbose=0)
+    assert not np.allclose(model.get_layer("first").kernel.numpy(), before)
+    # Unfrozen after fit(): the message says it stays put, and it does.
+    model = small_model()
+    freeze(model, "first")
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model.fit(x, y, epochs=1, verbose=0)
+    unfreeze(model, "first")
+    message = compile_status(model).message
+    assert "layers unfrozen since stay put" in message and "keep training" not in message
+    before = model.get_layer("first").kernel.numpy().copy()
+    model.fit(x, y, epochs=1, verbose=0)
+    np.testing.assert_array_equal(model.get_layer("first").kernel.numpy(), before)
+
+
+def test_stale_effect_names_each_backends_behaviour():
+    frozen = CompileStatus(
+        compiled=True, changed_layers=["first"], train_function_built=True, newly_frozen=["first"]
+    )
+    unfrozen = CompileStatus(
+        compiled=True, changed_layers=["first"], train_function_built=True, newly_unfrozen=["first"]
+    )
+    assert "raises a ValueError" in frozen.stale_fit_effect("jax")
+    assert "freezing takes effect" in frozen.stale_fit_effect("torch")
+    assert "Unknown variable" not in frozen.stale_fit_effect("torch")
+    assert "Unknown variable" in unfrozen.stale_fit_effect("torch")
+    assert "silently keeps the old set" in frozen.stale_fit_effect("tensorflow")

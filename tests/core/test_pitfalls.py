@@ -158,3 +158,30 @@ def test_recompile_needed_is_reported():
 def test_bad_models_are_refused(model, match):
     with pytest.raises(ValueError, match=match):
         check_pitfalls(model)
+
+
+def test_slice_message_offers_plain_keras_first_and_its_fix_works():
+    model = nested_head_model()
+    for layer in model.layers[:-5]:
+        layer.trainable = False
+    message = next(p for p in check_pitfalls(model) if p.code == "nested_layers_slice").message
+    plain = message.index("in plain Keras: to train only 'head', base.trainable = False")
+    assert plain < message.index("With freezelab: fl.freeze(model, slice(0, 19))")
+    # The plain-Keras line it offers does leave only the head training (Keras's own list).
+    model.trainable = True
+    for layer in model.layers[:-1]:
+        layer.trainable = False
+    assert trainable_owners(model) == ["head_dense", "head_predictions"]
+
+
+def test_slice_over_a_nested_base_offers_get_layer_first():
+    base = load_vgg16(weights=None, input_size=32, verbose=False)
+    model = with_head(base, (8, 2), nested=True)
+    for layer in model.layers[:-4]:
+        layer.trainable = False
+    message = next(p for p in check_pitfalls(model) if p.code == "nested_layers_slice").message
+    plain = message.index("model.get_layer('vgg16').trainable = False")
+    assert plain < message.index("With freezelab: fl.freeze(model, 'vgg16')")
+    model.get_layer("vgg16").trainable = False
+    trainable = {id(w) for w in model.trainable_weights}
+    assert not any(id(w) in trainable for w in base.weights)
