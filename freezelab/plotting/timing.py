@@ -12,6 +12,12 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 KIND_COLOURS = {"none": "#444444", "prefix": "#2a9d5c", "middle": "#d0703a", "last": "#7a4fb5"}
+KIND_NAMES = {
+    "none": "nothing frozen",
+    "prefix": "a prefix frozen",
+    "middle": "a middle block frozen",
+    "last": "the last block frozen",
+}
 
 
 def plot_measured_vs_predicted(
@@ -95,10 +101,21 @@ def plot_measured_vs_predicted(
                 alpha=0.6,
             )
         ax.errorbar(
-            measured, shown, xerr=errors, fmt="o", color=colour, label=kind, zorder=4, capsize=2
+            measured,
+            shown,
+            xerr=errors,
+            fmt="o",
+            color=colour,
+            label=KIND_NAMES[kind],
+            zorder=4,
+            capsize=2,
         )
         labelled.extend((r.label, r.measured_fraction, y) for r, y in zip(rows, shown))
     _annotate_apart(ax, labelled, extent)
+    floor = result.setup.get("floor_share")
+    if floor:
+        ax.axvline(floor, color="#999999", linestyle=":", linewidth=1)
+        ax.text(floor, 0.02 * extent, " floor", fontsize=7, color="#666666")
     ax.scatter([], [], facecolors="none", edgecolors="#444444", label="FLOP model (hollow)")
     ax.set_xlim(0, extent)
     ax.set_ylim(0, extent)
@@ -115,18 +132,24 @@ def plot_measured_vs_predicted(
 
 
 def _annotate_apart(ax, points: list[tuple[str, float, float]], extent: float) -> None:
-    """Labels each point with a thin leader line, moving a label down when one is nearby."""
-    placed: list[tuple[float, float]] = []
-    for label, x, y in sorted(points, key=lambda point: (-point[2], point[1])):
-        near = sum(abs(x - px) < 0.15 * extent and abs(y - py) < 0.06 * extent for px, py in placed)
-        placed.append((x, y))
+    """Labels every point in a column right of the axes, each joined to its point by a thin line.
+
+    The labels are spaced evenly in the order of their points' heights, so
+    points that lie close together never get overlapping labels.
+    """
+    ordered = sorted(points, key=lambda point: -point[2])
+    step = min(0.06 * extent, 0.97 * extent / max(len(ordered), 1))
+    top = max(min(ordered[0][2] + 0.03 * extent, 0.98 * extent), step * len(ordered))
+    for index, (label, x, y) in enumerate(ordered):
         ax.annotate(
             label,
             (x, y),
+            xytext=(1.04 * extent, top - index * step),
+            textcoords="data",
             fontsize=7,
-            xytext=(14, -10 - 11 * near),
-            textcoords="offset points",
-            arrowprops={"arrowstyle": "-", "color": "#999999", "linewidth": 0.5},
+            va="center",
+            annotation_clip=False,
+            arrowprops={"arrowstyle": "-", "color": "#aaaaaa", "linewidth": 0.5},
         )
 
 

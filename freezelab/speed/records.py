@@ -9,6 +9,7 @@ sits beside the package; elsewhere there may be none, and the functions say so.
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -74,10 +75,18 @@ def record_summary(record: dict, comparisons: Sequence[tuple[str, str]] = ()) ->
             f"  {mask['label']:<16}{mask['ms_per_step']:>9.1f}{mask['measured_fraction']:>10.1%}"
             f"{mask['terms_fraction']:>8.1%}{mask['terms_error']:>+7.1%}"
         )
+    full_times = record["masks"][0].get("times_ms") or [record["masks"][0]["ms_per_step"]]
+    if len(full_times) > 1:
+        low, _, high = statistics.quantiles(full_times, n=4, method="inclusive")
+        spread = f"{(high - low) / statistics.median(full_times):.1%}"
+    else:
+        spread = "?"
     lines.append(
         f"  floor {record['floor_share']:.1%}, update {record['update_share']:.1%} of the full step; "
-        f"worst prefix error {record['worst_terms_prefix_error']:.1%}"
+        f"worst prefix error: FLOPs {record['worst_prefix_error']:.1%}, terms "
+        f"{record['worst_terms_prefix_error']:.1%}"
     )
+    lines.append(f"  spread of the fully trainable step: IQR {spread} of its median")
     times = {mask["label"]: mask["times_ms"] for mask in record["masks"] if "times_ms" in mask}
     for faster, slower in comparisons:
         missing = [label for label in (faster, slower) if label not in times]

@@ -240,7 +240,7 @@ class SweepResult:
         ]
         return max(errors) if errors else None
 
-    def table(self) -> str:
+    def table(self, predictions: bool = True) -> str:
         """The table as aligned text.
 
         Measured rows give the step time and, as fractions of the fully
@@ -248,12 +248,15 @@ class SweepResult:
         with the middle half of them when interleaved), what the FLOP model
         predicts and what the model with measured terms predicts
         (`StepCost.time_fraction`), each with its error.
+
+        Args:
+            predictions: Include the two predictions' columns (measured
+                tables only; predictions alone always show them).
         """
         if self.measured:
-            header = (
-                f"{'frozen':<16}{'ms/step':>9}{'IQR':>7}{'measured':>10}{'middle half':>15}"
-                f"{'FLOPs':>8}{'FLOPs err':>10}{'terms':>8}{'terms err':>10}"
-            )
+            header = f"{'frozen':<16}{'ms/step':>9}{'IQR':>7}{'measured':>10}{'middle half':>15}"
+            if predictions:
+                header += f"{'FLOPs':>8}{'FLOPs err':>10}{'terms':>8}{'terms err':>10}"
             lines = [header, "-" * len(header)]
             for r in self.rows:
                 half = (
@@ -266,12 +269,13 @@ class SweepResult:
                     if r.adjusted_error is not None
                     else ""
                 )
-                lines.append(
-                    f"{r.label:<16}{r.median_ms:>9.1f}{r.iqr_ms:>7.1f}{r.measured_fraction:>10.1%}"
-                    f" {half}{r.predicted_fraction:>8.1%}{r.error:>+10.0%}{terms}"
-                )
+                line = f"{r.label:<16}{r.median_ms:>9.1f}{r.iqr_ms:>7.1f}{r.measured_fraction:>10.1%} {half}"
+                if predictions:
+                    line += f"{r.predicted_fraction:>8.1%}{r.error:>+10.0%}{terms}"
+                lines.append(line)
             lines.append(
-                "(fractions of the fully trainable step; error = predicted / measured - 1)"
+                "(fractions of the fully trainable step: medians of same-round ratios"
+                + ("; error = predicted / measured - 1)" if predictions else ")")
             )
         else:
             header = f"{'frozen':<18}{'predicted step cost':>21}{'predicted speed-up':>20}"
@@ -494,7 +498,11 @@ def run_sweep(
     floor_share = min(statistics.median(ratio(extras[FLOOR], reference)), 1.0)
     update = [u - o for u, o in zip(extras[UPDATE].times_ms, extras[OVERHEAD].times_ms)]
     update_ms = max(statistics.median(update), 0.0)
-    update_share = min(update_ms / reference.median_ms, 1.0 - floor_share)
+    if interleave:  # Paired, like the floor: each round's update over the same round's full step.
+        update_share = statistics.median(u / r for u, r in zip(update, reference.times_ms))
+    else:
+        update_share = update_ms / reference.median_ms
+    update_share = min(max(update_share, 0.0), 1.0 - floor_share)
     fractions = [ratio(timing, reference) for timing in timings]
     full_terms = costs[0].time_fraction(floor_share, update_share)
     rows = [

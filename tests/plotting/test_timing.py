@@ -9,7 +9,12 @@ from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.colors import to_rgba
 from matplotlib.container import ErrorbarContainer
 
-from freezelab.plotting.timing import KIND_COLOURS, plot_block_shares, plot_measured_vs_predicted
+from freezelab.plotting.timing import (
+    KIND_COLOURS,
+    KIND_NAMES,
+    plot_block_shares,
+    plot_measured_vs_predicted,
+)
 from freezelab.speed.cost import BlockShare
 from freezelab.speed.sweep import SweepResult, SweepRow
 
@@ -42,6 +47,9 @@ def _close_figures():
     plt.close("all")
 
 
+NAME_KINDS = {name: kind for kind, name in KIND_NAMES.items()}
+
+
 def hollow_points(ax):
     """The FLOP model's points: unlabelled hollow scatters."""
     found = [c for c in ax.collections if isinstance(c, PathCollection) and len(c.get_offsets())]
@@ -68,11 +76,11 @@ def test_hollow_points_at_measured_and_flop_prediction():
 def test_filled_points_use_the_measured_terms_prediction_when_there_is_one():
     rows = [replace(r, adjusted_fraction=r.predicted_fraction + 0.05) for r in ROWS]
     points = filled(plot_measured_vs_predicted(SweepResult(rows, SETUP)))
-    assert set(points) == {"none", "prefix", "middle"}
-    np.testing.assert_allclose(points["prefix"], [[0.85, 0.85], [0.7, 0.65]])
+    assert set(points) == {"nothing frozen", "a prefix frozen", "a middle block frozen"}
+    np.testing.assert_allclose(points["a prefix frozen"], [[0.85, 0.85], [0.7, 0.65]])
     # Without the terms (no measured floor), the FLOP prediction is drawn filled.
     points = filled(plot_measured_vs_predicted(SweepResult(ROWS, SETUP)))
-    np.testing.assert_allclose(points["middle"], [[0.95, 0.9]])
+    np.testing.assert_allclose(points["a middle block frozen"], [[0.95, 0.9]])
 
 
 def test_points_are_coloured_by_kind():
@@ -80,7 +88,7 @@ def test_points_are_coloured_by_kind():
         (c.get_label(), c) for c in plot_measured_vs_predicted(SweepResult(ROWS, SETUP)).containers
     ):
         np.testing.assert_allclose(
-            to_rgba(container.lines[0].get_color()), to_rgba(KIND_COLOURS[kind])
+            to_rgba(container.lines[0].get_color()), to_rgba(KIND_COLOURS[NAME_KINDS[kind]])
         )
 
 
@@ -90,7 +98,7 @@ def test_error_bars_span_the_middle_half_of_the_rounds():
         for r in ROWS
     ]
     ax = plot_measured_vs_predicted(SweepResult(rows, SETUP))
-    container = next(c for c in ax.containers if c.get_label() == "prefix")
+    container = next(c for c in ax.containers if c.get_label() == "a prefix frozen")
     segments = container.lines[2][0].get_segments()
     spans = sorted((round(seg[0][0], 6), round(seg[1][0], 6)) for seg in segments)
     assert spans == [(0.68, 0.75), (0.83, 0.9)]
@@ -99,9 +107,10 @@ def test_error_bars_span_the_middle_half_of_the_rounds():
 def test_a_kind_without_rows_gets_no_points():
     prefix_only = [r for r in ROWS if r.kind == "prefix"]
     ax = plot_measured_vs_predicted(SweepResult(prefix_only, SETUP))
-    assert set(filled(ax)) == {"prefix"}
+    assert set(filled(ax)) == {"a prefix frozen"}
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "middle" not in legend and "none" not in legend and "prefix" in legend
+    assert "a middle block frozen" not in legend and "nothing frozen" not in legend
+    assert "a prefix frozen" in legend
 
 
 def test_each_point_is_labelled_where_it_lies():
@@ -133,6 +142,14 @@ def test_diagonal_band_and_axes_that_never_clip_a_point():
     slow[-1] = replace(slow[-1], fraction_quartiles=(1.3, 1.5))
     ax = plot_measured_vs_predicted(SweepResult(slow, SETUP))
     assert ax.get_xlim()[1] >= 1.5 and ax.get_ylim()[1] >= 1.5
+
+
+def test_labels_never_overlap_and_the_floor_is_marked():
+    close = [row(f"mask {i}", "prefix", 0.9, 0.9 + i * 0.001) for i in range(6)]
+    ax = plot_measured_vs_predicted(SweepResult(close, {**SETUP, "floor_share": 0.3}))
+    heights = sorted(a.xyann[1] for a in ax.texts if a.get_text().startswith("mask"))
+    assert min(b - a for a, b in zip(heights, heights[1:])) > 0.05
+    assert any(list(line.get_xdata()) == [0.3, 0.3] for line in ax.lines)
 
 
 def test_title_names_the_setup():

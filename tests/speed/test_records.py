@@ -20,6 +20,7 @@ def record(device, date, schema=2):
         "floor_share": 0.3,
         "update_share": 0.07,
         "worst_terms_prefix_error": 0.04,
+        "worst_prefix_error": 0.09,
         "masks": [
             {
                 "label": "nothing frozen",
@@ -27,6 +28,7 @@ def record(device, date, schema=2):
                 "measured_fraction": 1.0,
                 "terms_fraction": 1.0,
                 "terms_error": 0.0,
+                "times_ms": [480, 500, 520, 500, 600],
             },
             {
                 "label": "blocks 1-5",
@@ -57,6 +59,8 @@ def test_summary_names_source_and_every_mask():
     text = record_summary({**record("CPU (2 threads)", "2026-12-06T10:00:00"), "path": "x.json"})
     assert "record x.json" in text and "2026-12-06" in text and "load average before 0.1" in text
     assert "blocks 1-5" in text and "30.0%" in text and "+3.3%" in text
+    # Inclusive quartiles of the full step's rounds, over its median: (520 - 500) / 500.
+    assert "IQR 4.0% of its median" in text and "FLOPs 9.0%, terms 4.0%" in text
 
 
 def test_bad_device_is_refused():
