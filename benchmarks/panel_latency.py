@@ -73,10 +73,7 @@ def main() -> None:
     readout_ms = median_and_iqr(time_calls(readout_only, args.ticks))
     summary_ms = median_and_iqr(time_calls(summary_to_buffer, max(10, args.ticks // 10)))
 
-    print(
-        f"machine: {describe_device()}; "
-        f"Keras {keras.__version__} ({keras.backend.backend()})"
-    )
+    print(f"machine: {describe_device()}; Keras {keras.__version__} ({keras.backend.backend()})")
     print(
         f"model: VGG16 {args.input_size}x{args.input_size} + head, "
         f"{len(panel.checkboxes)} checkboxes, cost source: {panel.layout.cost_source}"
