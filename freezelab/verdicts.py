@@ -11,9 +11,10 @@ The rule (`paired_verdict`): form one number per pair, the ratio ``a / b``
 lower (or higher) than b" is **shown** when the middle half of those numbers
 (the interquartile range, inclusive quartiles) lies entirely on the claim's
 side of "no difference" (1 for a ratio, 0 for a difference). Put plainly: at
-least about three pairs in four favour the claim, and the typical pair by a
-margin. With 5 pairs that means at least 4 of 5; with 15 timing rounds, about
-12 of 15. Fewer than `MIN_PAIRS` pairs never show anything.
+least about three pairs in four favour the claim (no margin is required; a
+pair exactly at "no difference" does not favour it). With 5 pairs that means
+at least 4 of 5; with 15 timing rounds, about 12 of 15. Fewer than
+`MIN_PAIRS` pairs never show anything.
 """
 
 from __future__ import annotations
