@@ -9,7 +9,7 @@ side in one image, so each class's heatmap can be checked against its own
 object.
 
 The classes default to `SCENE_CLASSES`: a cross and a bar, which the
-teacher's source task never shows, and a disc and a triangle, which it shows
+teacher's source task never shows, and a ring and a triangle, which it shows
 large and centred (here they are small and anywhere). Shapes are drawn by
 `freezelab.finetune.source_task.shape_masks`, the one drawing rule.
 
@@ -212,15 +212,18 @@ class ObjectCheck:
     """Does one heatmap point at its own object, and how would chance have done?
 
     Attributes:
-        peak: ``(row, column)`` of the map's largest value (the first on ties).
+        peak: ``(row, column)`` pixel of the map's largest value (the first on
+            ties); with a coarse map, the centre of its largest cell.
         peak_nearest_own: The peak lies nearer the map's own object than any other.
-        nearest_chance: The share of the image's pixels that lie nearer the own
-            object than any other: how often a peak placed at random would pass
+        nearest_chance: The share of the possible peaks (pixels, or cell
+            centres with a coarse map) that lie nearer the own object than any
+            other: how often a peak placed at random would pass
             ``peak_nearest_own`` (about 0.5 with one object in each half).
         peak_in_own: The peak lies on the own object's mask (stricter).
-        area_share: The own object's share of the image's area: how often a
-            random peak lands on it, and the heat share a map spread evenly
-            over the image would give it.
+        in_own_chance: The share of the possible peaks on the own object's
+            mask: how often a peak placed at random would pass ``peak_in_own``.
+        area_share: The own object's share of the image's area: the heat
+            share a map spread evenly over the image would give it.
         heat_share: The share of the map's total heat on the own object.
         heat_share_others: The share on the other objects together.
     """
@@ -229,25 +232,34 @@ class ObjectCheck:
     peak_nearest_own: bool
     nearest_chance: float
     peak_in_own: bool
+    in_own_chance: float
     area_share: float
     heat_share: float
     heat_share_others: float
 
 
-def object_check(heat: np.ndarray, masks: np.ndarray, index: int) -> ObjectCheck:
+def object_check(
+    heat: np.ndarray, masks: np.ndarray, index: int, coarse: np.ndarray | None = None
+) -> ObjectCheck:
     """Checks a heatmap against the object it should explain, beside chance baselines.
 
     Args:
         heat: ``(H, W)`` non-negative map over the image (e.g. ``GradCam.heatmap``).
         masks: bool ``(k, H, W)``: every object of the scene, each non-empty.
         index: Which of ``masks`` is the map's own object.
+        coarse: Optional ``(h, w)`` map the heatmap was upsampled from (e.g.
+            ``GradCam.coarse``), with ``H`` and ``W`` multiples of ``h`` and
+            ``w``. When given, the peak is the centre of the coarse map's
+            largest cell, ``((i + 0.5) * H / h, (j + 0.5) * W / w)``, and the
+            chance rates of the peak checks count cell centres, not pixels:
+            upsampling cannot move a peak and chance matches where peaks can lie.
 
     Returns:
         An `ObjectCheck`.
 
     Raises:
-        ValueError: For shapes that differ, an empty mask, or an ``index``
-            outside ``0..k-1``.
+        ValueError: For shapes that differ, an empty mask, an ``index``
+            outside ``0..k-1``, or a ``coarse`` map that does not tile ``heat``.
     """
     heat = np.asarray(heat, dtype=np.float64)
     masks = np.asarray(masks, dtype=bool)
@@ -259,19 +271,73 @@ def object_check(heat: np.ndarray, masks: np.ndarray, index: int) -> ObjectCheck
     index = check_int(index, "index", minimum=0)
     if index >= len(masks):
         raise ValueError(f"index must be below {len(masks)}. Received: index={index}")
-    row, column = np.unravel_index(int(np.argmax(heat)), heat.shape)
-    peak = (int(row), int(column))
     nearest = nearest_mask_map(masks)
+    if coarse is None:
+        row, column = np.unravel_index(int(np.argmax(heat)), heat.shape)
+        candidates = (slice(None), slice(None))
+    else:
+        coarse = np.asarray(coarse, dtype=np.float64)
+        if coarse.ndim != 2 or any(big % small for big, small in zip(heat.shape, coarse.shape)):
+            raise ValueError(
+                "coarse must be (h, w) with the heatmap's sides multiples of h and w. "
+                f"Received: coarse {coarse.shape}, heat {heat.shape}"
+            )
+        cell_rows, cell_columns = (big // small for big, small in zip(heat.shape, coarse.shape))
+        i, j = np.unravel_index(int(np.argmax(coarse)), coarse.shape)
+        row, column = int((i + 0.5) * cell_rows), int((j + 0.5) * cell_columns)
+        candidates = (
+            slice(cell_rows // 2, None, cell_rows),
+            slice(cell_columns // 2, None, cell_columns),
+        )
+    peak = (int(row), int(column))
     others = np.delete(masks, index, axis=0).any(axis=0)
     return ObjectCheck(
         peak=peak,
         peak_nearest_own=bool(nearest[peak] == index),
-        nearest_chance=float(np.mean(nearest == index)),
+        nearest_chance=float(np.mean(nearest[candidates] == index)),
         peak_in_own=bool(masks[index][peak]),
+        in_own_chance=float(masks[index][candidates].mean()),
         area_share=float(masks[index].mean()),
         heat_share=heat_on_mask(heat, masks[index]),
         heat_share_others=heat_on_mask(heat, others),
     )
+
+
+def hits_beyond_chance(hits: int, chances: Sequence[float]) -> float:
+    """One-sided P-value of a hit count against per-trial chance rates.
+
+    Under chance, trial ``i`` hits with probability ``chances[i]``,
+    independently; the number of hits then follows a Poisson-binomial
+    distribution, computed exactly by dynamic programming over the trials.
+
+    Args:
+        hits: The number of trials that hit, ``0..len(chances)``.
+        chances: Each trial's chance of a hit, each in ``[0, 1]``.
+
+    Returns:
+        ``P(X >= hits)`` under chance: small when this many hits would be
+        rare by chance alone.
+
+    Raises:
+        ValueError: For ``hits`` outside ``0..len(chances)`` or a chance
+            outside ``[0, 1]``.
+    """
+    chances = np.asarray(chances, dtype=np.float64).ravel()
+    if chances.size and (
+        not np.all(np.isfinite(chances)) or chances.min() < 0 or chances.max() > 1
+    ):
+        raise ValueError(f"chances must lie in [0, 1]. Received: chances={chances.tolist()}")
+    hits = check_int(hits, "hits", minimum=0)
+    if hits > chances.size:
+        raise ValueError(
+            f"hits can be at most the number of trials, {chances.size}. Received: hits={hits}"
+        )
+    counts = np.zeros(chances.size + 1)  # counts[k] = P(k hits so far)
+    counts[0] = 1.0
+    for p in chances:
+        counts[1:] = counts[1:] * (1 - p) + counts[:-1] * p
+        counts[0] *= 1 - p
+    return float(min(1.0, counts[hits:].sum()))
 
 
 def nearest_mask_map(masks: np.ndarray) -> np.ndarray:
@@ -328,6 +394,7 @@ __all__ = [
     "ObjectCheck",
     "SceneData",
     "heat_on_mask",
+    "hits_beyond_chance",
     "make_pair_scene",
     "make_scenes",
     "nearest_mask_map",

@@ -196,6 +196,51 @@ def filter_pictures(
     )
 
 
+def start_pictures(filters: int | Sequence[int], size: int, **settings) -> np.ndarray:
+    """The start noise of `filter_pictures`, put through the same schedule without a gradient.
+
+    What a filter's picture would be if it never fired: the same seeded noise,
+    the same resizing between octaves, the same blur (or total-variation) steps
+    and clipping. Measures of the drawn pictures (`colourfulness`,
+    `high_frequency_share`) need this baseline: part of what they show comes
+    from the schedule, not from the filter.
+
+    Args:
+        filters: Channel indices, as for `filter_pictures` (they seed the noise).
+        size: Side of the pictures (the canvas of `filter_pictures`).
+        **settings: Fields of `AscentSettings`, as for `filter_pictures`.
+
+    Returns:
+        float32 ``(len(filters), size, size, 3)`` pixels in 0..255, as
+        ``FilterPictures.pixels``.
+
+    Raises:
+        ValueError: For an unknown setting, a filter index below 0 or a size
+            below 1.
+    """
+    config = make_settings(**settings)
+    size = _positive_int(size, "size")
+    filters = [check_int(f, "filter", minimum=0) for f in _as_list(filters)]
+    sizes = _octave_sizes(size, config.octaves, config.octave_scale)
+    rngs = [np.random.default_rng([config.seed, f]) for f in filters]
+    pixels = np.stack([128.0 + rng.uniform(-20, 20, (sizes[0], sizes[0], 3)) for rng in rngs])
+    pixels = pixels.astype(np.float32)
+    for octave, side in enumerate(sizes):
+        if octave:
+            pixels = _resize(pixels, side)
+        for step in range(config.steps):
+            if config.regularization == "tv":
+                pixels = pixels - config.step_size * config.tv_weight * _tv_gradient(pixels)
+            if config.regularization == "blur" and (step + 1) % config.blur_every == 0:
+                pixels = _blur(pixels, config.blur_sigma)
+            pixels = np.clip(pixels, 0.0, 255.0)
+    return pixels
+
+
+def _as_list(filters):
+    return [filters] if isinstance(filters, (int, np.integer)) else list(filters)
+
+
 def filter_activation(
     model: keras.Model,
     layer_name: str,

@@ -134,3 +134,46 @@ def test_object_check_bad_input(call, message):
     with pytest.raises(ValueError, match="Received") as error:
         call()
     assert message in str(error.value)
+
+
+def test_object_check_on_a_coarse_map_reports_the_cell_centre():
+    masks = np.zeros((2, 8, 8), bool)
+    masks[0, 0:3, 0:3] = True  # holds the centre (1, 1) of cell (0, 0)
+    masks[1, 4:8, 6] = True  # holds no cell centre (their columns are odd)
+    coarse = np.zeros((4, 4))
+    coarse[0, 3] = 1.0  # the top-right cell: upsampled, its peak pixel could sit anywhere in it
+    heat = np.kron(coarse, np.ones((2, 2)))
+    check = scenes.object_check(heat, masks, 0, coarse=coarse)
+    assert check.peak == (1, 7)
+    assert check.in_own_chance == pytest.approx(1 / 16)  # 1 of 16 cell centres on mask 0
+    assert scenes.object_check(heat, masks, 1, coarse=coarse).in_own_chance == 0.0
+    assert check.area_share == pytest.approx(9 / 64)
+    centres = [(r, c) for r in (1, 3, 5, 7) for c in (1, 3, 5, 7)]
+    nearer = np.mean([scenes.nearest_object(point, masks) == 0 for point in centres])
+    assert check.nearest_chance == pytest.approx(nearer)
+    assert check.peak_nearest_own == (scenes.nearest_object((1, 7), masks) == 0)
+    with pytest.raises(ValueError, match="Received"):
+        scenes.object_check(heat, masks, 0, coarse=np.zeros((3, 3)))
+
+
+def test_hits_beyond_chance_matches_enumeration_and_the_binomial():
+    import itertools
+    from math import comb
+
+    chances = [0.1, 0.5, 0.7, 0.25, 0.9]
+    for hits in range(6):
+        exact = sum(
+            np.prod([p if hit else 1 - p for p, hit in zip(chances, outcome)])
+            for outcome in itertools.product([0, 1], repeat=5)
+            if sum(outcome) >= hits
+        )
+        assert scenes.hits_beyond_chance(hits, chances) == pytest.approx(exact)
+    binomial = sum(comb(10, k) * 0.3**k * 0.7 ** (10 - k) for k in range(7, 11))
+    assert scenes.hits_beyond_chance(7, [0.3] * 10) == pytest.approx(binomial)
+    assert scenes.hits_beyond_chance(0, chances) == pytest.approx(1.0)
+    for bad in [
+        lambda: scenes.hits_beyond_chance(6, chances),
+        lambda: scenes.hits_beyond_chance(1, [1.5]),
+    ]:
+        with pytest.raises(ValueError, match="Received"):
+            bad()

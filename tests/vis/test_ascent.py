@@ -11,6 +11,7 @@ from freezelab.vis.ascent import (
     filter_pictures,
     high_frequency_share,
     make_settings,
+    start_pictures,
     stretch_contrast,
 )
 from freezelab.vis.images import CAFFE_MEANS_BGR
@@ -161,3 +162,20 @@ def test_colourfulness_is_zero_for_grey_and_grows_with_saturation():
     assert colourfulness(grey) == 0.0
     # Pure red: mean 85, distances 170, 85, 85 -> 113.33.
     assert colourfulness(red) == pytest.approx(340 / 3)
+
+
+def test_start_pictures_are_what_a_silent_filter_draws():
+    # A ReLU filter with a huge negative bias never fires: no gradient, so its picture is
+    # the start noise put through the schedule alone.
+    inputs = keras.Input((16, 16, 3))
+    conv = layers.Conv2D(2, 3, activation="relu", name="silent")
+    model = keras.Model(inputs, conv(inputs))
+    conv.set_weights([np.zeros((3, 3, 3, 2), np.float32), np.full(2, -1e6, np.float32)])
+    settings = dict(steps=4, octaves=2, blur_every=2, preprocessing=None, seed=3)
+    drawn = filter_pictures(model, "silent", [0, 1], progress=False, **settings)
+    assert np.all(drawn.gain == 0)
+    start = start_pictures([0, 1], 16, **settings)
+    np.testing.assert_array_equal(start, drawn.pixels)
+    # The schedule smooths: blurred noise has less fine pattern than the same noise unblurred.
+    raw = start_pictures([0, 1], 16, **{**settings, "regularization": None})
+    assert np.all(high_frequency_share(start) < high_frequency_share(raw))
