@@ -113,7 +113,7 @@ def class_needs(per_learner_mib: float, hub_mib: float, cpu_s_per_start: float,
 
 def _lesson_code(notebook: Path, with_timing: bool) -> str:
     """The lesson's code cells up to the panel (or, ``with_timing``, up to its step timing)."""
-    last = "panel.job.wait()" if with_timing else "fl.freeze_panel("
+    last = "fl.run_sweep(" if with_timing else "fl.freeze_panel("
     code = []
     for cell in json.loads(notebook.read_text())["cells"]:
         if cell["cell_type"] == "code":

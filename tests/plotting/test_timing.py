@@ -1,5 +1,6 @@
 """Tests for freezelab.plotting.timing: points and bars against the rows put in."""
 
+import itertools
 from dataclasses import replace
 
 import matplotlib.pyplot as plt
@@ -148,7 +149,7 @@ def test_labels_never_overlap_and_the_floor_is_marked():
     close = [row(f"mask {i}", "prefix", 0.9, 0.9 + i * 0.001) for i in range(6)]
     ax = plot_measured_vs_predicted(SweepResult(close, {**SETUP, "floor_share": 0.3}))
     heights = sorted(a.xyann[1] for a in ax.texts if a.get_text().startswith("mask"))
-    assert min(b - a for a, b in zip(heights, heights[1:])) > 0.05
+    assert min(b - a for a, b in itertools.pairwise(heights)) > 0.05
     assert any(list(line.get_xdata()) == [0.3, 0.3] for line in ax.lines)
 
 
