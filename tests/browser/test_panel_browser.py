@@ -36,9 +36,14 @@ INPUT_SIZE = 32  # the size notebooks/02 uses in quick mode; the count does not 
 
 
 def _cleared_copy(source: Path, target: Path) -> None:
-    """Copies the notebook without outputs, counts or widget state, so prompts show progress."""
+    """Copies the notebook without outputs, counts, widget state or collapsed cells.
+
+    Collapsed (solution) cells hide their input prompt, so every prompt is shown again
+    for the "every cell has run" check.
+    """
     notebook = nbformat.read(source, as_version=4)
     for cell in notebook.cells:
+        cell.metadata.pop("jupyter", None)
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
