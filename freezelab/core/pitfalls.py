@@ -258,11 +258,7 @@ def _unfrozen_base_untrained_head(model: keras.Model) -> Pitfall | None:
     trainable_base = [ref.name for ref in base if _trains(model, ref.layer)]
     if not trainable_base:
         return None
-    optimizer = getattr(model, "optimizer", None)
-    steps = 0
-    if optimizer is not None and getattr(optimizer, "built", False):
-        steps = int(keras.ops.convert_to_numpy(optimizer.iterations))
-    if steps > 0:
+    if _has_trained(model):
         return None
     nested_head = head[0].nested_in
     head_text = (
@@ -293,6 +289,22 @@ def _unfrozen_base_untrained_head(model: keras.Model) -> Pitfall | None:
         f"{layers_text} trainable under {head_text} that has not been trained yet. {effect} {fix}",
         trainable_base,
     )
+
+
+def _has_trained(model: keras.Model) -> bool:
+    """Whether ``model`` has been trained: by its current optimizer, or by an earlier fit().
+
+    The optimizer's step count alone misses a two-phase recipe: after the head
+    is trained, ``compile()`` with a fresh optimizer starts that count at 0.
+    Keras keeps the last fit()'s `History` on the model across compile(), so a
+    completed epoch there counts too.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    built = optimizer is not None and getattr(optimizer, "built", False)
+    if built and int(keras.ops.convert_to_numpy(optimizer.iterations)) > 0:
+        return True
+    history = getattr(model, "history", None)
+    return bool(getattr(history, "epoch", None))
 
 
 def _source(model: keras.Model, base: list[LayerRef]) -> str:

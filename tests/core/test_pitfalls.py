@@ -130,6 +130,19 @@ def test_trainable_base_under_untrained_head_is_flagged_until_trained():
     assert "unfrozen_base_untrained_head" not in codes(check_pitfalls(model))
 
 
+def test_head_trained_before_a_fresh_optimizer_is_not_called_untrained():
+    base = load_vgg16(weights=None, input_size=32, verbose=False)
+    model = with_head(base, (8, 2), pooling="avg")
+    base.trainable = False  # phase 1: train the head only
+    model.compile(optimizer=keras.optimizers.SGD(1e-3), loss="sparse_categorical_crossentropy")
+    x = np.zeros((4, 32, 32, 3), dtype="float32")
+    model.fit(x, np.zeros(4, dtype="int32"), epochs=1, batch_size=4, verbose=0)
+    base.trainable = True  # phase 2: unfreeze and compile with a fresh optimizer
+    model.compile(optimizer=keras.optimizers.SGD(1e-5), loss="sparse_categorical_crossentropy")
+    assert int(model.optimizer.iterations.numpy()) == 0  # the old signal alone would misfire
+    assert "unfrozen_base_untrained_head" not in codes(check_pitfalls(model))
+
+
 def test_clean_model_has_no_pitfalls():
     base = load_vgg16(weights=None, input_size=32, verbose=False)
     model = with_head(base, (8, 2), pooling="avg")
