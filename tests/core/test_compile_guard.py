@@ -26,17 +26,23 @@ def data():
     return rng.normal(size=(16, 4)).astype("float32"), rng.normal(size=(16, 2)).astype("float32")
 
 
+def fitted_then_frozen():
+    """A model compiled with SGD, fitted once, then its first layer frozen (no recompile)."""
+    model = small_model()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    x, y = data()
+    model.fit(x, y, epochs=1, verbose=0)
+    freeze(model, "first")
+    return model, x, y
+
+
 def test_not_compiled_is_not_a_trap():
     status = compile_status(small_model())
     assert not status.compiled and not status.needs_recompile
 
 
 def test_change_after_fit_is_detected_and_really_ignored_by_keras():
-    model = small_model()
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
-    x, y = data()
-    model.fit(x, y, epochs=1, verbose=0)
-    freeze(model, "first")
+    model, x, y = fitted_then_frozen()
     status = compile_status(model)
     assert status.needs_recompile
     assert status.changed_layers == ["first"]
@@ -176,11 +182,7 @@ def test_bad_arguments_name_what_was_received(call, match):
 
 
 def test_stale_message_suggests_plain_keras_first_then_freezelab():
-    model = small_model()
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
-    x, y = data()
-    model.fit(x, y, epochs=1, verbose=0)
-    freeze(model, "first")
+    model, _, _ = fitted_then_frozen()
     message = compile_status(model).message
     plain = message.index("model.compile(..., optimizer=<a new optimizer>)")
     assert plain < message.index("freezelab.recompile(model)")
