@@ -65,11 +65,17 @@ _LAZY_MODULES = {
     "freezelab.vis.activations": ("feature_maps", "heatmap", "overlay", "peak_location"),
     "freezelab.vis.gradcam": ("grad_cam",),
     "freezelab.vis.receptive_field": ("receptive_field",),
-    "freezelab.vis.ascent": ("colourfulness", "filter_pictures", "high_frequency_share"),
+    "freezelab.vis.ascent": (
+        "colourfulness",
+        "filter_pictures",
+        "high_frequency_share",
+        "start_pictures",
+    ),
     "freezelab.vis.kernels": ("kernel_pictures",),
     "freezelab.finetune.data": ("load_target_dataset",),
     "freezelab.finetune.scenes": (
         "make_pair_scene",
+        "hits_beyond_chance",
         "make_scenes",
         "object_check",
     ),
