@@ -29,6 +29,7 @@ from contextlib import contextmanager
 
 import ipywidgets as widgets
 import keras
+from IPython.display import HTML
 
 from freezelab.core.compile_guard import compile_status, recompile
 from freezelab.core.freezing import get_mask
@@ -43,6 +44,7 @@ from freezelab.widgets.panel_html import (
     backward_map_html,
     block_bars_html,
     measured_vs_predicted_svg,
+    panel_snapshot_html,
 )
 
 Timer = Callable[..., object]
@@ -151,11 +153,34 @@ class FreezePanel:
         self.message.value = ""
         self.refresh()
 
-    def _repr_mimebundle_(self, **kwargs) -> dict:
-        """The panel's widget view, with a readable line for readers without a kernel.
+    def snapshot_html(self) -> str:
+        """The panel as it stands now, as static HTML (ticks, counts, bars, map).
 
-        A saved notebook shows ``text/plain`` where no kernel draws the widget
-        (nbviewer, GitHub): that line says so instead of the widget's repr.
+        Returns:
+            An HTML fragment; see `freezelab.widgets.panel_html.panel_snapshot_html`.
+        """
+        groups = {
+            group: [(name, self.checkboxes[name].value) for name in names]
+            for group, names in self.layout.groups.items()
+        }
+        return panel_snapshot_html(
+            self.readout, groups, self.mask_text, f"Freeze panel for {self.model.name}"
+        )
+
+    def snapshot(self) -> HTML:
+        """The panel as it stands now, for display in a notebook without a kernel.
+
+        Returns:
+            An `IPython.display.HTML` of `snapshot_html`.
+        """
+        return HTML(self.snapshot_html())
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        """The panel's widget view, with static fallbacks for readers without a kernel.
+
+        A saved notebook shows ``text/html`` (a snapshot of the panel when the
+        cell ran) or ``text/plain`` where no kernel draws the widget (nbviewer,
+        GitHub); JupyterLab with a kernel draws the widget itself.
         """
         bundle = self.widget._repr_mimebundle_(**kwargs)
         data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
@@ -164,6 +189,8 @@ class FreezePanel:
             f"Freeze panel for {self.model.name}: needs a running kernel; "
             "the cells below print every number"
         )
+        if self.checkboxes:
+            data["text/html"] = self.snapshot_html()
         return (data, metadata) if isinstance(bundle, tuple) else data
 
     # -- building -------------------------------------------------------------

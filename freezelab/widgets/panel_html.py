@@ -89,6 +89,48 @@ def backward_map_html(readout: Readout) -> str:
     return f"<div>{headline}<div>{''.join(cells)}</div>{legend}</div>"
 
 
+def panel_snapshot_html(
+    readout: Readout, groups: dict[str, Sequence[tuple[str, bool]]], mask_text: str, title: str
+) -> str:
+    """The freeze panel as it stands, as static HTML: readable with no kernel.
+
+    A saved notebook keeps this where a live widget would need a running
+    kernel (nbviewer, GitHub, a projector without a kernel): the ticks per
+    block, the counts, Adam's memory, the per-block bars and the backward map.
+
+    Args:
+        readout: The panel's readout for the current mask.
+        groups: Block name to ``(layer name, trains)`` pairs, in order.
+        mask_text: The mask's short text form (``F:... T:...``).
+        title: Heading, e.g. the model's name.
+
+    Returns:
+        An HTML fragment.
+    """
+    rows = []
+    for group, layers in groups.items():
+        ticks = " ".join(
+            f'<span style="white-space:nowrap">{"☑" if trains else "☐"} {html.escape(name)}</span>'
+            for name, trains in layers
+        )
+        rows.append(
+            f'<tr><td style="padding-right:8px"><b>{html.escape(group)}</b></td>'
+            f'<td style="text-align:left">{ticks}</td></tr>'
+        )
+    counts = (
+        f"<div><b>{readout.trainable_params:,}</b> trainable · {readout.trainable_share:.1%} of "
+        f"{readout.total_params:,} parameters train · non-trainable: "
+        f"{readout.non_trainable_params:,} · Adam state: <b>{readout.optimizer_state_mib:.1f} MiB</b></div>"
+    )
+    return (
+        '<div style="border:1px solid #ccc;padding:6px;font-size:12px">'
+        f"<div><b>{html.escape(title)}</b> — static snapshot (☑ trains, ☐ frozen); "
+        f"mask <code>{html.escape(mask_text)}</code>. Tick the live panel with a running kernel.</div>"
+        f'<table style="margin:4px 0">{"".join(rows)}</table>'
+        f"{counts}{block_bars_html(readout)}{backward_map_html(readout)}</div>"
+    )
+
+
 def measured_vs_predicted_svg(
     points: Sequence[tuple[str, float, float]], current: str = "", size_px: int = 180
 ) -> str:

@@ -277,3 +277,21 @@ def test_saved_view_has_a_readable_line_and_the_widget(sequential):
     assert "VBox" not in data["text/plain"]
     view = data["application/vnd.jupyter.widget-view+json"]
     assert view["model_id"] == panel.widget.model_id
+
+
+def test_saved_view_has_a_static_snapshot_of_the_ticks_and_counts(small_vgg_flat):
+    panel = freeze_panel(small_vgg_flat, timer=None)
+    freeze(small_vgg_flat, ["block1", "block2"])
+    panel.refresh()
+    data = panel._repr_mimebundle_()
+    data = data[0] if isinstance(data, tuple) else data
+    snapshot = data["text/html"]
+    assert snapshot == panel.snapshot_html() == panel.snapshot().data
+    trainable, frozen = keras_counts(small_vgg_flat)
+    assert f"<b>{trainable:,}</b> trainable" in snapshot
+    assert f"non-trainable: {frozen:,}" in snapshot
+    for layer in small_vgg_flat.layers:
+        if layer.weights:
+            tick = "☑" if layer.trainable else "☐"
+            assert f"{tick} {layer.name}<" in snapshot, layer.name
+    assert panel.mask_text in snapshot
