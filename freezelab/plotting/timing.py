@@ -21,7 +21,11 @@ KIND_NAMES = {
 
 
 def plot_measured_vs_predicted(
-    result: SweepResult, tolerance: float = 0.05, ax: Axes | None = None
+    result: SweepResult,
+    tolerance: float | None = 0.05,
+    ax: Axes | None = None,
+    *,
+    terms: bool = True,
 ) -> Axes:
     """Measured against predicted step-time fraction, one point per mask, with error bars.
 
@@ -35,8 +39,10 @@ def plot_measured_vs_predicted(
 
     Args:
         result: A measured `SweepResult` (from `run_sweep`).
-        tolerance: Relative half-width of the shaded band.
+        tolerance: Relative half-width of the shaded band; None draws no band.
         ax: Matplotlib axes to draw on; None makes a new figure.
+        terms: Whether to draw the measured-terms predictions; False draws the
+            FLOP model's prediction only (filled, with the error bars).
 
     Returns:
         The axes.
@@ -64,14 +70,15 @@ def plot_measured_vs_predicted(
     )
     line = [0.0, extent]
     ax.plot(line, line, color="#888888", linewidth=1)
-    ax.fill_between(
-        line,
-        [v * (1 - tolerance) for v in line],
-        [v * (1 + tolerance) for v in line],
-        color="#cccccc",
-        alpha=0.4,
-        label=f"±{tolerance:.0%} of the diagonal",
-    )
+    if tolerance is not None:
+        ax.fill_between(
+            line,
+            [v * (1 - tolerance) for v in line],
+            [v * (1 + tolerance) for v in line],
+            color="#cccccc",
+            alpha=0.4,
+            label=f"±{tolerance:.0%} of the diagonal",
+        )
     labelled: list[tuple[str, float, float]] = []
     for kind, colour in KIND_COLOURS.items():
         rows = [r for r in result.rows if r.kind == kind]
@@ -86,7 +93,7 @@ def plot_measured_vs_predicted(
             edgecolors=colour,
             zorder=3,
         )
-        has_terms = all(r.adjusted_fraction is not None for r in rows)
+        has_terms = terms and all(r.adjusted_fraction is not None for r in rows)
         shown = (
             [r.adjusted_fraction for r in rows]
             if has_terms
@@ -116,11 +123,14 @@ def plot_measured_vs_predicted(
     if floor:
         ax.axvline(floor, color="#999999", linestyle=":", linewidth=1)
         ax.text(floor, 0.02 * extent, " floor", fontsize=7, color="#666666")
-    ax.scatter([], [], facecolors="none", edgecolors="#444444", label="FLOP model (hollow)")
     ax.set_xlim(0, extent)
     ax.set_ylim(0, extent)
     ax.set_xlabel("measured step time / fully trainable step (bar: middle half of rounds)")
-    ax.set_ylabel("predicted (filled: measured terms; hollow: FLOPs)")
+    if terms:
+        ax.scatter([], [], facecolors="none", edgecolors="#444444", label="FLOP model (hollow)")
+        ax.set_ylabel("predicted (filled: from measured terms; hollow: FLOPs)")
+    else:
+        ax.set_ylabel("predicted by the FLOP model")
     setup = result.setup
     ax.set_title(
         f"{setup.get('device', '')}\n{setup.get('backend', '')}, batch {setup.get('batch_size')}, "

@@ -82,6 +82,11 @@ def test_filled_points_use_the_measured_terms_prediction_when_there_is_one():
     # Without the terms (no measured floor), the FLOP prediction is drawn filled.
     points = filled(plot_measured_vs_predicted(SweepResult(ROWS, SETUP)))
     np.testing.assert_allclose(points["a middle block frozen"], [[0.95, 0.9]])
+    # Asked not to, it draws the FLOP prediction filled even when terms exist, and no band.
+    ax = plot_measured_vs_predicted(SweepResult(rows, SETUP), tolerance=None, terms=False)
+    np.testing.assert_allclose(filled(ax)["a prefix frozen"], [[0.85, 0.8], [0.7, 0.6]])
+    assert not [c for c in ax.collections if type(c).__name__ == "FillBetweenPolyCollection"]
+    assert "±" not in " ".join(t.get_text() for t in ax.get_legend().get_texts())
 
 
 def test_points_are_coloured_by_kind():
