@@ -57,6 +57,17 @@ class PairedVerdict:
     shown: bool
 
     @property
+    def chance(self) -> float:
+        """How often at least `favouring` of `pairs` would favour the claim by chance alone.
+
+        Each pair is taken as a fair coin (no real difference): the one-sided
+        sign test, ``P(X >= favouring)`` for ``X ~ Binomial(pairs, 1/2)``. It
+        says how surprising the agreement is, e.g. 1/64 for 6 of 6 pairs.
+        """
+        hits = range(self.favouring, self.pairs + 1)
+        return sum(math.comb(self.pairs, k) for k in hits) / 2**self.pairs
+
+    @property
     def verdict(self) -> str:
         """``"shown in this run"`` or ``"not shown in this run"``."""
         return "shown in this run" if self.shown else "not shown in this run"

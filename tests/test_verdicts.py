@@ -72,3 +72,15 @@ def test_bad_input_names_what_was_received(kwargs, message):
 
 def test_paired_numbers_difference():
     assert paired_numbers([3, 5], [1, 1], "difference") == [2, 4]
+
+
+def test_chance_is_the_one_sided_sign_test_worked_by_hand():
+    six_of_six = paired_verdict([1] * 6, [2] * 6, claim="x", direction="lower")
+    assert six_of_six.chance == 1 / 64
+    # 5 of 6 favour: P(X >= 5) = (6 + 1) / 64.
+    five_of_six = paired_verdict([1, 1, 1, 1, 1, 3], [2] * 6, claim="x", direction="lower")
+    assert (five_of_six.favouring, five_of_six.chance) == (5, 7 / 64)
+    # 4 of 5: (5 + 1) / 32; none of 4: every outcome counts, 1.
+    four_of_five = paired_verdict([1, 1, 1, 1, 3], [2] * 5, claim="x", direction="lower")
+    assert four_of_five.chance == 6 / 32
+    assert paired_verdict([3] * 4, [2] * 4, claim="x", direction="lower").chance == 1.0
