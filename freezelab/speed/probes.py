@@ -87,7 +87,9 @@ def update_probe(shapes: Sequence[Sequence[int]]) -> keras.Model:
     return keras.Model(inputs, outputs, name=f"update_probe_{params}")
 
 
-def trainable_shapes(model: keras.Model) -> list[tuple[int, ...]]:
+def trainable_shapes(
+    model: keras.Model, prefixes: Sequence[str] | None = None
+) -> list[tuple[int, ...]]:
     """Shapes of the variables that train when every layer of ``model`` trains.
 
     Read from Keras's own ``trainable_weights`` with every layer switched to
@@ -97,14 +99,34 @@ def trainable_shapes(model: keras.Model) -> list[tuple[int, ...]]:
 
     Args:
         model: A Keras model.
+        prefixes: Only the layers whose names start with one of these (e.g.
+            ``["block4_"]``); None for the whole model.
 
     Returns:
-        One shape per variable, in Keras's order.
+        One shape per variable, in Keras's order (layer by layer).
+
+    Raises:
+        ValueError: For prefixes that name no layer with weights.
     """
     saved = get_mask(model)
     try:
         set_mask(model, dict.fromkeys(saved, True))
-        return [tuple(int(d) for d in variable.shape) for variable in model.trainable_weights]
+        if prefixes is None:
+            variables = list(model.trainable_weights)
+        else:
+            chosen = tuple(prefixes)
+            variables = [
+                variable
+                for ref in iter_layers(model)
+                if chosen and ref.layer.name.startswith(chosen)
+                for variable in ref.layer.trainable_weights
+            ]
+            if not variables:
+                raise ValueError(
+                    "prefixes must name at least one layer with trainable weights, e.g. "
+                    f"['block4_']. Received: prefixes={list(prefixes)!r}"
+                )
+        return [tuple(int(d) for d in variable.shape) for variable in variables]
     finally:
         set_mask(model, saved)
 

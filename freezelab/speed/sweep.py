@@ -15,7 +15,7 @@ import os
 import platform
 import statistics
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -133,8 +133,9 @@ class SweepResult:
             (``floor_ms``, ``floor_share``, ``update_ms``, ``update_share``,
             ``overhead_ms``, ``cached_ms``).
         timings: The full `StepTiming` of each case (empty for predictions).
-        extras: Timings of the arms run beside the cases: the floor, the two
-            update probes, the head on cached features, eager copies.
+        extras: Timings of the arms run beside the cases: the floor, the
+            update probes (two, plus those asked for), the head on cached
+            features, eager copies.
     """
 
     rows: list[SweepRow]
@@ -421,6 +422,7 @@ def run_sweep(
     eager: Sequence[str] = (),
     jit_compile: bool | str = "auto",
     seed: int = 0,
+    update_probes: Mapping[str, Sequence[str]] | None = None,
 ) -> SweepResult:
     """Times every case, and the parts of a step FLOPs miss, against the cost model.
 
@@ -432,6 +434,8 @@ def run_sweep(
     * the **floor**: every layer frozen, the same compiled train function;
     * the **update probes**: as many weights as the full model trains, and one
       weight; their difference is the optimizer update's time;
+    * one more update probe per entry of ``update_probes``, holding the
+      weights of chosen layers only (e.g. block3's against block4's);
     * the **head on cached features**, when the model's head is a chain;
     * an **eager** copy (``run_eagerly=True``) of each case named in ``eager``.
 
@@ -456,13 +460,19 @@ def run_sweep(
         eager: Labels of cases to time also with ``run_eagerly=True``.
         jit_compile: Passed to ``compile()``.
         seed: Seed of the random batch and of the round orders.
+        update_probes: Arm label to layer-name prefixes (e.g.
+            ``{"update probe: block4": ["block4_"]}``): each adds an update
+            probe (`freezelab.speed.probes.update_probe`) holding exactly the
+            trainable weight shapes of those layers, timed in the same rounds
+            and found under its label in ``extras``.
 
     Returns:
         A `SweepResult` with measurements.
 
     Raises:
-        ValueError: As `time_train_step` and `step_cost`, for no cases, or for
-            an ``eager`` label that is not a case.
+        ValueError: As `time_train_step` and `step_cost`, for no cases, for
+            an ``eager`` label that is not a case, or for an ``update_probes``
+            label already in use or prefixes that name no layer with weights.
     """
     cases = check_sweep_cases(cases, FreezeCase, "run_sweep")
     cases = standard_cases(model) if cases is None else cases
@@ -475,13 +485,14 @@ def run_sweep(
         raise ValueError(
             f"eager names cases to time eagerly. Accepted: {labels}. Received: {unknown}"
         )
+    probe_shapes = _probe_shapes(model, update_probes, labels, eager)
     costs = [step_cost(model, case.mask, batch_size) for case in cases]
     load_before = _load_average()
     x, y = random_batch(model, batch_size, seed)
     with warnings.catch_warnings():
         # The floor has no trainable weights by design; Keras warns about that once.
         warnings.filterwarnings("ignore", message=".*does not have any trainable weights.*")
-        arms = _arms(model, cases, eager, x, y, optimizer, jit_compile)
+        arms = _arms(model, cases, eager, x, y, optimizer, jit_compile, probe_shapes)
         if progress is not None:
             how = "side by side" if interleave else "one after another"
             progress(f"timing {len(arms)} arms {how}, {repeats} rounds...")
@@ -546,8 +557,34 @@ def run_sweep(
     return SweepResult(rows=rows, setup=setup, timings=timings, extras=extras)
 
 
-def _arms(model, cases, eager, x, y, optimizer, jit_compile) -> list[TimedArm]:
-    """The cases' copies, then the floor, the update probes, cached features, eager copies."""
+def _probe_shapes(model, update_probes, labels, eager) -> dict[str, list[tuple[int, ...]]]:
+    """Checks ``update_probes`` and returns each extra probe's weight shapes by label."""
+    if update_probes is None:
+        return {}
+    if not isinstance(update_probes, Mapping):
+        raise ValueError(
+            "update_probes maps an arm label to layer-name prefixes, e.g. "
+            f"{{'update probe: block4': ['block4_']}}. Received: update_probes={update_probes!r}"
+        )
+    taken = {*labels, FLOOR, OVERHEAD, UPDATE, CACHED, *(EAGER + label for label in eager)}
+    shapes = {}
+    for label, prefixes in update_probes.items():
+        if label in taken:
+            raise ValueError(
+                f"update_probes labels must differ from the other arms' ({sorted(taken)}). "
+                f"Received: {label!r}"
+            )
+        if isinstance(prefixes, str):
+            raise ValueError(
+                "update_probes values are lists of layer-name prefixes, e.g. ['block4_']. "
+                f"Received: {label!r}: {prefixes!r}"
+            )
+        shapes[label] = trainable_shapes(model, prefixes)
+    return shapes
+
+
+def _arms(model, cases, eager, x, y, optimizer, jit_compile, probe_shapes=None) -> list[TimedArm]:
+    """The cases' copies, the floor, the update probes, cached features, eager copies."""
     arms = [
         TimedArm(
             case.label, compiled_copy(model, case.mask, optimizer, jit_compile=jit_compile), x, y
@@ -561,7 +598,8 @@ def _arms(model, cases, eager, x, y, optimizer, jit_compile) -> list[TimedArm]:
     )
     batch = len(x)
     probe_x = np.zeros((batch, 1), "float32")
-    for label, shapes in ((OVERHEAD, [(1,)]), (UPDATE, trainable_shapes(model))):
+    probes = {OVERHEAD: [(1,)], UPDATE: trainable_shapes(model), **(probe_shapes or {})}
+    for label, shapes in probes.items():
         probe = update_probe(shapes)
         probe.compile(optimizer=optimizer, loss="mean_squared_error", jit_compile=jit_compile)
         arms.append(TimedArm(label, probe, probe_x, probe_x))

@@ -79,3 +79,16 @@ def test_features_model_needs_a_head():
     model = keras.Model(inputs, layers.Dense(2, name="dense")(inputs))
     with pytest.raises(ValueError, match="no head layers"):
         features_model(model)
+
+
+def test_trainable_shapes_of_chosen_layers_are_their_own_trainable_weights(small_vgg_flat):
+    small_vgg_flat.get_layer("block2_conv1").trainable = False  # flags do not matter
+    expected = [
+        tuple(v.shape)
+        for name in ("block2_conv1", "block2_conv2")
+        for v in small_vgg_flat.get_layer(name).weights
+    ]
+    assert trainable_shapes(small_vgg_flat, ["block2_"]) == expected
+    assert not small_vgg_flat.get_layer("block2_conv1").trainable  # put back
+    with pytest.raises(ValueError, match="Received: prefixes=\\[\\]"):
+        trainable_shapes(small_vgg_flat, [])

@@ -1,6 +1,7 @@
 """Sweep cases, predictions, the measured table, its JSON record and plot."""
 
 import json
+import math
 import statistics
 
 import keras
@@ -12,6 +13,7 @@ from matplotlib.collections import PathCollection
 from freezelab.core.freezing import set_mask
 from freezelab.plotting.timing import plot_block_shares, plot_measured_vs_predicted
 from freezelab.speed.cost import step_cost
+from freezelab.speed.probes import trainable_shapes
 from freezelab.speed.sweep import (
     CACHED,
     FLOOR,
@@ -195,3 +197,73 @@ def test_block_share_bars_are_drawn_one_pair_per_block(small_vgg_flat):
 def test_run_sweep_needs_cases():
     with pytest.raises(ValueError, match="at least one case"):
         run_sweep(tiny_model(), cases=[])
+
+
+def test_update_probes_hold_exactly_the_chosen_layers_weights(small_vgg_flat):
+    cases = standard_cases(small_vgg_flat)
+    probes = {"update probe: block3": ["block3_"], "update probe: block4": ["block4_"]}
+    result = run_sweep(
+        small_vgg_flat,
+        [cases[0]],
+        batch_size=2,
+        repeats=2,
+        warmup=1,
+        progress=None,
+        interleave=True,
+        update_probes=probes,
+    )
+    for label in probes:
+        assert len(result.times(label)) == 2 and result.extras[label].median_ms > 0
+        verdict = result.compare(label, "update probe: block3")
+        assert verdict.pairs == 2
+    # Independent truth: the layers' own weights (VGG16: block3 1,475,328, block4 5,899,776).
+    for prefix, params in [("block3_", 1_475_328), ("block4_", 5_899_776)]:
+        own = [
+            tuple(v.shape)
+            for layer in small_vgg_flat.layers
+            if layer.name.startswith(prefix)
+            for v in layer.trainable_weights
+        ]
+        assert trainable_shapes(small_vgg_flat, [prefix]) == own and len(own) == 6
+        assert sum(math.prod(shape) for shape in own) == params
+
+
+def test_update_probe_arms_are_built_from_those_shapes(small_vgg_flat, monkeypatch):
+    import freezelab.speed.sweep as sweep
+
+    built = []
+    real = sweep.update_probe
+    monkeypatch.setattr(sweep, "update_probe", lambda shapes: built.append(shapes) or real(shapes))
+    cases = standard_cases(small_vgg_flat)
+    run_sweep(
+        small_vgg_flat,
+        [cases[0]],
+        batch_size=2,
+        repeats=1,
+        warmup=0,
+        progress=None,
+        interleave=True,
+        update_probes={"block4 weights": ["block4_"]},
+    )
+    expected = [
+        tuple(v.shape)
+        for layer in small_vgg_flat.layers
+        if layer.name.startswith("block4_")
+        for v in layer.trainable_weights
+    ]
+    assert built[-1] == expected
+
+
+@pytest.mark.parametrize(
+    ("probes", "message"),
+    [
+        ({"nothing frozen": ["block4_"]}, "must differ"),
+        ({UPDATE: ["block4_"]}, "must differ"),
+        ({"p": "block4_"}, "lists of layer-name prefixes"),
+        ({"p": ["block9_"]}, "Received: prefixes=\\['block9_'\\]"),
+        ([("p", ["block4_"])], "maps an arm label"),
+    ],
+)
+def test_update_probes_are_checked(small_vgg_flat, probes, message):
+    with pytest.raises(ValueError, match=message):
+        run_sweep(small_vgg_flat, progress=None, update_probes=probes)
