@@ -97,6 +97,11 @@ class FreezePanel:
         self.refresh()
 
     @property
+    def has_block_menu(self) -> bool:
+        """Whether the panel offers the "frozen leading blocks" menu (VGG-style block names)."""
+        return hasattr(self, "block_slider")
+
+    @property
     def can_time(self) -> bool:
         """Whether the panel has a timer (the live timer or one given)."""
         return self.live_timer is not None or self.timer is not None
@@ -478,7 +483,7 @@ class FreezePanel:
             for group, toggle in self.group_toggles.items():
                 toggle.value = all(self.checkboxes[n].value for n in self.layout.groups[group])
             self.text_box.value = mask_to_text(self.mask)
-            if hasattr(self, "block_slider"):
+            if self.has_block_menu:
                 self.block_slider.value = self.layout.leading_frozen_blocks(self.mask)
         if self.live_timer is not None:
             self._show_live()

@@ -122,6 +122,7 @@ def test_presets_and_slider(small_vgg_flat):
     panel.checkboxes["predictions"].value = False
     buttons["fl-preset-base"].click()
     assert trains_in_keras(small_vgg_flat) == {"head_dense_1"}
+    assert panel.has_block_menu
     panel.block_slider.value = 4
     assert {n for n, f in panel.mask.items() if f} == {
         "block5_conv1", "block5_conv2", "block5_conv3", "head_dense_1", "predictions",
@@ -154,6 +155,7 @@ def test_model_without_vgg_blocks_gets_one_row_per_layer(sequential):
     assert list(panel.checkboxes) == ["dense_64", "dense_32", "dense_10"]
     assert panel.group_toggles == {}
     assert not hasattr(panel, "block_slider")
+    assert not panel.has_block_menu
     panel.checkboxes["dense_64"].value = False
     assert_consistent(panel)
 
