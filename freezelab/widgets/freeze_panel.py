@@ -24,6 +24,7 @@ Key widgets carry CSS classes (``fl-trainable-count``, ``fl-layer-<name>``,
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 
@@ -40,6 +41,7 @@ from freezelab.speed.cost import FLOAT32_BYTES, optimizer_slots
 from freezelab.speed.live import LiveTimer, follow_mask, live_readout
 from freezelab.speed.readouts import PanelLayout, Readout
 from freezelab.widgets.background import BackgroundJob
+from freezelab.widgets.follow import Follower
 from freezelab.widgets.panel_html import (
     backward_map_html,
     block_bars_html,
@@ -63,7 +65,13 @@ class FreezePanel:
             batch_size=...)`` returning a printable timing, run once per click
             in the background (it must not change the model's flags). Models
             without a fixed input size get no timing controls.
-        timing_batch_size: Batch size of the timed steps.
+        timing_batch_size: Batch size of the timed steps (a positive integer).
+        follow_interval: Seconds between checks for flags changed in code
+            (``model.trainable = False`` in another cell): the panel follows
+            within about this time while it exists. None turns it off.
+
+    Raises:
+        ValueError: For a ``timing_batch_size`` that is not a positive integer.
 
     Attributes:
         widget: The root ipywidget.
@@ -74,14 +82,31 @@ class FreezePanel:
         job: The `BackgroundJob` that runs timings (progress bar, Cancel).
     """
 
-    def __init__(self, model: keras.Model, timer: Timer | None = None, timing_batch_size: int = 8):
+    def __init__(
+        self,
+        model: keras.Model,
+        timer: Timer | None = None,
+        timing_batch_size: int = 8,
+        follow_interval: float | None = 0.25,
+    ):
+        if (
+            not isinstance(timing_batch_size, int)
+            or isinstance(timing_batch_size, bool)
+            or timing_batch_size < 1
+        ):
+            raise ValueError(
+                "timing_batch_size must be a positive integer (examples per timed step). "
+                f"Received: timing_batch_size={timing_batch_size!r}"
+            )
         self.model = model
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self.follower: Follower | None = None
         self.layout = PanelLayout(model)
         self.timing_batch_size = timing_batch_size
         self.live_timer = _live_timer(model, timing_batch_size) if timer is None else None
         self.timer = timer
         self.job = BackgroundJob("fl-time-job")
-        self._quiet = False
         self._last_timed: str | None = None
         self.checkboxes: dict[str, widgets.Checkbox] = {}
         self.group_toggles: dict[str, widgets.Checkbox] = {}
@@ -95,6 +120,23 @@ class FreezePanel:
             return
         self._build(initial=_current_mask(model, self.layout.layer_names))
         self.refresh()
+        if follow_interval is not None:
+            self.follower = Follower(self, _out_of_date, _catch_up, follow_interval)
+
+    @property
+    def _quiet(self) -> bool:
+        """Whether this thread's widget changes are the panel's own (observers ignore them)."""
+        return getattr(self._local, "quiet", False)
+
+    @_quiet.setter
+    def _quiet(self, value: bool) -> None:
+        self._local.quiet = value
+
+    def close(self) -> None:
+        """Stops following the model and closes the widgets."""
+        if self.follower is not None:
+            self.follower.stop()
+        self.widget.close()
 
     @property
     def has_block_menu(self) -> bool:
@@ -134,6 +176,10 @@ class FreezePanel:
             ValueError: If the mask names a layer the model lacks, or the text
                 form is malformed; nothing is changed then.
         """
+        with self._lock:
+            self._set_mask_unlocked(mask)
+
+    def _set_mask_unlocked(self, mask: dict[str, bool] | str) -> None:
         self._sync_from_model()
         if isinstance(mask, str):
             mask = mask_from_text(mask, self.layout.layer_names)
@@ -342,10 +388,11 @@ class FreezePanel:
         def handle(change):
             if self._quiet:
                 return
-            self._sync_from_model(keep=name)
-            set_model_mask(self.model, {name: change["new"]})
-            self.message.value = ""
-            self.refresh()
+            with self._lock:
+                self._sync_from_model(keep=name)
+                set_model_mask(self.model, {name: change["new"]})
+                self.message.value = ""
+                self.refresh()
 
         return handle
 
@@ -456,6 +503,10 @@ class FreezePanel:
         Returns:
             The `Readout` shown.
         """
+        with self._lock:
+            return self._refresh_unlocked()
+
+    def _refresh_unlocked(self) -> Readout:
         self._sync_from_model()
         readout = self.readout
         self.trainable_count.value = f"<b>{readout.trainable_params:,}</b>"
@@ -513,21 +564,38 @@ class FreezePanel:
 
 
 def freeze_panel(
-    model: keras.Model, timer: Timer | None = None, timing_batch_size: int = 8
+    model: keras.Model,
+    timer: Timer | None = None,
+    timing_batch_size: int = 8,
+    follow_interval: float | None = 0.25,
 ) -> FreezePanel:
     """Opens the freeze panel on ``model``.
 
     Args:
         model: A built Keras model (VGG16 shows one row per block).
         timer: See `FreezePanel`.
+        timing_batch_size: See `FreezePanel`.
+        follow_interval: See `FreezePanel`.
 
     Returns:
         The `FreezePanel`; display it, read ``panel.mask`` or call ``panel.set_mask``.
 
     Raises:
-        ValueError: If ``model`` is not a Keras model.
+        ValueError: If ``model`` is not a Keras model, or for a bad
+            ``timing_batch_size``.
     """
-    return FreezePanel(model, timer=timer, timing_batch_size=timing_batch_size)
+    return FreezePanel(
+        model, timer=timer, timing_batch_size=timing_batch_size, follow_interval=follow_interval
+    )
+
+
+def _out_of_date(panel: FreezePanel) -> bool:
+    """Whether the model's flags differ from the panel's ticks (changed in code)."""
+    return _current_mask(panel.model, panel.layout.layer_names) != panel.mask
+
+
+def _catch_up(panel: FreezePanel) -> None:
+    panel.refresh()
 
 
 def _live_timer(model: keras.Model, batch_size: int) -> LiveTimer | None:

@@ -1,6 +1,7 @@
 """Tests for freezelab.widgets.freeze_panel: ticks reach the model and the readouts."""
 
 import random
+import time
 
 import keras
 import numpy as np
@@ -297,3 +298,40 @@ def test_saved_view_has_a_static_snapshot_of_the_ticks_and_counts(small_vgg_flat
             tick = "☑" if layer.trainable else "☐"
             assert f"{tick} {layer.name}<" in snapshot, layer.name
     assert panel.mask_text in snapshot
+
+
+def test_panel_follows_flags_changed_in_code_within_a_second(small_vgg_flat):
+    panel = freeze_panel(small_vgg_flat, timer=None)
+    try:
+        small_vgg_flat.trainable = False  # as in another cell, no call to the panel
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline and any(panel.mask.values()):
+            time.sleep(0.02)
+        assert not any(panel.mask.values())
+        assert panel.readout.trainable_params == keras_counts(small_vgg_flat)[0] == 0
+        assert panel.trainable_count.value == "<b>0</b>"
+        small_vgg_flat.trainable = True
+        small_vgg_flat.get_layer("block5_conv3").trainable = False
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline and sum(panel.mask.values()) != len(panel.mask) - 1:
+            time.sleep(0.02)
+        assert_consistent(panel)
+        assert panel.mask["block5_conv3"] is False
+    finally:
+        panel.close()
+    assert not panel.follower.running
+
+
+def test_without_following_the_panel_waits_for_a_refresh(small_vgg_flat):
+    panel = freeze_panel(small_vgg_flat, timer=None, follow_interval=None)
+    small_vgg_flat.trainable = False
+    time.sleep(0.3)
+    assert all(panel.mask.values())  # still the old ticks
+    panel.refresh()
+    assert not any(panel.mask.values())
+
+
+@pytest.mark.parametrize("batch", [0, -2, 2.5, "8"])
+def test_bad_timing_batch_size_names_what_was_received(sequential, batch):
+    with pytest.raises(ValueError, match=r"timing_batch_size must be a positive integer.*Received"):
+        freeze_panel(sequential, timing_batch_size=batch)
