@@ -22,6 +22,7 @@ afterwards, so timing a learner's model does not change it.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import statistics
@@ -134,12 +135,13 @@ def time_train_step(
 
     Raises:
         ValueError: For a mask naming layers the model lacks, a batch size,
-            repeat or warm-up count out of range, or a model without a fixed
-            single input shape.
+            repeat or warm-up count out of range, an optimizer name Keras does
+            not know, or a model without a fixed single input shape.
         StepOutOfMemoryError: If a step does not fit in accelerator memory;
             the message gives the batch size and input shape tried.
     """
     repeats = _check_counts(batch_size, repeats, warmup)
+    check_optimizer(optimizer)
     input_shape = model_input_shape(model, "time_train_step", fixed=True)
     x, y = _random_batch(model, input_shape, batch_size, seed)
 
@@ -259,8 +261,10 @@ def compiled_copy(
         The compiled copy.
 
     Raises:
-        ValueError: For a mask naming layers the model lacks.
+        ValueError: For a mask naming layers the model lacks, or an optimizer
+            name Keras does not know.
     """
+    check_optimizer(optimizer)
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     set_mask(copy, mask)  # Validates the names; raises ValueError.
@@ -442,6 +446,42 @@ def synchronize(model: keras.Model) -> None:
         jax.block_until_ready([v.value for v in variables])
         return
     keras.ops.convert_to_numpy(variables[-1])
+
+
+@functools.cache
+def optimizer_names() -> tuple[str, ...]:
+    """The optimizer names ``compile()`` accepts: Keras's optimizer classes it can look up by name."""
+    base = keras.optimizers.Optimizer
+    names = []
+    for attribute in dir(keras.optimizers):
+        value = getattr(keras.optimizers, attribute)
+        if isinstance(value, type) and issubclass(value, base) and value is not base:
+            try:
+                keras.optimizers.get(attribute.lower())
+            except Exception:
+                continue  # not known by name (e.g. wrappers that need another optimizer)
+            names.append(attribute.lower())
+    return tuple(sorted(names))
+
+
+def check_optimizer(optimizer) -> None:
+    """Raises a clear error for an optimizer ``compile()`` would not understand.
+
+    Args:
+        optimizer: An optimizer name or a Keras optimizer instance.
+
+    Raises:
+        ValueError: For a name Keras does not know, or another kind of value;
+            the message lists the accepted names.
+    """
+    if isinstance(optimizer, keras.optimizers.Optimizer):
+        return
+    if isinstance(optimizer, str) and optimizer.lower() in optimizer_names():
+        return
+    raise ValueError(
+        "optimizer must be a Keras optimizer or one of its names: "
+        f"{', '.join(optimizer_names())}. Received: optimizer={optimizer!r}"
+    )
 
 
 def _compile_for_timing(model, optimizer, jit_compile, run_eagerly) -> None:

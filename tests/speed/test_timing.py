@@ -16,6 +16,7 @@ from freezelab.speed.timing import (
     StepOutOfMemoryError,
     StepTiming,
     describe_device,
+    optimizer_names,
     time_forward,
     time_interleaved,
     time_train_step,
@@ -90,6 +91,23 @@ def test_mask_naming_a_missing_layer_is_rejected_before_anything_runs():
 def test_bad_counts_are_rejected(argument, value):
     with pytest.raises(ValueError, match=f"{argument}={value}"):
         time_train_step(tiny_model(), **{argument: value})
+
+
+@pytest.mark.parametrize("optimizer", ["adamw2", "", 3])
+def test_unknown_optimizer_names_the_accepted_ones(optimizer):
+    model = tiny_model()
+    with pytest.raises(ValueError) as raised:
+        time_train_step(model, {"conv1": False}, repeats=1, optimizer=optimizer)
+    message = str(raised.value)
+    assert f"Received: optimizer={optimizer!r}" in message
+    assert "adam, adamax, adamw" in message and "sgd" in message
+    assert not getattr(model, "compiled", False)  # rejected before anything ran
+    assert all(get_mask(model).values())
+
+
+def test_every_accepted_optimizer_name_compiles():
+    for name in optimizer_names():
+        keras.optimizers.get(name)  # Keras's own lookup accepts each listed name
 
 
 def test_model_without_fixed_input_size_is_rejected():
