@@ -32,7 +32,6 @@ import difflib
 import math
 import warnings
 from collections.abc import Iterable
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -372,27 +371,6 @@ def check_indices(values: object, name: str, count: int, owner: str) -> list[int
     if not selected or any(not 0 <= v < count for v in selected):
         raise ValueError(f"{owner} has {name} 0..{count - 1}. Received: {name}={shown}")
     return selected
-
-
-def check_existing_file(value: object, name: str) -> Path:
-    """Checks the path of a file that exists (a str or ``os.PathLike``).
-
-    Raises:
-        ArgumentTypeError: For a value that is not a path.
-        ValueError: For a path that does not exist or is a directory.
-    """
-    if not isinstance(value, (str, Path)) and not hasattr(value, "__fspath__"):
-        raise ArgumentTypeError(
-            f"`{name}` must be a file path. {received(name, value)} of type {type(value).__name__}"
-        )
-    path = Path(value)
-    if not path.exists():
-        raise ValueError(
-            f"`{name}` must be an existing file. {received(name, str(value))} (no such file)"
-        )
-    if not path.is_file():
-        raise ValueError(f"`{name}` must be a file, not a folder. {received(name, str(value))}")
-    return path
 
 
 def check_sweep_cases(cases: object, case_type: type, purpose: str) -> list | None:

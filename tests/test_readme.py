@@ -128,7 +128,7 @@ def test_python_block_runs_offline_and_prints_what_it_shows(index, tmp_path):
         assert text in printed, f"README shows {text!r}; the block printed:\n{done.stdout}"
     if "fl.param_report" in block:
         # "totals equal model.trainable_weights": blocks 4-5 of VGG16 (5,899,776 +
-        # 7,079,424, the design notes' table) and the head, Dense(128) on 7*7*512
+        # 7,079,424, the table in ../shared/DESIGN.md) and the head, Dense(128) on 7*7*512
         # inputs (3,211,392) and Dense(10) (1,290), train after freezing up to block3.
         assert f"trainable: {5_899_776 + 7_079_424 + 3_211_392 + 1_290:,}" in done.stdout
 

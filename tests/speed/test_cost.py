@@ -11,7 +11,7 @@ from freezelab.core.freezing import freeze, get_mask
 from freezelab.core.models import load_vgg16, with_head
 from freezelab.speed.cost import block_shares, layer_costs, memory_estimate, step_cost
 
-# forward GMACs per block of VGG16 at 224x224 (design notes' table)
+# forward GMACs per block of VGG16 at 224x224 (the table in ../shared/DESIGN.md)
 VGG16_BLOCK_GMACS = {
     "block1": 1.94,
     "block2": 2.78,
