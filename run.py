@@ -127,12 +127,23 @@ def ensure_environment(extras: list[str]) -> None:
     started = time.monotonic()
     if not venv_python().exists():
         print(f"Creating virtual environment in {VENV} ...", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
+        try:
+            venv.EnvBuilder(with_pip=True).create(VENV)
+        except (OSError, subprocess.CalledProcessError) as error:
+            sys.exit(
+                f"Could not create the virtual environment in {VENV}: {error}. On Debian or "
+                "Ubuntu install the venv module (apt-get install python3-venv), remove the "
+                "half-made .venv folder and run this command again."
+            )
     target = f".[{','.join(extras)}]"
     print(f"Installing freezelab{target[1:]} and its dependencies ({reason}) ...", flush=True)
     pip = [str(venv_python()), "-m", "pip", "--disable-pip-version-check"]
-    subprocess.run([*pip, "install", "--quiet", "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "install", "--quiet", "-e", target], check=True, cwd=ROOT)
+    for step in (["install", "--quiet", "--upgrade", "pip"], ["install", "--quiet", "-e", target]):
+        if subprocess.run([*pip, *step], cwd=ROOT).returncode != 0:
+            sys.exit(
+                f"Installing failed: `pip {' '.join(step)}` (see pip's message above). Check the "
+                "connection to the package index (or its proxy settings) and run this command again."
+            )
     record_install(STAMP, recipe, extras)
     print(f"Installed in {time.monotonic() - started:.0f} s.", flush=True)
 

@@ -27,6 +27,11 @@ def quick_mode() -> bool:
     explicit = os.environ.get("FREEZELAB_QUICK")
     if explicit is not None:
         return explicit.strip().lower() in _TRUE_WORDS
+    return in_ci()
+
+
+def in_ci() -> bool:
+    """Whether this runs in continuous integration: ``CI`` set to a true word (1, true, yes, on)."""
     return os.environ.get("CI", "").strip().lower() in _TRUE_WORDS
 
 

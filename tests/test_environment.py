@@ -169,11 +169,30 @@ def test_ci_calls_the_readme_test_command():
     assert "python3 run.py test" in ci
 
 
+LINTED = ["freezelab", "tests", "benchmarks", "tools", "run.py"]
+
+
 def test_package_is_lint_clean():
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "freezelab", "tests", "benchmarks", "run.py"],
+        [sys.executable, "-m", "ruff", "check", *LINTED],
         cwd=ROOT,
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_package_is_formatted():
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", *LINTED],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ci_sets_ci_itself_so_required_tests_cannot_skip():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "export CI=true" in ci
+    assert ci.index("export CI=true") < ci.index("run.py test")

@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 import freezelab as fl
+from freezelab.settings import in_ci
 from tests.backends.test_other_backends import BACKEND_CHECKS, PORTABLE, QUICK_XLA
 from tests.backends.test_what_differs import JAX_REFITS_CHANGED_SET
 
@@ -101,10 +102,6 @@ def load_run_script():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 # --- every Python block -------------------------------------------------------------

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from freezelab.settings import in_ci
+
 CHROMIUM = os.environ.get("FREEZELAB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -29,11 +31,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def in_ci() -> bool:
-    """Whether ``CI`` is set to a true word."""
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def free_port() -> int:
