@@ -139,6 +139,11 @@ class FreezePanel:
         self.widget.close()
 
     @property
+    def head_layers(self) -> list[str]:
+        """The layers *train only the head* keeps trainable (after the last VGG block)."""
+        return list(self.layout.head_layers)
+
+    @property
     def has_block_menu(self) -> bool:
         """Whether the panel offers the "frozen leading blocks" menu (VGG-style block names)."""
         return hasattr(self, "block_slider")

@@ -66,6 +66,8 @@ def backward_map_html(readout: Readout) -> str:
     for step in readout.backward:
         if step.computes_weight_grad:
             colour, what = TRAINABLE_COLOUR, "weight-gradient computed"
+        elif step.gradient_flows and not step.has_weights:
+            colour, what = FLOW_COLOUR, "no weights (pooling): gradient passes through"
         elif step.gradient_flows:
             colour, what = FLOW_COLOUR, "frozen, gradient flows through"
         else:

@@ -335,3 +335,12 @@ def test_without_following_the_panel_waits_for_a_refresh(small_vgg_flat):
 def test_bad_timing_batch_size_names_what_was_received(sequential, batch):
     with pytest.raises(ValueError, match=r"timing_batch_size must be a positive integer.*Received"):
         freeze_panel(sequential, timing_batch_size=batch)
+
+
+def test_head_layers_are_the_layers_after_the_last_block(small_vgg_flat):
+    panel = freeze_panel(small_vgg_flat, timer=None, follow_interval=None)
+    names = [layer.name for layer in small_vgg_flat.layers if layer.weights]
+    after_blocks = [n for n in names if not n.startswith("block")]
+    assert panel.head_layers == after_blocks and after_blocks
+    panel.set_mask(panel.layout.train_only_head())
+    assert {n for n, trains in panel.mask.items() if trains} == set(after_blocks)

@@ -40,7 +40,7 @@ def test_backward_map_colours_each_layer_by_what_backprop_does():
     assert cells == [
         ("conv_a: no backward pass", "14", IDLE_COLOUR),
         ("conv_b: weight-gradient computed", "14", TRAINABLE_COLOUR),
-        ("pool: frozen, gradient flows through", "5", FLOW_COLOUR),
+        ("pool: no weights (pooling): gradient passes through", "5", FLOW_COLOUR),
         ("dense: weight-gradient computed", "14", TRAINABLE_COLOUR),
     ]
     assert "<b>75.0%</b>" in fragment and "(hand-made)" in fragment
