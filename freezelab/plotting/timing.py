@@ -26,6 +26,7 @@ def plot_measured_vs_predicted(
     ax: Axes | None = None,
     *,
     terms: bool = True,
+    kind_names: dict[str, str] | None = None,
 ) -> Axes:
     """Measured against predicted step-time fraction, one point per mask, with error bars.
 
@@ -43,6 +44,8 @@ def plot_measured_vs_predicted(
         ax: Matplotlib axes to draw on; None makes a new figure.
         terms: Whether to draw the measured-terms predictions; False draws the
             FLOP model's prediction only (filled, with the error bars).
+        kind_names: Legend labels that replace `KIND_NAMES` for some kinds,
+            e.g. ``{"middle": "blocks 3-4 (middle)"}``.
 
     Returns:
         The axes.
@@ -113,7 +116,7 @@ def plot_measured_vs_predicted(
             xerr=errors,
             fmt="o",
             color=colour,
-            label=KIND_NAMES[kind],
+            label={**KIND_NAMES, **(kind_names or {})}[kind],
             zorder=4,
             capsize=2,
         )

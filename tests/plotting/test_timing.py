@@ -89,6 +89,11 @@ def test_filled_points_use_the_measured_terms_prediction_when_there_is_one():
     assert "±" not in " ".join(t.get_text() for t in ax.get_legend().get_texts())
 
 
+def test_legend_labels_can_be_renamed_per_kind():
+    ax = plot_measured_vs_predicted(SweepResult(ROWS, SETUP), kind_names={"middle": "blocks 3-4"})
+    assert set(filled(ax)) == {"nothing frozen", "a prefix frozen", "blocks 3-4"}
+
+
 def test_points_are_coloured_by_kind():
     for kind, container in (
         (c.get_label(), c) for c in plot_measured_vs_predicted(SweepResult(ROWS, SETUP)).containers
