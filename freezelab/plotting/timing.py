@@ -11,12 +11,19 @@ from freezelab.speed.sweep import SweepResult
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-KIND_COLOURS = {"none": "#444444", "prefix": "#2a9d5c", "middle": "#d0703a", "last": "#7a4fb5"}
+KIND_COLOURS = {
+    "none": "#444444",
+    "prefix": "#2a9d5c",
+    "middle": "#d0703a",
+    "last": "#7a4fb5",
+    "custom": "#1f77b4",
+}
 KIND_NAMES = {
     "none": "nothing frozen",
     "prefix": "a prefix frozen",
     "middle": "a middle block frozen",
     "last": "the last block frozen",
+    "custom": "another mask",
 }
 
 

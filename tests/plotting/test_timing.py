@@ -89,6 +89,14 @@ def test_filled_points_use_the_measured_terms_prediction_when_there_is_one():
     assert "±" not in " ".join(t.get_text() for t in ax.get_legend().get_texts())
 
 
+def test_every_kind_a_sweep_can_hold_is_drawn():
+    # run_sweep labels a plain mask "custom": it must be drawn, not dropped silently.
+    rows = [*ROWS, row("F:block3-4 T:block1-2,block5,head", "custom", 0.8, 0.81)]
+    points = filled(plot_measured_vs_predicted(SweepResult(rows, SETUP)))
+    np.testing.assert_allclose(points["another mask"], [[0.81, 0.8]])
+    assert sum(len(p) for p in points.values()) == len(rows)
+
+
 def test_legend_labels_can_be_renamed_per_kind():
     ax = plot_measured_vs_predicted(SweepResult(ROWS, SETUP), kind_names={"middle": "blocks 3-4"})
     assert set(filled(ax)) == {"nothing frozen", "a prefix frozen", "blocks 3-4"}
