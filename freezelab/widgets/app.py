@@ -4,12 +4,19 @@ Voilà turns ``apps/freeze_lab.ipynb`` into a page without code. The page's
 address reaches the kernel as environment variables (``QUERY_STRING`` and
 ``VOILA_REQUEST_URL``), so a link can carry a mask::
 
-    http://127.0.0.1:8866/?mask=F:block1-3%20T:block4-5,head
+    http://127.0.0.1:8866/?mask=F%3Ablock1-3%20T%3Ablock4-5%2Chead
 
 opens the panel with blocks 1-3 frozen, and the page always shows the link
-of the mask currently ticked, for an instructor to send ("look at this
-configuration"). A link whose mask cannot be read shows why, and the
-default mask.
+of the mask currently ticked, with a copy button, for an instructor to send
+("look at this configuration"); in a Voilà page the address bar follows the
+ticks too. A link whose mask cannot be read shows why, and the default mask.
+
+The mask is percent-encoded in full (``:`` and ``,`` too): a login page
+sends a visitor without the token back to the ``next`` address, and
+jupyter_server's redirect (2.x, ``LoginFormHandler._redirect_safe``) turns
+the first ``:`` of that address into ``://``. Links written before the full
+encoding (``mask=F:block1-3...``) come back as ``mask=F://block1-3...``;
+`link_mask` reads those too.
 
 The logic is in plain functions, tested without a browser: `link_mask`
 (the query string to the mask to apply, or a message) and `share_link` (the
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -38,6 +46,8 @@ MASK_PARAMETER = "mask"
 # Query parameters a shared link leaves out: the mask is written anew, and a
 # token (Voilà's or JupyterLab's) is a password, not part of a configuration.
 _NOT_SHARED = frozenset({MASK_PARAMETER, "token"})
+# What jupyter_server's login redirect makes of an unencoded "F:..." (see the module docstring).
+_AFTER_LOGIN = re.compile(r"^([FT]):/+")
 
 
 @dataclass(frozen=True)
@@ -62,8 +72,11 @@ def link_mask(
     """Reads the mask a page's query string asks for.
 
     Args:
-        query: The query string (``"mask=F:block1-3%20T:block4-5,head"``,
+        query: The query string (``"mask=F%3Ablock1-3%20T%3Ablock4-5%2Chead"``,
             with or without the leading ``?``), or None / ``""`` for none.
+            The older, partly encoded form (``mask=F:block1-3%20T:...``) and
+            what a login redirect makes of it (``mask=F://block1-3...``)
+            are read as well.
         layer_names: The weighted layers of the model (names in order, or
             the model), to check the mask against.
         default: The text form of the mask shown when the link has none or
@@ -94,7 +107,7 @@ def link_mask(
         return _unreadable(
             f"the link gives {len(given)} masks, one is expected: {given!r}", default
         )
-    text = given[0].strip()
+    text = _AFTER_LOGIN.sub(r"\1:", given[0].strip())
     if not text:
         return _unreadable(
             "the link's mask is empty (write e.g. mask=F:block1-3 T:block4-5,head)", default
@@ -126,8 +139,9 @@ def share_link(request_url: str | None, mask_text: str) -> str:
         mask_text: The mask in its text form.
 
     Returns:
-        The page's address with ``mask=<mask_text>``, other query parameters
-        kept except ``token`` (a password, never shared).
+        The page's address with ``mask=<mask_text>`` percent-encoded in full
+        (so that it survives a login redirect), other query parameters kept
+        except ``token`` (a password, never shared).
 
     Raises:
         ValueError: If ``request_url`` is not an http(s) address, or
@@ -151,7 +165,7 @@ def share_link(request_url: str | None, mask_text: str) -> str:
     kept = [
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in _NOT_SHARED
     ]
-    query = urlencode([*kept, (MASK_PARAMETER, mask_text)], quote_via=quote, safe=":,")
+    query = urlencode([*kept, (MASK_PARAMETER, mask_text)], quote_via=quote, safe="")
     if not request_url:
         return f"?{query}"
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
@@ -234,11 +248,27 @@ class FreezeLabApp:
         return share_link(self.request_url, self.panel.mask_text)
 
     def _show_link(self) -> None:
-        url = html.escape(self.link_url, quote=True)
+        link = self.link_url
+        url = html.escape(link, quote=True)
+        follow = ""
+        if self.request_url:
+            # ipywidgets runs no scripts, but an image that fails to load runs its onerror:
+            # the Voilà page's address takes the mask's query (same path, token dropped).
+            query = html.escape(urlsplit(link).query, quote=True)
+            follow = (
+                '<img class="fl-follow-address" alt="" src="data:," style="display:none" '
+                f"onerror=\"history.replaceState(history.state, '', '?{query}')\">"
+            )
         self.link.value = (
-            f'Link to this mask: <a class="fl-share-link" href="{url}" target="_blank">{url}</a>'
-            "<br><small>Send it to show this configuration. It carries no token: whoever opens "
-            "it needs access to this server.</small>"
+            '<div style="display:flex;flex-wrap:wrap;align-items:center;gap:6px;max-width:100%">'
+            "<span>Link to this mask:</span>"
+            f'<a class="fl-share-link" href="{url}" target="_blank" '
+            f'style="overflow-wrap:anywhere;min-width:0">{url}</a>'
+            f'<button class="fl-copy-link" type="button" data-link="{url}" '
+            f'onclick="{_COPY_SCRIPT}">copy link</button></div>'
+            "<small>Send it to show this configuration. It carries no token: whoever opens "
+            "it needs access to this server (a login page brings them back to it).</small>"
+            f"{follow}"
         )
 
     def _ipython_display_(self):
@@ -272,6 +302,24 @@ def freeze_lab_app(
             has no layers with weights.
     """
     return FreezeLabApp(model, features=features, query=query, request_url=request_url)
+
+
+# The copy button's click, in the page: the clipboard API where the page is a secure context
+# (https, localhost), else the older copy command on a hidden text area.
+_COPY_SCRIPT = (
+    "(function (button) {"
+    " var text = button.dataset.link;"
+    " function done(ok) { button.textContent = ok ? 'copied' : 'select the link to copy it'; }"
+    " function fallback() {"
+    "  var area = document.createElement('textarea'); area.value = text;"
+    "  document.body.appendChild(area); area.select();"
+    "  var ok = false; try { ok = document.execCommand('copy'); } catch (e) {}"
+    "  area.remove(); done(ok); }"
+    " if (navigator.clipboard && window.isSecureContext) {"
+    "  navigator.clipboard.writeText(text).then(function () { done(true); }, fallback);"
+    " } else { fallback(); }"
+    "})(this)"
+)
 
 
 def _notice_html(opened: LinkMask) -> str:

@@ -68,7 +68,7 @@ def test_share_link_drops_the_token_and_the_old_mask_and_keeps_the_rest():
     )
     assert link == (
         "http://127.0.0.1:8866/voila/render/freeze_lab.ipynb"
-        "?theme=dark&mask=F:block1-3%20T:block4-5,head"
+        "?theme=dark&mask=F%3Ablock1-3%20T%3Ablock4-5%2Chead"
     )
     assert "secret" not in link
 
@@ -79,9 +79,64 @@ def test_share_link_reads_back_to_the_same_mask():
     assert link_mask(urlsplit(link).query, VGG_NAMES, default="T:all").text == text
 
 
+class _LoginPage:
+    """Just what jupyter_server's login handler reads when it sends a visitor back."""
+
+    base_url = "/"
+    allow_origin = ""
+    allow_origin_pat = None
+
+    def __init__(self):
+        import logging
+
+        self.log = logging.getLogger("login")
+        self.redirected_to = None
+
+    def redirect(self, url):
+        self.redirected_to = url
+
+
+def _through_login(link: str) -> str:
+    """The address a visitor without the token lands on after logging in.
+
+    The server sends them to ``/login?next=<the path and query, percent-encoded>``;
+    the login form reads ``next`` back (one decoding) and redirects with jupyter_server's
+    own ``LoginFormHandler._redirect_safe``.
+    """
+    from urllib.parse import parse_qs, quote, urlencode
+
+    from jupyter_server.auth.login import LoginFormHandler
+
+    parts = urlsplit(link)
+    login_url = "/login?" + urlencode({"next": f"{parts.path}?{parts.query}"}, quote_via=quote)
+    (next_url,) = parse_qs(urlsplit(login_url).query)["next"]
+    page = _LoginPage()
+    LoginFormHandler._redirect_safe(page, next_url)
+    return page.redirected_to
+
+
+def test_a_shared_link_survives_the_login_redirect():
+    text = "F:block1-3,block4_conv1 T:block4_conv2,block4_conv3,block5,head"
+    link = share_link("http://127.0.0.1:8866/?token=secret", text)
+    assert not set(urlsplit(link).query) & set(":, /+")  # nothing a redirect could change
+    landed = _through_login(link)
+    assert landed == f"/?{urlsplit(link).query}"
+    assert link_mask(urlsplit(landed).query, VGG_NAMES, default="T:all").text == text
+
+
+def test_an_old_link_mangled_by_the_login_redirect_is_still_read():
+    old = "http://127.0.0.1:8866/?mask=F:block1-3%20T:block4-5,head"  # written before the fix
+    landed = _through_login(old)
+    assert "F://block1-3" in landed  # what jupyter_server does to the first colon
+    for query in (urlsplit(old).query, urlsplit(landed).query):
+        opened = link_mask(query, VGG_NAMES, default="T:all")
+        assert opened.text == "F:block1-3 T:block4-5,head", query
+        assert not opened.error
+
+
 def test_share_link_outside_voila_is_relative():
-    assert share_link(None, "T:all") == "?mask=T:all"
-    assert share_link("", "F:all") == "?mask=F:all"
+    assert share_link(None, "T:all") == "?mask=T%3Aall"
+    assert share_link("", "F:all") == "?mask=F%3Aall"
 
 
 def test_share_link_rejects_what_is_not_an_address_or_a_mask():
@@ -115,15 +170,34 @@ def test_app_opens_at_the_link_mask_and_its_link_follows_the_ticks(small_vgg_fla
     assert _keras_trainable(model) == block5 + head
     assert not app.opened_with.error
     assert "F:block1-4 T:block5,head" in app.notice.value
-    assert "http://127.0.0.1:8866/?mask=F:block1-4%20T:block5,head" in app.link.value
+    assert "http://127.0.0.1:8866/?mask=F%3Ablock1-4%20T%3Ablock5%2Chead" in app.link.value
     assert "token=" not in app.link.value
 
     app.panel.checkboxes["block5_conv1"].value = False
     assert model.get_layer("block5_conv1").trainable is False
     expected = share_link("http://127.0.0.1:8866/", fl.mask_to_text(fl.get_mask(model)))
-    assert expected.endswith("mask=F:block1-4,block5_conv1%20T:block5_conv2,block5_conv3,head")
+    assert expected.endswith(
+        "mask=F%3Ablock1-4%2Cblock5_conv1%20T%3Ablock5_conv2%2Cblock5_conv3%2Chead"
+    )
     assert app.link_url == expected
     assert expected in app.link.value
+
+
+def test_the_link_has_a_copy_button_and_the_voila_address_follows_it(small_vgg_flat):
+    import re
+    from html import unescape
+
+    app = fl.freeze_lab_app(small_vgg_flat, query="", request_url="http://127.0.0.1:3/?token=t")
+    app.panel.set_mask("F:block1-2 T:block3-5,head")
+    (copied,) = re.findall(r'class="fl-copy-link"[^>]*data-link="([^"]+)"', app.link.value)
+    assert unescape(copied) == app.link_url
+    (address,) = re.findall(r"replaceState\(history.state, '', '([^']+)'\)", app.link.value)
+    assert unescape(address) == "?" + urlsplit(app.link_url).query
+    assert "token" not in address
+    # In a notebook (no Voilà address) the page's address is JupyterLab's: left alone.
+    in_notebook = fl.freeze_lab_app(small_vgg_flat, query="", request_url="")
+    assert "replaceState" not in in_notebook.link.value
+    assert "fl-copy-link" in in_notebook.link.value
 
 
 def test_app_with_a_malformed_link_shows_why_and_the_default_mask(small_vgg_flat):
@@ -135,7 +209,7 @@ def test_app_with_a_malformed_link_shows_why_and_the_default_mask(small_vgg_flat
     assert "could not be read" in app.notice.value
     assert "block7" in app.notice.value
     assert app.panel.mask_text == "T:all"
-    assert app.link_url == "http://127.0.0.1:1/?mask=T:all"
+    assert app.link_url == "http://127.0.0.1:1/?mask=T%3Aall"
 
 
 def test_app_reads_the_page_request_from_the_environment(small_vgg_flat, monkeypatch):
@@ -143,7 +217,7 @@ def test_app_reads_the_page_request_from_the_environment(small_vgg_flat, monkeyp
     monkeypatch.setenv("VOILA_REQUEST_URL", "http://127.0.0.1:2/?mask=F:all&token=x")
     app = fl.freeze_lab_app(small_vgg_flat)
     assert _keras_trainable(small_vgg_flat) == 0
-    assert app.link_url == "http://127.0.0.1:2/?mask=F:all"
+    assert app.link_url == "http://127.0.0.1:2/?mask=F%3Aall"
 
 
 def test_app_states_the_weights_of_the_panel_and_of_the_feature_views(small_vgg_flat):
