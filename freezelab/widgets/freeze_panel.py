@@ -50,6 +50,8 @@ from freezelab.widgets.panel_html import (
 )
 
 Timer = Callable[..., object]
+# The "frozen leading blocks" menu's value for a mask that is not a frozen prefix of blocks.
+CUSTOM = "custom"
 _BUTTON = {"width": "auto", "flex": "0 0 auto"}
 
 
@@ -371,13 +373,14 @@ class FreezePanel:
             buttons.append(button)
         blocks = self.layout.block_groups
         if blocks:
-            options = [("custom", None), ("none", 0)] + [
+            # Not None for "custom": a Dropdown whose value is None selects nothing and reads blank.
+            options = [("custom", CUSTOM), ("none", 0)] + [
                 (block if k == 1 else f"{blocks[0]}-{k}", k)
                 for k, block in enumerate(blocks, start=1)
             ]
             self.block_slider = widgets.Dropdown(
                 options=options,
-                value=None,
+                value=CUSTOM,
                 description="frozen leading blocks",
                 style={"description_width": "initial"},
                 layout=_BUTTON,
@@ -402,7 +405,7 @@ class FreezePanel:
         return handle
 
     def _on_leading_blocks(self, change):
-        if self._quiet or change["new"] is None:
+        if self._quiet or change["new"] == CUSTOM:
             return
         self.set_mask(self.layout.freeze_first_blocks(change["new"]))
 
@@ -540,7 +543,8 @@ class FreezePanel:
                 toggle.value = all(self.checkboxes[n].value for n in self.layout.groups[group])
             self.text_box.value = mask_to_text(self.mask)
             if self.has_block_menu:
-                self.block_slider.value = self.layout.leading_frozen_blocks(self.mask)
+                blocks = self.layout.leading_frozen_blocks(self.mask)
+                self.block_slider.value = CUSTOM if blocks is None else blocks
         if self.live_timer is not None:
             self._show_live()
             self._time_if_live()

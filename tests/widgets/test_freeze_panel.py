@@ -243,9 +243,26 @@ def test_leading_blocks_menu_reflects_the_mask(small_vgg_flat):
     panel.set_mask("F:block1-4 T:block5,head")
     assert panel.block_slider.value == 4
     panel.checkboxes["block3_conv1"].value = True
-    assert panel.block_slider.value is None  # custom: not a frozen prefix of whole blocks
+    assert panel.block_slider.value == "custom"  # not a frozen prefix of whole blocks
+    assert panel.block_slider.label == "custom"
     panel.block_slider.value = 4  # the same k as before now applies again
     assert panel.mask_text == "F:block1-4 T:block5,head"
+
+
+def test_leading_blocks_menu_reads_custom_after_any_single_tick(small_vgg_flat):
+    panel = freeze_panel(small_vgg_flat, timer=None, follow_interval=None)
+    assert (panel.block_slider.value, panel.block_slider.label) == (0, "none")
+    # Every VGG block and the head hold two or more layers with weights, so one frozen layer
+    # is never a frozen prefix of whole blocks: the menu must read "custom", not go blank.
+    for name in panel.checkboxes:
+        panel.set_mask("T:all")
+        panel.checkboxes[name].value = False
+        assert panel.block_slider.index == 0, name
+        assert (panel.block_slider.value, panel.block_slider.label) == ("custom", "custom"), name
+    panel.set_mask("F:block1-2 T:block3-5,head")
+    assert (panel.block_slider.value, panel.block_slider.label) == (2, "block1-2")
+    panel.block_slider.value = "custom"  # choosing "custom" by hand changes no flag
+    assert panel.mask_text == "F:block1-2 T:block3-5,head"
 
 
 def test_a_result_for_another_mask_is_marked_stale(sequential):
