@@ -9,10 +9,11 @@ learning rate. Two ways run it:
   weights), builds that optimizer, and rebuilds ``fit()``'s train function.
   ``compile()`` alone would leave ``fit()`` holding no train function at all;
   a flag change without ``compile()`` is silently ignored by the cached one.
-  This works on the TensorFlow backend (checked with Keras 3.15). On JAX,
-  ``fit()`` carries the trainable and optimizer variables in local state
-  fixed when it starts, so a mid-fit recompile cannot take effect: the
-  callback refuses to run there.
+  freezelab runs the callback only on TensorFlow, where it is tested (Keras
+  3.15); it refuses JAX and PyTorch at the start of ``fit()``. There use
+  `fit_in_stages`. (On JAX, ``fit()`` also carries the trainable and
+  optimizer variables in local state fixed when it starts, so a mid-fit
+  recompile would not reach the running loop.)
 * `fit_in_stages`, a driver that calls ``fit()`` once per stage (with
   ``initial_epoch``) after recompiling, for any backend. Same schedule, same
   epochs, one merged history.
@@ -183,8 +184,8 @@ class GradualUnfreezing(keras.callbacks.Callback):
 
     Raises:
         RuntimeError: At the start of ``fit()`` on a backend other than
-            TensorFlow, where a mid-fit recompile cannot take effect; use
-            `fit_in_stages` there.
+            TensorFlow, the only one on which freezelab runs and tests the
+            callback; use `fit_in_stages` there.
     """
 
     def __init__(self, schedule: UnfreezeSchedule, verbose: bool = False):
@@ -199,8 +200,8 @@ class GradualUnfreezing(keras.callbacks.Callback):
         backend = keras.backend.backend()
         if backend not in MID_FIT_BACKENDS:
             raise RuntimeError(
-                "GradualUnfreezing recompiles inside fit(), which only takes effect on "
-                f"the TensorFlow backend. Received: backend {backend!r}. "
+                "GradualUnfreezing recompiles inside fit(); freezelab runs it only on "
+                f"the TensorFlow backend, where it is tested. Received: backend {backend!r}. "
                 "Use fl.fit_in_stages(model, schedule, ...) instead."
             )
 

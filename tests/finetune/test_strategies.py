@@ -94,6 +94,11 @@ def test_freeze_blocks_leaves_the_prefix_exactly_unchanged():
     assert drift["block1_conv1"] == (0.0, False)
     assert drift["block2_conv1"][0] > 0.0 and drift["block2_conv1"][1] is True
     assert "freeze_blocks" in format_summary([run])
+    with_seconds = format_summary([run]).splitlines()
+    without = format_summary([run], seconds=False).splitlines()
+    assert with_seconds[0].split()[-1] == "seconds" and "seconds" not in without[0]
+    assert without[2].split() == with_seconds[2].split()[:-1]
+    assert float(with_seconds[2].split()[-1]) == round(run.seconds, 1)
 
 
 def test_forgetting_to_recompile_lets_a_frozen_layer_move():
