@@ -170,7 +170,11 @@ class LiveTimer:
         return found.median_ms / reference.median_ms
 
     def measure(
-        self, mask: dict[str, bool], steps: int = 3, progress: Progress | None = None
+        self,
+        mask: dict[str, bool],
+        steps: int = 3,
+        progress: Progress | None = None,
+        label: str | None = None,
     ) -> LiveMeasurement:
         """Times ``steps`` more training steps of ``mask`` and returns its measurement.
 
@@ -182,6 +186,8 @@ class LiveTimer:
             steps: Timed steps to add.
             progress: Receives reports; cancelling it stops at the next step
                 (the steps timed so far are kept).
+            label: What the reports call the mask (default: its text form,
+                which can be long).
 
         Returns:
             The `LiveMeasurement` of the mask (the cached object, updated).
@@ -202,8 +208,9 @@ class LiveTimer:
                 self.measurements[text] = measurement
             copy, x, y = self._ready_copy()
             report = progress.report if progress is not None else _ignore
+            label = text if label is None else label
             if self._compiled_for != text:
-                report(0, steps, f"compiling {text}")
+                report(0, steps, f"compiling {label}")
                 start = time.perf_counter()
                 set_mask(copy, mask)
                 copy.compile(
@@ -216,12 +223,12 @@ class LiveTimer:
                 measurement.setup_ms = (time.perf_counter() - start) * 1000.0
                 self._compiled_for = text
             for done in range(steps):
-                report(done, steps, f"timing {text}")
+                report(done, steps, f"timing {label}")
                 start = time.perf_counter()
                 copy.train_on_batch(x, y)
                 synchronize(copy)
                 measurement.times_ms.append((time.perf_counter() - start) * 1000.0)
-            report(steps, steps, f"timed {text}")
+            report(steps, steps, f"timed {label}")
             return measurement
 
     def _ready_copy(self) -> tuple[keras.Model, np.ndarray, np.ndarray]:
@@ -252,6 +259,7 @@ class LiveReadout:
         points: ``(mask text, predicted fraction, measured fraction)`` for every
             mask measured so far, the learner's own sweep.
         device: What the steps run on.
+        reference: The fully trainable step's measurement, or None before it.
     """
 
     mask_text: str
@@ -261,19 +269,35 @@ class LiveReadout:
     measured_fraction: float | None
     points: tuple[tuple[str, float, float], ...]
     device: str
+    reference: LiveMeasurement | None = None
 
-    def text(self) -> str:
-        """Two short lines: predicted and measured step time."""
+    def text(self, waiting: str = "time it, or switch live timing on") -> str:
+        """Three short lines: the reference step, predicted and measured step time.
+
+        Args:
+            waiting: What the "measured" line says before this mask was
+                measured (the panel says whether timing runs or was cancelled).
+
+        Returns:
+            The lines, joined by newlines.
+        """
+        lines = []
+        if self.reference is not None:
+            lines.append(f"fully trainable step: {self.reference.text()} · {self.device}")
         predicted = f"predicted: {self.predicted_fraction:.0%} of the fully trainable step"
         if self.predicted_ms is not None:
             predicted += f" ≈ {self.predicted_ms:.1f} ms/step"
+        lines.append(predicted)
         if self.measurement is None or not self.measurement.steps:
-            measured = "measured: not yet (time it, or switch live timing on)"
+            lines.append(f"measured: not yet ({waiting})")
         else:
             measured = f"measured: {self.measurement.text()}"
             if self.measured_fraction is not None:
                 measured += f" = {self.measured_fraction:.0%} of the fully trainable step"
-        return f"{predicted}\n{measured} · {self.device}"
+            lines.append(measured)
+        if self.reference is None:
+            lines[-1] += f" · {self.device}"
+        return "\n".join(lines)
 
 
 def live_readout(timer: LiveTimer, mask: dict[str, bool]) -> LiveReadout:
@@ -302,7 +326,25 @@ def live_readout(timer: LiveTimer, mask: dict[str, bool]) -> LiveReadout:
         measured_fraction=timer.measured_fraction(mask),
         points=points,
         device=timer.device,
+        reference=reference,
     )
+
+
+class _WholeRun:
+    """Turns the reports of each `LiveTimer.measure` call into reports of the whole run.
+
+    ``done`` counts every step of the run so far; ``total`` adds the steps
+    still planned, so the fraction moves forward across calls (it can only
+    stall when a tick adds work).
+    """
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.steps_before = 0
+        self.planned = 0
+
+    def report(self, done: float, total: float | None = None, what: str = "") -> None:
+        self.progress.report(self.steps_before + done, self.steps_before + self.planned, what)
 
 
 def follow_mask(
@@ -332,6 +374,7 @@ def follow_mask(
     Raises:
         freezelab.progress.Cancelled: When cancelled.
     """
+    run = _WholeRun(progress)
     while True:
         mask = dict(wanted())
         target = timer.full_mask if timer.reference is None else mask
@@ -340,6 +383,22 @@ def follow_mask(
         if done >= max_steps:  # Only the current mask can get here: the reference exists.
             return
         steps = first_steps - done if done < first_steps else min(2, max_steps - done)
-        timer.measure(target, steps=steps, progress=progress)
+        run.planned = _steps_left(timer, mask, first_steps, max_steps)
+        label = "the fully trainable step" if target is timer.full_mask else "this mask"
+        timer.measure(target, steps=steps, progress=run, label=label)
+        run.steps_before += steps
         if on_update is not None:
             on_update()
+
+
+def _steps_left(timer: LiveTimer, mask: dict[str, bool], first_steps: int, max_steps: int) -> int:
+    """Steps `follow_mask` still plans: the reference's first steps, then ``mask`` to the end."""
+
+    def done(m: dict[str, bool]) -> int:
+        found = timer.measurements.get(mask_to_text(m))
+        return found.steps if found is not None else 0
+
+    left = max(max_steps - done(mask), 0)
+    if mask_to_text(mask) != mask_to_text(timer.full_mask):
+        left += max(first_steps - done(timer.full_mask), 0)
+    return left

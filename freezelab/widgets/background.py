@@ -5,7 +5,9 @@ function receives a `freezelab.progress.Progress`; its reports move the bar
 and the label, and Cancel makes its next report raise `Cancelled`. While it
 runs, the kernel keeps handling ticks and other widgets. The result, a
 cancellation or an error (with its message) is handed to callbacks and shown
-in the label. Widget updates from the worker thread are plain trait
+in the label. Within one run the bar never moves back and the time-left
+estimate never grows, even when the work's own plan grows (a tick adds work
+to the live timing): a learner reads a bar that goes back as a fault. Widget updates from the worker thread are plain trait
 assignments, which ipykernel sends from any thread.
 """
 
@@ -57,6 +59,8 @@ class BackgroundJob:
         self.last_error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._progress: Progress | None = None
+        self._shown_fraction = 0.0
+        self._shown_left: float | None = None
 
     @property
     def running(self) -> bool:
@@ -88,6 +92,7 @@ class BackgroundJob:
         self.last_error = None
         self._progress = Progress(on_report=self._show)
         self.bar.value, self.bar.bar_style = 0.0, ""
+        self._shown_fraction, self._shown_left = 0.0, None
         self.status.value = "starting…"
         self.cancel_button.disabled = False
         progress = self._progress
@@ -135,13 +140,32 @@ class BackgroundJob:
 
     def _show(self, report: ProgressReport) -> None:
         if report.fraction is not None:
-            self.bar.value = report.fraction
-        self.status.value = _escape(report.text())
+            self._shown_fraction = max(self._shown_fraction, report.fraction)
+            self.bar.value = self._shown_fraction
+        left = None
+        if self._shown_fraction > 0.0:
+            left = report.elapsed_s * (1.0 - self._shown_fraction) / self._shown_fraction
+            if self._shown_left is not None:
+                left = min(left, self._shown_left)
+            self._shown_left = left
+        self.status.value = _escape(_status_line(report, left))
 
     def _finish(self, text: str, style: str) -> None:
         self.bar.bar_style = style
         self.cancel_button.disabled = True
         self.status.value = _escape(text)
+
+
+def _status_line(report: ProgressReport, left_s: float | None) -> str:
+    """``what (done/total) · about N s left``, with the job's own, never-growing estimate."""
+    if report.total:
+        count = f" ({report.done:g}/{report.total:g})"
+    else:
+        count = f" ({report.done:g})" if report.done else ""
+    if left_s is None:
+        return f"{report.what}{count}"
+    estimate = "almost done" if left_s < 0.5 else f"about {left_s:.0f} s left"
+    return f"{report.what}{count} · {estimate}"
 
 
 def _escape(text: str) -> str:

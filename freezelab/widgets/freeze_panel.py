@@ -282,7 +282,7 @@ class FreezePanel:
                 toggle.observe(self._on_group_tick(group), names="value")
                 self.group_toggles[group] = toggle
                 boxes.insert(0, toggle)
-            rows.append(widgets.HBox(boxes))
+            rows.append(widgets.HBox(boxes, layout=_WRAP))
 
         self.trainable_count = _html("fl-trainable-count")
         self.counts = _html("fl-counts")
@@ -448,7 +448,7 @@ class FreezePanel:
             return timer(model, mask=mask, batch_size=self.timing_batch_size)
 
         def done(result):
-            self.timing.value = f"<pre>{_escape(str(result))}</pre>"
+            self.timing.value = f"<pre{_PRE}>{_escape(str(result))}</pre>"
             self._mark_stale()
 
         self.timing.value = ""
@@ -477,6 +477,7 @@ class FreezePanel:
             on_cancel=self._show_live,
             on_error=lambda _: self._show_live(),
         )
+        self._show_live()
 
     def _time_if_live(self) -> None:
         if getattr(self, "live_toggle", None) is not None and self.live_toggle.value:
@@ -487,7 +488,15 @@ class FreezePanel:
         if self.live_timer is None:
             return
         readout = live_readout(self.live_timer, self.mask)
-        self.timing.value = f'<pre style="margin:0">{_escape(readout.text())}</pre>'
+        # The job's bar style says how its last run ended (set before the callbacks run).
+        waiting = {
+            "warning": "timing cancelled: tick, or press 'time this configuration'",
+            "danger": "timing stopped by the error above",
+        }.get(self.job.bar.bar_style, "time it, or switch live timing on")
+        if self.job.running and self.job.bar.bar_style not in ("warning", "danger"):
+            waiting = "timing runs"
+        text = readout.text(waiting=waiting)
+        self.timing.value = f"<pre{_PRE}>{_escape(text)}</pre>"
         self.live_plot.value = measured_vs_predicted_svg(readout.points, readout.mask_text)
 
     def _mark_stale(self) -> None:
@@ -620,7 +629,9 @@ def _current_mask(model: keras.Model, names: list[str]) -> dict[str, bool]:
     return {name: current.get(name, False) for name in names}
 
 
-_WRAP = widgets.Layout(flex_flow="row wrap", align_items="center")
+_WRAP = widgets.Layout(flex_flow="row wrap", align_items="center", max_width="100%")
+# Timing lines wrap in a narrow panel instead of running past its edge.
+_PRE = ' style="margin:0;white-space:pre-wrap;overflow-wrap:anywhere"'
 
 
 def _short_name(name: str, group: str) -> str:

@@ -14,15 +14,17 @@ from freezelab.plotting.panel import FLOW_COLOUR, FROZEN_COLOUR, IDLE_COLOUR, TR
 from freezelab.speed.readouts import Readout
 
 
-def block_bars_html(readout: Readout, width_px: int = 320) -> str:
+def block_bars_html(readout: Readout, max_width_px: int = 320) -> str:
     """One horizontal bar per block: trainable (green) and frozen (grey) parameters.
 
-    Bars share one scale (the largest block fills ``width_px``), so block5's
-    weight in the count is visible at a glance.
+    Bars share one scale (the largest block fills the bar's width), so
+    block5's weight in the count is visible at a glance. The bar's width is
+    relative: up to ``max_width_px``, narrower when the panel is, so the
+    numbers beside it are never cut off (a row wraps rather than overflows).
 
     Args:
         readout: The panel's readout.
-        width_px: Width of the largest bar in pixels.
+        max_width_px: Width of the largest bar in pixels where there is room.
 
     Returns:
         An HTML fragment.
@@ -30,23 +32,30 @@ def block_bars_html(readout: Readout, width_px: int = 320) -> str:
     largest = max((g.total_params for g in readout.groups), default=0) or 1
     lines = []
     for group in readout.groups:
-        trained = round(width_px * group.trainable_params / largest)
-        frozen = round(width_px * group.frozen_params / largest)
+        trained = 100 * group.trainable_params / largest
+        frozen = 100 * group.frozen_params / largest
         lines.append(
-            '<div style="display:flex;align-items:center;gap:6px;font-size:12px">'
-            f'<span style="width:110px;overflow:hidden">{html.escape(group.group)}</span>'
-            f'<span style="display:inline-flex;flex-shrink:0;width:{width_px}px">'
-            f'<span style="height:12px;width:{trained}px;background:{TRAINABLE_COLOUR}"></span>'
-            f'<span style="height:12px;width:{frozen}px;background:{FROZEN_COLOUR}"></span>'
+            '<div style="display:flex;flex-wrap:wrap;align-items:center;column-gap:6px;'
+            'font-size:12px;max-width:100%">'
+            f'<span style="flex:0 0 52px;overflow-wrap:anywhere">{html.escape(group.group)}</span>'
+            f'<span class="fl-bar" style="display:flex;flex:1 1 80px;min-width:60px;'
+            f'max-width:{max_width_px}px">'
+            f'<span style="height:12px;width:{trained:.2f}%;background:{TRAINABLE_COLOUR}"></span>'
+            f'<span style="height:12px;width:{frozen:.2f}%;background:{FROZEN_COLOUR}"></span>'
             "</span>"
-            f'<span style="white-space:nowrap">{group.trainable_params:,} / {group.total_params:,}</span>'
-            "</div>"
+            f'<span style="white-space:nowrap">{group.trainable_params:,} / {group.total_params:,}'
+            "</span></div>"
         )
     legend = (
         f'<div style="font-size:11px;color:#555"><span style="color:{TRAINABLE_COLOUR}">■</span> '
         f'trainable <span style="color:{FROZEN_COLOUR}">■</span> frozen (parameters per block)</div>'
     )
-    return "<div>" + "".join(lines) + legend + "</div>"
+    return '<div style="max-width:100%">' + "".join(lines) + legend + "</div>"
+
+
+def _weightless(colour: str) -> str:
+    """The fill of a layer without weights: stripes, so it never reads as a frozen layer."""
+    return f"repeating-linear-gradient(45deg,{colour} 0 2px,#fff 2px 4px)"
 
 
 def backward_map_html(readout: Readout) -> str:
@@ -54,7 +63,11 @@ def backward_map_html(readout: Readout) -> str:
 
     Green: the weight-gradient is computed (and the gradient flows through).
     Orange: the layer is frozen but the gradient must still flow through it.
-    Grey: nothing is backpropagated here (a frozen prefix).
+    Grey: nothing is backpropagated here (a frozen prefix). Layers without
+    weights (pooling) are narrow striped cells, orange stripes where the
+    gradient passes through them and grey where it does not: there is
+    nothing in them to freeze. Each block's cells carry the block's name
+    underneath, input on the left.
 
     Args:
         readout: The panel's readout.
@@ -62,25 +75,42 @@ def backward_map_html(readout: Readout) -> str:
     Returns:
         An HTML fragment, with the share of step compute the mask removes.
     """
-    cells = []
+    groups: list[tuple[str, list[str]]] = []
     for step in readout.backward:
         if step.computes_weight_grad:
-            colour, what = TRAINABLE_COLOUR, "weight-gradient computed"
+            fill, what = TRAINABLE_COLOUR, "weight-gradient computed"
         elif step.gradient_flows and not step.has_weights:
-            colour, what = FLOW_COLOUR, "no weights (pooling): gradient passes through"
+            fill, what = _weightless(FLOW_COLOUR), "no weights (pooling): gradient passes through"
+        elif not step.has_weights:
+            fill, what = _weightless(IDLE_COLOUR), "no weights (pooling): no backward pass"
         elif step.gradient_flows:
-            colour, what = FLOW_COLOUR, "frozen, gradient flows through"
+            fill, what = FLOW_COLOUR, "frozen, gradient flows through"
         else:
-            colour, what = IDLE_COLOUR, "no backward pass"
+            fill, what = IDLE_COLOUR, "no backward pass"
         width = 14 if step.has_weights else 5
-        cells.append(
+        cell = (
             f'<span title="{html.escape(step.name)}: {what}" style="display:inline-block;'
-            f'width:{width}px;height:18px;margin-right:1px;background:{colour}"></span>'
+            f'width:{width}px;height:18px;margin-right:1px;background:{fill}"></span>'
         )
+        if not groups or groups[-1][0] != step.group:
+            groups.append((step.group, []))
+        groups[-1][1].append(cell)
+    blocks = "".join(
+        '<span class="fl-map-block" style="display:inline-flex;flex-direction:column;'
+        'margin-right:4px">'
+        f'<span style="white-space:nowrap">{"".join(cells)}</span>'
+        f'<span class="fl-map-label" style="font-size:10px;color:#555">{html.escape(group)}'
+        "</span></span>"
+        for group, cells in groups
+    )
+    swatch = 'style="display:inline-block;width:10px;height:10px;background:{}"'
     legend = (
-        f'<div style="font-size:11px;color:#555"><span style="color:{TRAINABLE_COLOUR}">■</span>'
-        f' weight-gradient <span style="color:{FLOW_COLOUR}">■</span> gradient flows through '
-        f'<span style="color:{IDLE_COLOUR}">■</span> no backward · input → output</div>'
+        '<div style="font-size:11px;color:#555">'
+        f"<span {swatch.format(TRAINABLE_COLOUR)}></span> weight-gradient computed · "
+        f"<span {swatch.format(FLOW_COLOUR)}></span> frozen, gradient flows through · "
+        f"<span {swatch.format(IDLE_COLOUR)}></span> no backward pass · "
+        f"<span {swatch.format(_weightless(FLOW_COLOUR))}></span> no weights (pooling): "
+        "nothing to freeze, passes the gradient on · input → output</div>"
     )
     headline = (
         f"<div>Training-step compute removed by this mask, predicted by the FLOP model: "
@@ -88,7 +118,10 @@ def backward_map_html(readout: Readout) -> str:
         f'<span style="color:#777;font-size:11px">({html.escape(readout.cost_source)})</span>'
         "</div>"
     )
-    return f"<div>{headline}<div>{''.join(cells)}</div>{legend}</div>"
+    return (
+        f'<div style="max-width:100%">{headline}'
+        f'<div style="display:flex;flex-wrap:wrap;row-gap:2px">{blocks}</div>{legend}</div>'
+    )
 
 
 def panel_snapshot_html(
@@ -134,12 +167,16 @@ def panel_snapshot_html(
 
 
 def measured_vs_predicted_svg(
-    points: Sequence[tuple[str, float, float]], current: str = "", size_px: int = 180
+    points: Sequence[tuple[str, float, float]], current: str = "", size_px: int = 200
 ) -> str:
     """A small scatter of measured vs predicted step fractions, one dot per timed mask.
 
-    Both axes run from 0 to 1.2 (fractions of the fully trainable step); the
-    diagonal is "the cost model is exact". The current mask's dot is ringed.
+    Both axes run from 0 to 120 % of the fully trainable step, with ticks at
+    0, 50 and 100 %; the diagonal is "the cost model is exact". The current
+    mask's dot is ringed. A mask measured slower than the fully trainable
+    step (above 100 %) is drawn orange and says why in its tooltip and in a
+    note on the plot (timing noise at small sizes, or per-step overhead);
+    one above 120 % is a triangle at the top edge, with its value.
 
     Args:
         points: ``(mask text, predicted fraction, measured fraction)`` triples.
@@ -151,29 +188,66 @@ def measured_vs_predicted_svg(
     """
     if not points:
         return ""
-    top = 1.2
-    pad = 24
+    top, margin, pad = 1.2, 30, 8
+    span = size_px - margin - pad
 
-    def position(value: float) -> float:
-        return pad + (size_px - 2 * pad) * min(max(value, 0.0), top) / top
+    def x_of(value: float) -> float:
+        return margin + span * min(max(value, 0.0), top) / top
 
-    dots = []
+    def y_of(value: float) -> float:
+        return size_px - margin - span * min(max(value, 0.0), top) / top
+
+    parts = [
+        f'<line x1="{x_of(0)}" y1="{y_of(0)}" x2="{x_of(top)}" y2="{y_of(top)}" '
+        'stroke="#999" stroke-dasharray="3,3"/>',
+        f'<line x1="{margin}" y1="{y_of(0)}" x2="{x_of(top)}" y2="{y_of(0)}" stroke="#555"/>',
+        f'<line x1="{margin}" y1="{y_of(0)}" x2="{margin}" y2="{y_of(top)}" stroke="#555"/>',
+    ]
+    for tick in (0.0, 0.5, 1.0):
+        label = f"{tick:.0%}"
+        parts += [
+            f'<text class="fl-tick" x="{x_of(tick):.1f}" y="{y_of(0) + 10:.1f}" '
+            f'text-anchor="middle">{label}</text>',
+            f'<text class="fl-tick" x="{margin - 3}" y="{y_of(tick) + 3:.1f}" '
+            f'text-anchor="end">{label}</text>',
+        ]
+    parts += [
+        f'<text x="{x_of(top / 2):.1f}" y="{size_px - 4}" text-anchor="middle">'
+        "predicted, % of fully trainable step</text>",
+        f'<text x="9" y="{y_of(top / 2):.1f}" text-anchor="middle" '
+        f'transform="rotate(-90 9 {y_of(top / 2):.1f})">measured, %</text>',
+    ]
+    above = 0
     for text, predicted, measured in points:
-        x, y = position(predicted), size_px - position(measured)
+        x, y = x_of(predicted), y_of(measured)
         ring = ' stroke="#222" stroke-width="2"' if text == current else ""
-        dots.append(
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{TRAINABLE_COLOUR}"{ring}>'
-            f"<title>{html.escape(text)}: predicted {predicted:.0%}, measured {measured:.0%}"
-            "</title></circle>"
+        tip = f"{html.escape(text)}: predicted {predicted:.0%}, measured {measured:.0%}"
+        colour = TRAINABLE_COLOUR
+        if measured > 1.0:
+            above += 1
+            colour = FLOW_COLOUR
+            tip += (
+                " (above 100 %: slower than the fully trainable step, which no mask can be in "
+                "the cost model; timing noise at this size, or per-step overhead)"
+            )
+        if measured > top:
+            parts.append(
+                f'<polygon class="fl-off-scale" points="{x - 5:.1f},{y + 4:.1f} '
+                f'{x + 5:.1f},{y + 4:.1f} {x:.1f},{y - 5:.1f}" fill="{colour}"{ring}>'
+                f"<title>{tip}</title></polygon>"
+                f'<text x="{x + 7:.1f}" y="{y + 4:.1f}">{measured:.0%}</text>'
+            )
+        else:
+            parts.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"{ring}>'
+                f"<title>{tip}</title></circle>"
+            )
+    if above:
+        parts.append(
+            f'<text class="fl-above-note" x="{margin + 4}" y="{pad + 2}" fill="{FLOW_COLOUR}">'
+            "orange: above 100 %, noise at this size</text>"
         )
-    low, high = position(0.0), position(top)
     return (
         f'<svg class="fl-live-scatter" width="{size_px}" height="{size_px}" '
-        f'style="font-size:9px">'
-        f'<line x1="{low}" y1="{size_px - low}" x2="{high}" y2="{size_px - high}" '
-        'stroke="#999" stroke-dasharray="3,3"/>'
-        f'<text x="{pad}" y="{size_px - 6}">predicted →</text>'
-        f'<text x="2" y="{pad - 8}">measured ↑ (fraction of full step)</text>'
-        + "".join(dots)
-        + "</svg>"
+        f'style="font-size:9px;max-width:100%">' + "".join(parts) + "</svg>"
     )

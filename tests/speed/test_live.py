@@ -104,3 +104,33 @@ def test_out_of_memory_names_the_batch_and_leaves_the_model_alone(tiny, monkeypa
     with pytest.raises(StepOutOfMemoryError, match=r"batch_size=64 .*batch_size=32"):
         timer.measure(timer.full_mask, steps=1)
     assert get_mask(tiny) == {"conv": True, "dense": True}
+
+
+def test_follow_mask_reports_the_whole_run_forward_in_short_lines(tiny):
+    timer = LiveTimer(tiny, batch_size=2)
+    mask = {"conv": False, "dense": True}
+    reports = []
+    follow_mask(timer, lambda: mask, Progress(on_report=reports.append), 2, 4)
+    # 2 reference steps, then 4 of the mask: 6 steps, counted across the measure() calls.
+    assert reports[-1].done == reports[-1].total == 6
+    fractions = [r.fraction for r in reports]
+    assert fractions == sorted(fractions)  # the plan did not change: never backwards
+    assert {r.total for r in reports} == {6}
+    whats = {r.what for r in reports}
+    assert "compiling the fully trainable step" in whats and "timing this mask" in whats
+    assert all(mask_to_text(mask) not in what for what in whats)  # no mask text in the line
+
+
+def test_the_readout_shows_the_reference_and_what_it_waits_for(tiny):
+    timer = LiveTimer(tiny, batch_size=2)
+    mask = {"conv": False, "dense": True}
+    before = live_readout(timer, mask)
+    assert before.reference is None
+    assert "measured: not yet (time it, or switch live timing on)" in before.text()
+    assert "measured: not yet (stopped)" in before.text(waiting="stopped")
+    timer.measure(timer.full_mask, steps=2)
+    after = live_readout(timer, mask)
+    reference = timer.measurements["T:all"]
+    assert after.reference is reference
+    first = after.text().splitlines()[0]
+    assert first.startswith(f"fully trainable step: {reference.text()}")

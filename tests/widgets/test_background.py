@@ -2,6 +2,8 @@
 
 import threading
 
+import pytest
+
 from freezelab.progress import Cancelled
 from freezelab.widgets.background import BackgroundJob
 
@@ -72,3 +74,43 @@ def test_cancelled_is_not_reported_as_an_error():
 
     job.start(work)
     assert job.wait(5) and job.last_error is None
+
+
+def test_the_bar_never_goes_back_and_the_estimate_never_grows():
+    from freezelab.progress import ProgressReport
+
+    job = BackgroundJob()
+    job.start(lambda progress: None)
+    assert job.wait(5)
+    job._shown_fraction, job._shown_left = 0.0, None
+    # What the issue saw: 0 -> 67 -> 50 -> 50 -> 100 % while the plan grew, and the pace
+    # estimate rising from 2 s to 5 s.
+    reports = [
+        ProgressReport(0, 3, "timing", 0.5),
+        ProgressReport(2, 3, "timing", 4.0),
+        ProgressReport(3, 6, "timing", 5.0),
+        ProgressReport(3, 6, "timing", 9.0),
+        ProgressReport(6, 6, "timing", 12.0),
+    ]
+    bars, lines = [], []
+    for report in reports:
+        job._show(report)
+        bars.append(job.bar.value)
+        lines.append(job.status.value)
+    assert bars == [0.0, 2 / 3, 2 / 3, 2 / 3, 1.0]
+    # The pace alone would say 2 s, then 5 s, then 9 s left: the label keeps the lowest.
+    assert [reports[i].remaining_s for i in (1, 2, 3)] == pytest.approx([2.0, 5.0, 9.0])
+    assert lines[0] == "timing (0/3)"
+    assert lines[1:4] == ["timing (2/3) · about 2 s left"] + ["timing (3/6) · about 2 s left"] * 2
+    assert lines[4] == "timing (6/6) · almost done"
+
+
+def test_a_new_run_starts_its_bar_and_estimate_afresh():
+    job = BackgroundJob()
+    job.start(lambda progress: progress.report(3, 3, "first"))
+    assert job.wait(5)
+    seen = []
+    job.bar.observe(lambda change: seen.append(change["new"]), names="value")
+    job.start(lambda progress: progress.report(1, 4, "second"))
+    assert job.wait(5)
+    assert seen[:2] == [0.0, 0.25]

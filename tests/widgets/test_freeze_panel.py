@@ -222,6 +222,25 @@ def test_default_timer_times_a_copy_in_the_background(sequential):
     assert "<circle" in panel.live_plot.value
 
 
+def test_after_cancel_live_timing_says_it_was_cancelled_not_switched_off(sequential):
+    panel = freeze_panel(sequential, timing_batch_size=4)
+    timer = panel.live_timer
+    measure = timer.measure
+
+    def cancelled_at_once(*args, **kwargs):
+        panel.job.cancel()  # as if the learner pressed Cancel: the next report stops the run
+        return measure(*args, **kwargs)
+
+    timer.measure = cancelled_at_once
+    panel.live_toggle.value = True
+    assert panel.job.wait(60)
+    assert panel.job.status.value == "cancelled"
+    assert panel.live_toggle.value  # live timing is still on ...
+    text = panel.timing.value
+    assert "measured: not yet (timing cancelled" in text  # ... and the readout says why
+    assert "switch live timing on" not in text
+
+
 def test_panel_follows_changes_made_in_code(small_vgg_flat):
     panel = freeze_panel(small_vgg_flat, timer=None)
     freeze(small_vgg_flat, "block5")  # another cell, not the panel

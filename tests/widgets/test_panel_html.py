@@ -15,17 +15,27 @@ def readout(groups, backward=(), relative_cost=0.75):
     return Readout(trainable, frozen, tuple(groups), tuple(backward), relative_cost, "hand-made")
 
 
-def bar_widths(fragment: str, colour: str) -> list[int]:
-    return [int(w) for w in re.findall(rf"width:(\d+)px;background:{colour}", fragment)]
+def bar_widths(fragment: str, colour: str) -> list[float]:
+    """Each bar segment's width in percent of the bar (the largest block fills 100 %)."""
+    return [float(w) for w in re.findall(rf"width:([\d.]+)%;background:{colour}", fragment)]
 
 
 def test_bars_share_one_scale_set_by_the_largest_block():
     groups = [GroupParams("block1", 100, 300), GroupParams("block5", 0, 800)]
-    fragment = block_bars_html(readout(groups), width_px=400)
-    # block5 (800 parameters) fills 400 px, so one px is 2 parameters.
-    assert bar_widths(fragment, TRAINABLE_COLOUR) == [50, 0]
-    assert bar_widths(fragment, FROZEN_COLOUR) == [150, 400]
+    fragment = block_bars_html(readout(groups), max_width_px=400)
+    # block5 (800 parameters) fills the bar; block1's 100 trainable are an eighth of it.
+    assert bar_widths(fragment, TRAINABLE_COLOUR) == [12.5, 0]
+    assert bar_widths(fragment, FROZEN_COLOUR) == [37.5, 100]
     assert "100 / 400" in fragment and "0 / 800" in fragment
+    # No fixed pixel width that could push the numbers out of a narrow panel.
+    assert re.findall(r"[^-]width:(\d+)px", fragment) == []
+    assert fragment.count("max-width:400px") == 2
+
+
+def cells(fragment: str) -> list[tuple[str, str, str]]:
+    return re.findall(
+        r'title="([^"]+)" style="[^"]*width:(\d+)px[^"]*background:([^"]+)"', fragment
+    )
 
 
 def test_backward_map_colours_each_layer_by_what_backprop_does():
@@ -36,15 +46,40 @@ def test_backward_map_colours_each_layer_by_what_backprop_does():
         BackwardStep("dense", "head", True, True, True),
     ]
     fragment = backward_map_html(readout([], steps, relative_cost=0.25))
-    cells = re.findall(r'title="([^"]+)" style="[^"]*width:(\d+)px[^"]*background:(#\w+)', fragment)
-    assert cells == [
+    assert cells(fragment) == [
         ("conv_a: no backward pass", "14", IDLE_COLOUR),
         ("conv_b: weight-gradient computed", "14", TRAINABLE_COLOUR),
-        ("pool: no weights (pooling): gradient passes through", "5", FLOW_COLOUR),
+        (
+            "pool: no weights (pooling): gradient passes through",
+            "5",
+            f"repeating-linear-gradient(45deg,{FLOW_COLOUR} 0 2px,#fff 2px 4px)",
+        ),
         ("dense: weight-gradient computed", "14", TRAINABLE_COLOUR),
     ]
     assert "<b>75.0%</b>" in fragment and "(hand-made)" in fragment
     assert "removed by this mask, predicted by the FLOP model:" in fragment
+
+
+def test_backward_map_names_its_blocks_and_keeps_pooling_apart_from_frozen_layers():
+    steps = [
+        BackwardStep("block1_conv1", "block1", True, True, False),
+        BackwardStep("block1_pool", "block1", False, False, True),
+        BackwardStep("block2_conv1", "block2", True, False, True),
+        BackwardStep("block2_pool", "block2", False, False, True),
+        BackwardStep("dense", "head", True, True, True),
+    ]
+    fragment = backward_map_html(readout([], steps))
+    labels = re.findall(r'class="fl-map-label"[^>]*>([^<]+)<', fragment)
+    assert labels == ["block1", "block2", "head"]  # one label per block, input to output
+    # Everything below block2_conv1 trains, so the pools pass the gradient on; the pools are
+    # drawn apart from block2_conv1 (frozen, gradient flowing), in the map and in the legend.
+    drawn = {title.split(":")[0]: background for title, _, background in cells(fragment)}
+    assert drawn["block2_conv1"] == FLOW_COLOUR
+    assert drawn["block1_pool"] == drawn["block2_pool"] != drawn["block2_conv1"]
+    legend = fragment[fragment.index("weight-gradient computed ·") :]
+    assert "frozen, gradient flows through" in legend
+    assert "no weights (pooling)" in legend
+    assert drawn["block1_pool"] in legend  # the legend's swatch is the pools' own fill
 
 
 def test_names_are_escaped():
@@ -57,12 +92,29 @@ def test_measured_vs_predicted_places_each_mask_by_its_fractions():
 
     assert measured_vs_predicted_svg([]) == ""
     points = [("T:all", 1.0, 1.0), ("F:block1 T:block2,head", 0.6, 0.3)]
-    svg = measured_vs_predicted_svg(points, current="F:block1 T:block2,head", size_px=124)
-    # 124 px with 24 px padding: 76 px for 0..1.2, so 1.0 sits at 24 + 76 / 1.2.
-    full = 24 + 76 / 1.2
+    svg = measured_vs_predicted_svg(points, current="F:block1 T:block2,head", size_px=128)
+    # 128 px, a 30 px margin for the axes' numbers and 8 px above: 90 px for 0..1.2,
+    # so 1.0 sits 75 px from the origin at (30, 98).
     circles = re.findall(r'<circle cx="([\d.]+)" cy="([\d.]+)"', svg)
     assert [(float(x), float(y)) for x, y in circles] == [
-        pytest.approx((full, 124 - full), abs=0.05),
-        pytest.approx((24 + 76 * 0.5, 124 - (24 + 76 * 0.25)), abs=0.05),
+        pytest.approx((30 + 75, 98 - 75), abs=0.05),
+        pytest.approx((30 + 45, 98 - 22.5), abs=0.05),  # 0.6 and 0.3 of 1.2
     ]
     assert svg.count('stroke="#222"') == 1  # only the current mask is ringed
+    ticks = re.findall(r'class="fl-tick"[^>]*>([^<]+)<', svg)
+    assert ticks == ["0%", "0%", "50%", "50%", "100%", "100%"]  # both axes numbered
+    assert "predicted, % of fully trainable step" in svg and "measured, %" in svg
+    assert "above 100 %" not in svg  # nothing to explain
+
+
+def test_a_mask_measured_above_the_full_step_is_explained_where_it_is_drawn():
+    from freezelab.widgets.panel_html import measured_vs_predicted_svg
+
+    # The issue's case: predicted 95 %, measured 139 % of the fully trainable step.
+    svg = measured_vs_predicted_svg([("T:all", 1.0, 1.0), ("F:head", 0.95, 1.39)], size_px=128)
+    (tip,) = re.findall(r'class="fl-off-scale"[^>]*><title>([^<]+)</title>', svg)
+    assert tip.startswith("F:head: predicted 95%, measured 139% (above 100 %")
+    assert "noise at this size" in tip
+    assert ">139%</text>" in svg  # its value is written beside the edge marker
+    assert "above 100 %, noise at this size" in svg
+    assert svg.count("<circle") == 1  # only T:all is a dot inside the scale
