@@ -23,7 +23,8 @@ also needs Chromium for the browser test and installs Debian's ``chromium``
 (without recommended packages) when run as root on a Debian-like machine,
 and JupyterHub's proxy (``configurable-http-proxy``, from npm) in ``.cache/npm``
 for the JupyterHub test (Debian's ``nodejs`` and ``npm`` first when npm is missing).
-``app`` installs Voilà (the ``app`` extra) and serves ``apps/freeze_lab.ipynb``.
+``app`` installs Voilà (the ``app`` extra) and serves ``apps/freeze_lab.ipynb``
+(``python3 run.py app --help`` lists its options).
 """
 
 from __future__ import annotations
@@ -55,6 +56,24 @@ NPM_PREFIX = ROOT / ".cache" / "npm"
 PROXY = NPM_PREFIX / "node_modules" / ".bin" / "configurable-http-proxy"
 NODE_INSTALL = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "nodejs", "npm"]
 APP_NOTEBOOK = ROOT / "apps" / "freeze_lab.ipynb"
+# Voilà's configuration for the app page (deploy/voila/voila.json): idle kernels are culled.
+APP_CONFIG_DIR = ROOT / "deploy" / "voila"
+APP_HELP = """python3 run.py app [--backend NAME] [--gpu] [VOILA_OPTION ...]
+
+Sets up .venv (freezelab with the backend's extra and Voilà) and serves the freeze lab app
+page (apps/freeze_lab.ipynb) with Voilà on 127.0.0.1, a free port and a new token; it prints
+the address to open. Nothing starts with --help.
+
+Options:
+  --backend jax|torch|tensorflow   Keras backend of the page's kernels
+                                   (default: $KERAS_BACKEND, else tensorflow)
+  --gpu                            install the backend's NVIDIA GPU build
+  -h, --help                       print this and exit
+
+Every other argument goes to Voilà (e.g. --theme=dark); `.venv/bin/voila --help-all` lists
+Voilà's own options. Each page load starts a kernel; deploy/voila/voila.json culls a kernel
+whose page was closed after 300 s idle (checked every 60 s); an open page's kernel stays.
+"""
 
 
 def venv_python() -> Path:
@@ -265,15 +284,33 @@ def app_command(port: int, token: str, extra_args: list[str]) -> list[str]:
     ]
 
 
+def app_environment(backend: str, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The app server's environment: the backend, and deploy/voila on Jupyter's config path.
+
+    Voilà reads ``voila.json`` from the working directory and every directory of
+    ``jupyter_config_path()``; ``JUPYTER_CONFIG_PATH`` adds deploy/voila (idle culling) to
+    those. A ``voila.json`` in the working directory and options on the command line
+    override it.
+    """
+    env = {**(os.environ if environ is None else environ), "KERAS_BACKEND": backend}
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+        [str(APP_CONFIG_DIR), *filter(None, [env.get("JUPYTER_CONFIG_PATH")])]
+    )
+    return env
+
+
 def app(args: list[str]) -> int:
     """Sets up and serves the freeze lab app page (Voilà) on a free local port with a token."""
     import secrets
     import socket
 
+    if "-h" in args or "--help" in args:
+        print(APP_HELP)
+        return 0
     backend, gpu, extra_args = parse_options(args)
     ensure_environment([(GPU_EXTRAS if gpu else CPU_EXTRAS)[backend], "app"])
-    env = {**os.environ, "KERAS_BACKEND": backend}
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env = app_environment(backend)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
