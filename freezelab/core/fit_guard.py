@@ -142,9 +142,10 @@ def stale_fit_message(status: CompileStatus) -> str:
         )
     if not parts:
         parts.append(f"changed since compile(): {status.changes_text()}")
+    effect = status.stale_fit_effect(keras.backend.backend())
     return (
         "freezelab stopped this fit(): the model's trainable flags changed after it was "
-        f"compiled and trained, and Keras would keep training the old set. Layers with "
+        f"compiled and trained. {effect} Layers with "
         f"weights {'; '.join(parts)}. Fix: call fl.recompile(model) (same loss and metrics, "
         "a fresh optimizer), then fit again; or install the guard with "
         'fl.guard(model, on_stale="recompile") to do that before every fit().'

@@ -315,8 +315,8 @@ def describe_weights(model: keras.Model) -> str:
     if source == "untrained":
         return (
             f"Weights in use for {model.name!r}: UNTRAINED (random). Parameter counts "
-            "are exact and step timings do not depend on the weights' values; pictures of "
-            "what layers learned are not meaningful."
+            "and step timings do not depend on the weights' values (lesson 03 times random "
+            "weights); pictures of what layers learned are not meaningful."
         )
     if source == "teacher":
         return f"Weights in use for {model.name!r}: freezelab's offline teacher (pretrained here)."
