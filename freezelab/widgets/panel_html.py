@@ -175,7 +175,7 @@ def measured_vs_predicted_svg(
     0, 50 and 100 %; the diagonal is "the cost model is exact". The current
     mask's dot is ringed. A mask measured slower than the fully trainable
     step (above 100 %) is drawn orange and says why in its tooltip and in a
-    note on the plot (timing noise at small sizes, or per-step overhead);
+    note under the plot (timing noise at small sizes, or per-step overhead);
     one above 120 % is a triangle at the top edge, with its value.
 
     Args:
@@ -184,7 +184,8 @@ def measured_vs_predicted_svg(
         size_px: Side of the plot.
 
     Returns:
-        An SVG fragment (empty when there are no points).
+        An SVG fragment, with the note under it when a dot is above 100 %
+        (empty when there are no points).
     """
     if not points:
         return ""
@@ -235,19 +236,23 @@ def measured_vs_predicted_svg(
                 f'<polygon class="fl-off-scale" points="{x - 5:.1f},{y + 4:.1f} '
                 f'{x + 5:.1f},{y + 4:.1f} {x:.1f},{y - 5:.1f}" fill="{colour}"{ring}>'
                 f"<title>{tip}</title></polygon>"
-                f'<text x="{x + 7:.1f}" y="{y + 4:.1f}">{measured:.0%}</text>'
+                f'<text x="{x - 7:.1f}" y="{y + 4:.1f}" text-anchor="end">{measured:.0%}</text>'
             )
         else:
             parts.append(
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"{ring}>'
                 f"<title>{tip}</title></circle>"
             )
-    if above:
-        parts.append(
-            f'<text class="fl-above-note" x="{margin + 4}" y="{pad + 2}" fill="{FLOW_COLOUR}">'
-            "orange: above 100 %, noise at this size</text>"
-        )
-    return (
+    svg = (
         f'<svg class="fl-live-scatter" width="{size_px}" height="{size_px}" '
         f'style="font-size:9px;max-width:100%">' + "".join(parts) + "</svg>"
     )
+    if not above:
+        return svg
+    note = (
+        f'<div class="fl-above-note" style="font-size:10px;color:#8a5a00;max-width:{size_px}px">'
+        "Orange: measured above 100 % of the fully trainable step, which no mask costs in "
+        "the cost model: timing noise at this size (few steps, small inputs) or per-step "
+        "overhead.</div>"
+    )
+    return f"<div>{svg}{note}</div>"

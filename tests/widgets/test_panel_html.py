@@ -104,7 +104,7 @@ def test_measured_vs_predicted_places_each_mask_by_its_fractions():
     ticks = re.findall(r'class="fl-tick"[^>]*>([^<]+)<', svg)
     assert ticks == ["0%", "0%", "50%", "50%", "100%", "100%"]  # both axes numbered
     assert "predicted, % of fully trainable step" in svg and "measured, %" in svg
-    assert "above 100 %" not in svg  # nothing to explain
+    assert "above 100 %" not in svg and "fl-above-note" not in svg  # nothing to explain
 
 
 def test_a_mask_measured_above_the_full_step_is_explained_where_it_is_drawn():
@@ -116,5 +116,6 @@ def test_a_mask_measured_above_the_full_step_is_explained_where_it_is_drawn():
     assert tip.startswith("F:head: predicted 95%, measured 139% (above 100 %")
     assert "noise at this size" in tip
     assert ">139%</text>" in svg  # its value is written beside the edge marker
-    assert "above 100 %, noise at this size" in svg
+    (note,) = re.findall(r'class="fl-above-note"[^>]*>([^<]+)<', svg)  # under the plot
+    assert note.startswith("Orange: measured above 100 %") and "timing noise" in note
     assert svg.count("<circle") == 1  # only T:all is a dot inside the scale
