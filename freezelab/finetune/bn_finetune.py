@@ -10,7 +10,8 @@ Two experiments for the BatchNorm lesson:
   statistics, BN layers frozen, a frozen base...). The helper only compiles,
   fits, evaluates and measures what moved; optionally it also re-estimates the
   BN statistics on the training images afterwards, with no weight update, and
-  evaluates again. Verdicts come from `freezelab.verdicts.paired_verdict` on
+  evaluates again, and it can do both after every epoch without changing the
+  training (the statistics are put back before the next epoch). Verdicts come from `freezelab.verdicts.paired_verdict` on
   the per-seed numbers (`ArmComparison.values`).
 * `run_guide_recipe` follows the Keras transfer-learning guide: a nested base
   called as ``base(inputs, training=False)`` (`nested_classifier`), trained
@@ -36,6 +37,7 @@ from freezelab.core.accounting import count_params
 from freezelab.core.freezing import get_mask
 from freezelab.finetune.batchnorm import (
     bn_change,
+    bn_layers,
     bn_snapshot,
     freeze_bn,
     reestimate_bn_statistics,
@@ -51,6 +53,8 @@ if TYPE_CHECKING:
 GUIDE_VARIANTS = ((True, False), (False, False), (True, True))
 #: What `ArmComparison.values` can return per run.
 ARM_METRICS = ("val_accuracy", "reestimated_val_accuracy", "train_accuracy", "seconds")
+#: What `ArmComparison.epoch_values` can return per run and epoch.
+EPOCH_METRICS = ("val_accuracy", "reestimated_val_accuracy")
 _MOVING = ("moving_mean", "moving_variance")
 _AFFINE = ("gamma", "beta")
 _MODE_PROBE = 32
@@ -76,7 +80,13 @@ class ArmRun:
         affine_change: Largest change of any BN gamma or beta during ``fit()``.
         trainable_params: Parameters the optimizer updated.
         seconds: Wall-clock time of ``fit()`` (for an arm's first seed,
-            tracing the train function included).
+            tracing the train function included; with per-epoch evaluation,
+            that included).
+        epoch_val_accuracy: Validation accuracy after each epoch, as trained;
+            None unless ``compare_arms(..., eval_every_epoch=True)``.
+        epoch_reestimated_val_accuracy: Validation accuracy after each epoch
+            with the BN statistics re-estimated on the training images (then
+            put back, so training goes on unchanged); None unless asked for.
     """
 
     arm: str
@@ -88,6 +98,8 @@ class ArmRun:
     affine_change: float
     trainable_params: int
     seconds: float
+    epoch_val_accuracy: tuple[float, ...] | None = None
+    epoch_reestimated_val_accuracy: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +150,30 @@ class ArmComparison:
             )
         return [float(number) for number in numbers]
 
+    def epoch_values(self, arm: str, metric: str = "val_accuracy") -> list[list[float]]:
+        """Per epoch, one number per seed in seed order: pair two arms' epoch by epoch.
+
+        Args:
+            arm: An arm name.
+            metric: One of `EPOCH_METRICS`.
+
+        Returns:
+            ``result[epoch][seed_index]``, epochs from the first.
+
+        Raises:
+            ValueError: For an unknown arm or metric, or a comparison run
+                without ``eval_every_epoch=True``.
+        """
+        if metric not in EPOCH_METRICS:
+            raise ValueError(f"metric must be one of {EPOCH_METRICS}. Received: metric={metric!r}")
+        per_run = [getattr(run, f"epoch_{metric}") for run in self.of_arm(arm)]
+        if any(values is None for values in per_run):
+            raise ValueError(
+                "Per-epoch accuracy was not measured: run compare_arms(..., "
+                f"eval_every_epoch=True). Received: arm={arm!r}"
+            )
+        return [list(values) for values in zip(*per_run)]
+
     def table(self, metric: str = "val_accuracy") -> str:
         """Each seed on a line with every arm's value, then the median per arm."""
         width = max(14, *(len(arm) + 2 for arm in self.arms))
@@ -162,6 +198,7 @@ def compare_arms(
     seeds: Sequence[int] = (0, 1, 2, 3, 4),
     *,
     reestimate: bool = False,
+    eval_every_epoch: bool = False,
     verbose: int = 0,
 ) -> ArmComparison:
     """Trains every arm on every seed, each seed on its own data split, and measures BN.
@@ -176,6 +213,11 @@ def compare_arms(
     statistics included. With ``reestimate=True`` the BN statistics are then
     re-estimated on the training images (`reestimate_bn_statistics`: no
     weight update) and the model is evaluated again.
+
+    With ``eval_every_epoch=True``, after every epoch the model is evaluated
+    as trained and again with its BN statistics re-estimated on the training
+    images; then the statistics are put back exactly, so the training, and
+    every number measured after ``fit()``, is the same as without it.
 
     Each seed starts exactly as a fresh model would, but one compiled model
     serves all seeds of an arm (the fresh model's weights and a fresh
@@ -194,6 +236,8 @@ def compare_arms(
         seeds: One run per arm and seed.
         reestimate: Also measure validation accuracy after re-estimating the
             BN statistics on the training images.
+        eval_every_epoch: Also record both accuracies after every epoch
+            (`ArmComparison.epoch_values`).
         verbose: Passed to ``fit()``.
 
     Returns:
@@ -214,6 +258,7 @@ def compare_arms(
             raise ValueError(f"Each arm needs a callable builder. Received: {name!r} -> {build!r}")
     seeds = _check_seeds(seeds)
     reestimate = check_bool(reestimate, "reestimate")
+    eval_every_epoch = check_bool(eval_every_epoch, "eval_every_epoch")
     budget = budget or Budget()
     splits = {seed: _prepared(make_dataset(seed)) for seed in seeds}
     runs = []
@@ -241,7 +286,13 @@ def compare_arms(
                     variable.assign(value)
             runs.append(
                 _fit_and_measure(
-                    model, name, seed, (x_train, y_train, x_val, y_val), budget, reestimate, verbose
+                    model,
+                    name,
+                    seed,
+                    (x_train, y_train, x_val, y_val),
+                    budget,
+                    (reestimate, eval_every_epoch),
+                    verbose,
                 )
             )
     return ArmComparison(tuple(arms), tuple(seeds), tuple(runs))
@@ -256,18 +307,45 @@ def _prepared(dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
-def _fit_and_measure(model, name, seed, arrays, budget, reestimate, verbose) -> ArmRun:
+class _EpochEvaluation(keras.callbacks.Callback):
+    """After each epoch: accuracy as trained, and with BN re-estimated then put back."""
+
+    def __init__(self, x_train, x_val, y_val, evaluate):
+        super().__init__()
+        self.arrays, self.evaluate = (x_train, x_val, y_val), evaluate
+        self.as_trained, self.reestimated = [], []
+
+    def on_epoch_end(self, epoch, logs=None):
+        x_train, x_val, y_val = self.arrays
+        model = self.model
+        self.as_trained.append(float(model.evaluate(x_val, y_val, **self.evaluate)["accuracy"]))
+        kept = bn_snapshot(model)
+        reestimate_bn_statistics(model, x_train)
+        self.reestimated.append(float(model.evaluate(x_val, y_val, **self.evaluate)["accuracy"]))
+        for layer in bn_layers(model):
+            for kind in _MOVING:
+                getattr(layer, kind).assign(kept[layer.name][kind])
+
+
+def _fit_and_measure(model, name, seed, arrays, budget, options, verbose) -> ArmRun:
     x_train, y_train, x_val, y_val = arrays
+    reestimate, eval_every_epoch = options
+    evaluate = dict(batch_size=max(budget.batch_size, 64), verbose=0, return_dict=True)
+    epochs = _EpochEvaluation(x_train, x_val, y_val, evaluate) if eval_every_epoch else None
     mask = get_mask(model)
     before, weights_before = bn_snapshot(model), snapshot_weights(model)
     start = time.perf_counter()
     history = model.fit(
-        x_train, y_train, epochs=budget.epochs, batch_size=budget.batch_size, verbose=verbose
+        x_train,
+        y_train,
+        epochs=budget.epochs,
+        batch_size=budget.batch_size,
+        verbose=verbose,
+        callbacks=[epochs] if epochs else None,
     )
     seconds = time.perf_counter() - start
     verify_frozen_unchanged(weight_drift(weights_before, model, mask=mask))
     change = bn_change(before, model)
-    evaluate = dict(batch_size=max(budget.batch_size, 64), verbose=0, return_dict=True)
     val_accuracy = float(model.evaluate(x_val, y_val, **evaluate)["accuracy"])
     reestimated = None
     if reestimate:
@@ -283,6 +361,8 @@ def _fit_and_measure(model, name, seed, arrays, budget, reestimate, verbose) -> 
         affine_change=max(change.get(kind, 0.0) for kind in _AFFINE),
         trainable_params=count_params(model).trainable,
         seconds=seconds,
+        epoch_val_accuracy=tuple(epochs.as_trained) if epochs else None,
+        epoch_reestimated_val_accuracy=tuple(epochs.reestimated) if epochs else None,
     )
 
 

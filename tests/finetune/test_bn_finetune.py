@@ -12,7 +12,7 @@ from freezelab.finetune.bn_finetune import (
     nested_classifier,
     run_guide_recipe,
 )
-from freezelab.finetune.strategies import Budget, SplitData
+from freezelab.finetune.strategies import Budget, SplitData, preprocess_images
 
 BUDGET = Budget(epochs=2, batch_size=8, learning_rate=1e-2, fine_tune_learning_rate=1e-3)
 
@@ -80,6 +80,49 @@ def test_compare_arms_pairs_seeds_measures_bn_and_each_seed_runs_as_if_fresh():
         updating[1].moving_change, rel=1e-5
     )
     assert "median" in result.table() and len(result.table().splitlines()) == 4
+
+
+@pytest.mark.slow
+def test_eval_every_epoch_leaves_training_unchanged_and_ends_at_the_final_numbers():
+    budget = Budget(epochs=3, batch_size=8, learning_rate=1e-2)
+    plain = compare_arms(tiny_base, splits, arms(), budget, seeds=(0, 1), reestimate=True)
+    epochs = compare_arms(
+        tiny_base, splits, arms(), budget, seeds=(0, 1), reestimate=True, eval_every_epoch=True
+    )
+    for arm in ("updating", "frozen"):
+        for run, traced in zip(plain.of_arm(arm), epochs.of_arm(arm)):
+            # Re-estimating after each epoch and putting the statistics back changes nothing.
+            assert traced.val_accuracy == run.val_accuracy
+            assert traced.moving_change == pytest.approx(run.moving_change, rel=1e-6)
+            assert traced.reestimated_val_accuracy == run.reestimated_val_accuracy
+            assert len(traced.epoch_val_accuracy) == 3
+            assert traced.epoch_val_accuracy[-1] == traced.val_accuracy
+            assert traced.epoch_reestimated_val_accuracy[-1] == traced.reestimated_val_accuracy
+        per_epoch = epochs.epoch_values(arm)
+        assert len(per_epoch) == 3 and all(len(seeds) == 2 for seeds in per_epoch)
+        assert [values[-1] for values in zip(*per_epoch)] == epochs.values(arm)
+    # A frozen BN layer ignores re-estimation after every epoch as well.
+    assert epochs.epoch_values("frozen") == epochs.epoch_values(
+        "frozen", "reestimated_val_accuracy"
+    )
+    # An independent truth for one epoch: a fresh model trained for one epoch by hand.
+    keras.utils.set_random_seed(0)
+    model = arms()["updating"](tiny_base(), None)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-2),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    model.optimizer.build(model.trainable_variables)
+    data = splits(0)
+    x_train = preprocess_images(data.x_train)
+    model.fit(x_train, data.y_train, epochs=1, batch_size=8, verbose=0)
+    by_hand = model.evaluate(preprocess_images(data.x_val), data.y_val, verbose=0, return_dict=True)
+    assert epochs.epoch_values("updating")[0][0] == pytest.approx(by_hand["accuracy"])
+    with pytest.raises(ValueError, match="eval_every_epoch=True"):
+        plain.epoch_values("updating")
+    with pytest.raises(ValueError, match="metric must be one of"):
+        epochs.epoch_values("updating", "train_accuracy")
 
 
 def test_arm_comparison_values_and_table_in_seed_order():
