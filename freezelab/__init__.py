@@ -65,6 +65,7 @@ _LAZY_MODULES = {
     "freezelab.vis.activations": ("feature_maps", "heatmap", "overlay", "peak_location"),
     "freezelab.vis.gradcam": ("grad_cam",),
     "freezelab.vis.receptive_field": ("receptive_field",),
+    "freezelab.vis.similarity": ("shifted_correlation",),
     "freezelab.vis.ascent": (
         "colourfulness",
         "filter_pictures",

@@ -220,6 +220,9 @@ class ObjectCheck:
             other: how often a peak placed at random would pass
             ``peak_nearest_own`` (about 0.5 with one object in each half).
         peak_in_own: The peak lies on the own object's mask (stricter).
+        peak_in_others: The peak lies on another object's mask: a map that
+            finds objects but not its class's would hit the other object as
+            often as its own (a paired, class-agnostic baseline).
         in_own_chance: The share of the possible peaks on the own object's
             mask: how often a peak placed at random would pass ``peak_in_own``.
         area_share: The own object's share of the image's area: the heat
@@ -232,6 +235,7 @@ class ObjectCheck:
     peak_nearest_own: bool
     nearest_chance: float
     peak_in_own: bool
+    peak_in_others: bool
     in_own_chance: float
     area_share: float
     heat_share: float
@@ -253,6 +257,9 @@ def object_check(
             largest cell, ``((i + 0.5) * H / h, (j + 0.5) * W / w)``, and the
             chance rates of the peak checks count cell centres, not pixels:
             upsampling cannot move a peak and chance matches where peaks can lie.
+            The heat shares are then taken on ``coarse`` resized bilinearly
+            without min-max scaling: scaling to 0..1 zeroes the coolest cell
+            and would move heat between objects and background.
 
     Returns:
         An `ObjectCheck`.
@@ -291,11 +298,16 @@ def object_check(
         )
     peak = (int(row), int(column))
     others = np.delete(masks, index, axis=0).any(axis=0)
+    if coarse is not None:
+        from skimage.transform import resize
+
+        heat = resize(coarse, heat.shape, order=1, mode="edge", anti_aliasing=False)
     return ObjectCheck(
         peak=peak,
         peak_nearest_own=bool(nearest[peak] == index),
         nearest_chance=float(np.mean(nearest[candidates] == index)),
         peak_in_own=bool(masks[index][peak]),
+        peak_in_others=bool(others[peak]),
         in_own_chance=float(masks[index][candidates].mean()),
         area_share=float(masks[index].mean()),
         heat_share=heat_on_mask(heat, masks[index]),

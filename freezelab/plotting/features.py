@@ -36,6 +36,7 @@ def plot_image_grid(
     panel_size: float = 1.4,
     cmap: str | None = None,
     suptitle: str | None = None,
+    pyplot: bool = True,
 ) -> Figure:
     """Shows pictures (RGB or 2D maps) in a grid without axes.
 
@@ -46,17 +47,26 @@ def plot_image_grid(
         panel_size: Inches per panel.
         cmap: Colormap for 2D maps (``"viridis"`` when None).
         suptitle: Title over the whole grid.
+        pyplot: False builds a bare `matplotlib.figure.Figure` that pyplot
+            does not track (for figures drawn in a widget's worker thread:
+            the notebook's inline backend never shows it by itself).
 
     Returns:
         The matplotlib Figure.
     """
-    import matplotlib.pyplot as plt
-
     images = list(images)
     rows, columns = grid_shape(len(images), columns)
-    figure, axes = plt.subplots(
-        rows, columns, figsize=(panel_size * columns, panel_size * rows + 0.4), squeeze=False
-    )
+    # Constrained layout keeps each row's titles clear of the row above and of the suptitle.
+    size = {"figsize": (panel_size * columns, panel_size * rows + 0.4), "layout": "constrained"}
+    if pyplot:
+        import matplotlib.pyplot as plt
+
+        figure = plt.figure(**size)
+    else:
+        from matplotlib.figure import Figure
+
+        figure = Figure(**size)
+    axes = figure.subplots(rows, columns, squeeze=False)
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
         if index >= len(images):
@@ -67,12 +77,15 @@ def plot_image_grid(
             axis.set_title(titles[index], fontsize=8)
     if suptitle:
         figure.suptitle(suptitle, fontsize=10)
-    figure.tight_layout()
     return figure
 
 
 def plot_feature_maps(
-    maps: np.ndarray, channels: Sequence[int], layer_name: str, columns: int = 8
+    maps: np.ndarray,
+    channels: Sequence[int],
+    layer_name: str,
+    columns: int = 8,
+    pyplot: bool = True,
 ) -> Figure:
     """Grid of one input's feature maps, one panel per channel.
 
@@ -81,6 +94,7 @@ def plot_feature_maps(
         channels: The channel index of each of the ``n`` maps (for titles).
         layer_name: Shown in the title.
         columns: Most panels per row.
+        pyplot: False for a Figure pyplot does not track (see `plot_image_grid`).
 
     Returns:
         The matplotlib Figure.
@@ -91,10 +105,13 @@ def plot_feature_maps(
         titles=[f"#{c}" for c in channels],
         columns=columns,
         suptitle=f"{layer_name}: feature maps {maps.shape[0]}x{maps.shape[1]}",
+        pyplot=pyplot,
     )
 
 
-def plot_heatmap(photo: np.ndarray, heat: np.ndarray, blended: np.ndarray, title: str) -> Figure:
+def plot_heatmap(
+    photo: np.ndarray, heat: np.ndarray, blended: np.ndarray, title: str, pyplot: bool = True
+) -> Figure:
     """Photo, heatmap and the two overlaid, side by side.
 
     Args:
@@ -102,6 +119,7 @@ def plot_heatmap(photo: np.ndarray, heat: np.ndarray, blended: np.ndarray, title
         heat: ``(H, W)`` heatmap in 0..1.
         blended: The overlay from `freezelab.vis.activations.overlay`.
         title: Title over the three panels.
+        pyplot: False for a Figure pyplot does not track (see `plot_image_grid`).
 
     Returns:
         The matplotlib Figure.
@@ -113,12 +131,13 @@ def plot_heatmap(photo: np.ndarray, heat: np.ndarray, blended: np.ndarray, title
         panel_size=2.6,
         cmap="jet",
         suptitle=title,
+        pyplot=pyplot,
     )
     return figure
 
 
 def plot_filter_pictures(
-    result: FilterPictures, columns: int = 8, title: str | None = None
+    result: FilterPictures, columns: int = 8, title: str | None = None, pyplot: bool = True
 ) -> Figure:
     """Grid of gradient-ascent pictures, each titled with its filter index.
 
@@ -126,6 +145,7 @@ def plot_filter_pictures(
         result: A `freezelab.vis.ascent.FilterPictures`.
         columns: Most panels per row.
         title: Title over the grid (defaults to the layer name).
+        pyplot: False for a Figure pyplot does not track (see `plot_image_grid`).
 
     Returns:
         The matplotlib Figure.
@@ -135,6 +155,7 @@ def plot_filter_pictures(
         titles=[f"#{f}" for f in result.filters],
         columns=columns,
         suptitle=title or f"{result.layer_name}: what excites each filter",
+        pyplot=pyplot,
     )
 
 

@@ -13,7 +13,12 @@ Two different numbers describe a deep layer's grid of units:
 Both follow from the layers' kernel sizes and strides (Araujo et al., 2019,
 "Computing Receptive Fields of Convolutional Neural Networks", Distill): along
 a chain, each layer adds ``(kernel - 1) * dilation * jump`` to the field and
-multiplies the jump by its stride.
+multiplies the jump by its stride. Where the first unit's field is centred
+follows from the padding: each layer moves it by
+``((kernel - 1) * dilation / 2 - padding_before) * jump``. Unit ``i`` along a
+side is centred ``stride`` pixels further per step, so whether a unit's field
+covers the whole image is ``centre + i * stride -/+ size / 2`` against the
+image's edges.
 """
 
 from __future__ import annotations
@@ -46,11 +51,15 @@ class ReceptiveField:
         layer_name: The layer.
         size: Input pixels along one side that can affect one unit.
         stride: Input pixels between two neighbouring units.
+        centre: Centre of the first unit's field (row 0 or column 0), in
+            pixels from the image's edge (pixel ``k`` spans ``k..k+1``), so
+            that unit's field spans ``centre - size / 2 .. centre + size / 2``.
     """
 
     layer_name: str
     size: int
     stride: int
+    centre: float = 0.5
 
 
 def receptive_field(model: keras.Model, layer_name: str) -> ReceptiveField:
@@ -69,7 +78,7 @@ def receptive_field(model: keras.Model, layer_name: str) -> ReceptiveField:
             rule does not cover (a merge, a reshape, a global pooling).
     """
     find_layer(model, layer_name)
-    size, stride = 1, 1
+    size, stride, centre = 1, 1, 0.5
     for ref in iter_layers(model):
         layer = ref.layer
         if isinstance(layer, keras.layers.Conv2D):
@@ -84,14 +93,26 @@ def receptive_field(model: keras.Model, layer_name: str) -> ReceptiveField:
                 f"pixel-wise layers; layer {ref.name!r} is a {type(layer).__name__}. "
                 f"Received: layer_name={layer_name!r}"
             )
-        size += (kernel - 1) * dilation * stride
+        span = (kernel - 1) * dilation
+        centre += (span / 2 - _padding_before(layer, span + 1, step)) * stride
+        size += span * stride
         stride *= step
         if ref.name == layer_name:
-            return ReceptiveField(layer_name, int(size), int(stride))
+            return ReceptiveField(layer_name, int(size), int(stride), float(centre))
     raise ValueError(  # find_layer found it, so only a layer iter_layers skips ends here
         f"Layer {layer_name!r} is not on the model's chain of layers. "
         f"Received: layer_name={layer_name!r}"
     )
+
+
+def _padding_before(layer: keras.layers.Layer, kernel: int, step: int) -> int:
+    """Zeros padded before the first row by ``padding="same"`` (as TensorFlow and Keras pad)."""
+    if getattr(layer, "padding", "valid") != "same":
+        return 0
+    shape = getattr(layer, "input", None)
+    side = getattr(shape, "shape", (None, None))[1]
+    remainder = step if side is None or side % step == 0 else side % step
+    return max(kernel - remainder, 0) // 2
 
 
 __all__ = ["ReceptiveField", "receptive_field"]

@@ -76,7 +76,8 @@ def filter_grid_figure(
         **ascent_settings: Passed to `freezelab.vis.ascent.filter_pictures`.
 
     Returns:
-        The matplotlib Figure.
+        A matplotlib Figure that pyplot does not track: drawn in a worker
+        thread, it never appears by itself below the cell.
 
     Raises:
         ValueError: For an unknown ``kind``.
@@ -85,11 +86,11 @@ def filter_grid_figure(
 
     if kind == "feature maps":
         maps = feature_maps(model, to_caffe(photo), layer_name, filters)
-        return plot_feature_maps(maps, filters, layer_name)
+        return plot_feature_maps(maps, filters, layer_name, pyplot=False)
     if kind == "filter pictures":
         settings = {"progress": False, **ascent_settings}
         result = filter_pictures(model, layer_name, filters, **settings)
-        return plot_filter_pictures(result)
+        return plot_filter_pictures(result, pyplot=False)
     raise ValueError(f"kind must be 'feature maps' or 'filter pictures'. Received: kind={kind!r}")
 
 
@@ -105,13 +106,13 @@ def heatmap_figure(
         channel: One channel, or None for the mean over channels.
 
     Returns:
-        The matplotlib Figure.
+        A matplotlib Figure that pyplot does not track.
     """
     from freezelab.plotting.features import plot_heatmap
 
     heat = heatmap(model, to_caffe(photo), layer_name, channel)
     what = "mean of all channels" if channel is None else f"channel {channel}"
-    return plot_heatmap(photo, heat, overlay(photo, heat), f"{layer_name}: {what}")
+    return plot_heatmap(photo, heat, overlay(photo, heat), f"{layer_name}: {what}", pyplot=False)
 
 
 def filter_grid_view(model: keras.Model, photo_name: str = "chelsea", **ascent_settings) -> VBox:
@@ -207,7 +208,6 @@ def heatmap_view(model: keras.Model) -> VBox:
 
 
 def _show(output, make_figure, *args, **kwargs) -> None:
-    import matplotlib.pyplot as plt
     from IPython.display import display
 
     with output:
@@ -218,16 +218,12 @@ def _show(output, make_figure, *args, **kwargs) -> None:
             print(error)
             return
         display(figure)
-        plt.close(figure)
 
 
 def _show_figure(output, figure) -> None:
     """Shows a finished figure (from the worker thread) in place of the old one."""
-    import matplotlib.pyplot as plt
-
     output.outputs = ()  # Thread-safe clear: a trait assignment, no capture context.
     output.append_display_data(figure)
-    plt.close(figure)
 
 
 def _show_error(output, error: BaseException) -> None:

@@ -111,13 +111,16 @@ def test_object_check_by_hand():
     heat[1, 1], heat[1, 3] = 2.0, 1.0  # peak next to the left column, not on it
     left = scenes.object_check(heat, masks, 0)
     assert left.peak == (1, 1)
-    assert left.peak_nearest_own and not left.peak_in_own
+    assert left.peak_nearest_own and not left.peak_in_own and not left.peak_in_others
     # Columns 0-1 lie nearer the left column; column 2 is at least sqrt(2) < 2 from the right one.
     assert left.nearest_chance == pytest.approx(8 / 24)
     assert left.area_share == pytest.approx(4 / 24)
     assert left.heat_share == 0.0 and left.heat_share_others == pytest.approx(1 / 3)
     right = scenes.object_check(heat, masks, 1)
     assert not right.peak_nearest_own and not right.peak_in_own
+    heat[1, 3] = 3.0  # now the peak sits on the right object: the left map's other object
+    assert scenes.object_check(heat, masks, 0).peak_in_others
+    assert not scenes.object_check(heat, masks, 1).peak_in_others
     assert right.nearest_chance == pytest.approx(1 - left.nearest_chance)
     assert right.heat_share == pytest.approx(1 / 3)
 
@@ -154,6 +157,25 @@ def test_object_check_on_a_coarse_map_reports_the_cell_centre():
     assert check.peak_nearest_own == (scenes.nearest_object((1, 7), masks) == 0)
     with pytest.raises(ValueError, match="Received"):
         scenes.object_check(heat, masks, 0, coarse=np.zeros((3, 3)))
+
+
+def test_coarse_heat_shares_use_the_map_before_min_max_scaling():
+    masks = np.zeros((2, 8, 8), bool)
+    masks[0, 0:4, 0:4] = True  # a quarter of the image
+    masks[1, 4:8, 4:8] = True
+    flat = np.ones((4, 4))  # even heat: min-max scaling would make it all zero
+    check = scenes.object_check(np.zeros((8, 8)), masks, 0, coarse=flat)
+    assert check.heat_share == pytest.approx(0.25) and check.heat_share_others == pytest.approx(
+        0.25
+    )
+    # A cooler left half (1) than right (2): compare with the resize computed independently.
+    from skimage.transform import resize
+
+    coarse = np.array([[1.0, 2.0], [1.0, 2.0]])
+    fine = resize(coarse, (8, 8), order=1, mode="edge", anti_aliasing=False)
+    check = scenes.object_check(np.zeros((8, 8)), masks, 0, coarse=coarse)
+    assert check.heat_share == pytest.approx(fine[:4, :4].sum() / fine.sum())
+    assert check.heat_share < 0.25  # the left half is cooler, but not zero as scaled
 
 
 def test_hits_beyond_chance_matches_enumeration_and_the_binomial():

@@ -71,6 +71,16 @@ def test_image_grid_draws_each_picture_once_in_order():
     assert suptitle(figure) == ""
 
 
+def test_image_grid_without_pyplot_is_a_bare_untracked_figure():
+    before = set(plt.get_fignums())
+    figure = plot_image_grid([np.zeros((4, 4, 3), np.uint8)] * 2, titles=["a", "b"], pyplot=False)
+    assert set(plt.get_fignums()) == before
+    assert [axis.get_title() for axis in figure.axes] == ["a", "b"]
+    tracked = plot_image_grid([np.zeros((4, 4, 3), np.uint8)])
+    assert tracked.number in plt.get_fignums()
+    plt.close(tracked)
+
+
 def test_image_grid_takes_a_stacked_array_and_colours_2d_maps():
     maps = np.arange(2 * 3 * 3, dtype=float).reshape(2, 3, 3)
     figure = plot_image_grid(maps, suptitle="two maps")

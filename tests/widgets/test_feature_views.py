@@ -55,6 +55,17 @@ def test_filter_grid_figure_has_one_panel_per_filter(vgg):
         filter_grid_figure(vgg, "block1_conv1", [0], "weights", photo)
 
 
+def test_figures_are_not_tracked_by_pyplot(vgg):
+    # A figure drawn in the worker thread must not be flushed half-drawn below the cell.
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
+    photo = sample_image("chelsea", 32)
+    filter_grid_figure(vgg, "block1_conv1", [0, 1], "feature maps", photo)
+    heatmap_figure(vgg, photo, "block2_conv1", None)
+    assert set(plt.get_fignums()) == before
+
+
 def test_panels_pass_the_chosen_values_to_the_figures(vgg, monkeypatch):
     calls = []
     monkeypatch.setattr(feature_views, "heatmap_figure", lambda *args: calls.append(args))
