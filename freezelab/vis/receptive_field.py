@@ -109,8 +109,10 @@ def _padding_before(layer: keras.layers.Layer, kernel: int, step: int) -> int:
     """Zeros padded before the first row by ``padding="same"`` (as TensorFlow and Keras pad)."""
     if getattr(layer, "padding", "valid") != "same":
         return 0
-    shape = getattr(layer, "input", None)
-    side = getattr(shape, "shape", (None, None))[1]
+    try:  # the input's side, where the layer has been called on a known shape
+        side = layer.input.shape[1]
+    except (AttributeError, ValueError, IndexError, TypeError):
+        side = None
     remainder = step if side is None or side % step == 0 else side % step
     return max(kernel - remainder, 0) // 2
 
