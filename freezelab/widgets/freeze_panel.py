@@ -292,7 +292,10 @@ class FreezePanel:
         self.badge = _html("fl-recompile-badge")
         self.message = _html("fl-message")
         self.text_box = widgets.Text(
-            description="mask text", continuous_update=False, layout=widgets.Layout(width="100%")
+            # "auto" fills the column inside the widget margins; "100%" adds them on top.
+            description="mask text",
+            continuous_update=False,
+            layout=widgets.Layout(width="auto"),
         )
         self.text_box.add_class("fl-mask-text")
         self.text_box.observe(self._on_text, names="value")

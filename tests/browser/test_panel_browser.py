@@ -6,7 +6,9 @@ through Playwright, runs all cells from the Run menu, ticks one named layer's
 checkbox and checks that the trainable-parameter number on the page changes by
 that layer's parameter count, as Keras counts it. Then it switches live timing
 on, ticks the layer again while the timing runs in the background (the count
-must change within a second), and cancels the timing.
+must change within a second), and cancels the timing. Last, with the file
+browser open, no element of any freeze panel overflows (or passes the edge of
+its output area) at 1280 px (the notebook about 848 px wide) or at 1024 px.
 
 With ``CI=true`` this test never skips: a missing browser is a failure.
 """
@@ -25,7 +27,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.support.web import chromium, free_port
+from tests.support.web import chromium, free_port, overflow_report
 
 pytestmark = pytest.mark.browser
 
@@ -188,3 +190,22 @@ def test_ticking_a_layer_changes_the_trainable_count_on_the_page(jupyter_lab, br
     page.wait_for_function(
         "el => /cancelled/.test(el.textContent)", arg=status.element_handle(), timeout=15_000
     )
+
+    # The panels fit the notebook at 1280 px with the file browser open, and at 1024 px.
+    file_browser = page.locator("#filebrowser")
+    if not file_browser.is_visible():
+        page.locator(".jp-SideBar li[data-id='filebrowser']").first.click()
+    file_browser.wait_for(state="visible")
+    panels = page.locator(".fl-freeze-panel")
+    widths = {}
+    for width in (1280, 1024):
+        page.set_viewport_size({"width": width, "height": 800})
+        for index in range(panels.count()):
+            panel = panels.nth(index)
+            panel.scroll_into_view_if_needed()
+            page.wait_for_timeout(200)  # one layout pass
+            report = overflow_report(panel)
+            widths.setdefault(width, []).append((round(report["area"]), round(report["width"])))
+            if report["bad"]:
+                pytest.fail(f"panel {index} overflows at {width} px:\n" + "\n".join(report["bad"]))
+    print(f"\noutput area / panel widths with the file browser open: {widths}")

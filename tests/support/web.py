@@ -97,3 +97,42 @@ def chromium():
 def digits(text: str) -> int:
     """The number written in ``text`` with its thousands separators ("14,781,642")."""
     return int("".join(ch for ch in text if ch.isdigit()))
+
+
+# Every drawn element inside ``root``: its scroll width must not pass its client width, and it
+# must not reach past the right edge of the output area that holds ``root`` (where JupyterLab
+# and Voilà clip). Text inputs and menus scroll their own text; SVG parts have no box of their own; a slider's
+# handles reach past its track by design.
+_OVERFLOW_JS = """root => {
+    const area = root.closest('.jp-OutputArea-output') || root.parentElement;
+    const edge = area.getBoundingClientRect();
+    const bad = [];
+    for (const el of [root, ...root.querySelectorAll('*')]) {
+        const tag = el.tagName.toLowerCase();
+        if (['input', 'textarea', 'select', 'option'].includes(tag)) continue;
+        if (el.closest('svg') && tag !== 'svg') continue;
+        if (el.closest('.noUi-target')) continue;  // a slider's handles reach past its track
+        const box = el.getBoundingClientRect();
+        if (box.width === 0 && box.height === 0) continue;
+        const name = tag + '.' + [...el.classList].join('.');
+        if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1)
+            bad.push(`${name}: scrollWidth ${el.scrollWidth} > clientWidth ${el.clientWidth}`);
+        if (box.right > edge.right + 1)
+            bad.push(`${name}: right edge ${box.right.toFixed(0)} > ${edge.right.toFixed(0)}`);
+    }
+    return {area: edge.width, width: root.getBoundingClientRect().width, bad: bad.slice(0, 12)};
+}"""
+
+
+def overflow_report(locator) -> dict:
+    """What of a widget overflows: ``{"area": px, "width": px, "bad": [descriptions]}``.
+
+    Args:
+        locator: A Playwright locator of the widget's root element (it must be rendered:
+            JupyterLab skips cells out of view, so scroll it into view first).
+
+    Returns:
+        The width of the output area holding it, its own width, and up to 12 elements that
+        overflow (empty when none does).
+    """
+    return locator.evaluate(_OVERFLOW_JS)
