@@ -183,6 +183,10 @@ def test_app_page_fits_reads_and_shares_masks_through_a_login_and_culls_kernels(
             page.wait_for_timeout(300)  # one layout pass after the resize
             layout = _layout(page)
             widths[width] = (round(layout["app"]), round(layout["panel"]))
+            if os.environ.get("FREEZELAB_SCREENSHOTS"):  # for a reviewer: the page as drawn
+                shots = Path(os.environ["FREEZELAB_SCREENSHOTS"])
+                shots.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(shots / f"app_{width}px.png"), full_page=True)
             if layout["bad"] or layout["sideways"] > 0:
                 pytest.fail(f"overflow at {width} px: {layout}\n" + "\n".join(layout["bad"]))
         print(f"\napp / panel width at each viewport width: {widths}")
