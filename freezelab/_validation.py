@@ -373,55 +373,6 @@ def check_indices(values: object, name: str, count: int, owner: str) -> list[int
     return selected
 
 
-def check_sweep_cases(cases: object, case_type: type, purpose: str) -> list | None:
-    """Checks a sweep's cases: None, or a non-empty list of cases or plain masks.
-
-    A plain mask (a dict from layer name to True/False, as ``get_mask``
-    returns) is accepted as a case: it becomes ``case_type(label, "custom",
-    frozen, mask)``, labelled by its text form (``"F:block1-3 T:block4-5,head"``).
-
-    Args:
-        cases: The argument.
-        case_type: The sweep's case class (``FreezeCase``).
-        purpose: The function asking, for the message.
-
-    Returns:
-        None when ``cases`` is None (the standard cases), else a list of
-        ``case_type``.
-
-    Raises:
-        ArgumentTypeError: For something that is not a list of cases or masks.
-        ValueError: For an empty list: a sweep needs at least one case.
-    """
-    if cases is None:
-        return None
-    if isinstance(cases, (str, bytes, dict)) or not isinstance(cases, Iterable):
-        raise ArgumentTypeError(
-            f"{purpose} takes a list of cases (from fl.standard_cases(model)) or of masks "
-            f"(dicts from fl.get_mask). {received('cases', cases)} of type {type(cases).__name__}"
-        )
-    items = list(cases)
-    if not items:
-        raise ValueError(f"{purpose} needs at least one case. Received: cases=[]")
-    result = []
-    for index, item in enumerate(items):
-        if isinstance(item, case_type):
-            result.append(item)
-        elif isinstance(item, dict):
-            from freezelab.core.mask_text import mask_to_text
-
-            label = mask_to_text(item) or f"mask {index}"
-            frozen = tuple(name for name, trains in item.items() if not trains)
-            result.append(case_type(label=label, kind="custom", frozen=frozen, mask=dict(item)))
-        else:
-            raise ArgumentTypeError(
-                f"{purpose} takes cases ({case_type.__name__}, from fl.standard_cases(model)) "
-                f"or masks (dicts). Received: cases[{index}]={describe(item)} of type "
-                f"{type(item).__name__}"
-            )
-    return result
-
-
 def warn_empty(message: str, stacklevel: int = 3) -> None:
     """Warns with an `EmptySelectionWarning` that a selection selected nothing."""
     warnings.warn(EmptySelectionWarning(message), stacklevel=stacklevel)

@@ -60,6 +60,7 @@ from freezelab.finetune.unfreezing import (
     UnfreezeStage,
     fit_in_stages,
 )
+from freezelab.vis.images import to_caffe
 
 if TYPE_CHECKING:
     from freezelab.finetune.data import TargetDataset
@@ -205,7 +206,7 @@ def preprocess_images(images: np.ndarray, preprocessing: str = "caffe") -> np.nd
         )
     if preprocessing == "unit":
         return images / 255.0
-    return np.asarray(keras.applications.vgg16.preprocess_input(images.copy()), np.float32)
+    return to_caffe(images)  # the same numbers as keras.applications.vgg16.preprocess_input
 
 
 def subset_per_class(

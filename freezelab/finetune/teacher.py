@@ -42,6 +42,7 @@ from freezelab.core.models import (
     validate_input_size,
 )
 from freezelab.finetune.source_task import HELD_OUT_SEED, NUM_CLASSES, make_source_images
+from freezelab.vis.images import to_caffe
 
 TEACHER_WIDTHS = (16, 32, 64, 128, 128)
 VGG16_CONVS_PER_BLOCK = (2, 2, 3, 3, 3)
@@ -201,8 +202,6 @@ def source_accuracy(
             f"classifier must output the {NUM_CLASSES} source classes. "
             f"Received: a model with {outputs} outputs"
         )
-    from freezelab.finetune.strategies import preprocess_images  # strategies builds on this module
-
     size = int(classifier.input.shape[1])
     data = make_source_images(
         check_int(num_images, "num_images", minimum=1),
@@ -211,9 +210,7 @@ def source_accuracy(
     )
     # A lesson measures many freshly trained copies, each traced once: not a mistake.
     with expected_retracing():
-        probabilities = classifier.predict(
-            preprocess_images(data.images), batch_size=batch_size, verbose=0
-        )
+        probabilities = classifier.predict(to_caffe(data.images), batch_size=batch_size, verbose=0)
     return float(np.mean(np.argmax(probabilities, axis=-1) == data.labels))
 
 

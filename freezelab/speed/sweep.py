@@ -15,16 +15,17 @@ import os
 import platform
 import statistics
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from freezelab._validation import check_sweep_cases
+from freezelab._validation import ArgumentTypeError, describe, received
 from freezelab.core.freezing import get_mask, weighted_layers
 from freezelab.core.layers import block_names, iter_layers
+from freezelab.core.mask_text import mask_to_text
 from freezelab.core.shapes import model_input_shape
 from freezelab.settings import pick
 from freezelab.speed.cost import step_cost
@@ -665,3 +666,50 @@ def _setup(model, timing: StepTiming, optimizer: str) -> dict:
 
 def _mask(full: dict[str, bool], frozen_names: list[str]) -> dict[str, bool]:
     return {name: name not in frozen_names for name in full}
+
+
+def check_sweep_cases(cases: object, case_type: type, purpose: str) -> list | None:
+    """Checks a sweep's cases: None, or a non-empty list of cases or plain masks.
+
+    A plain mask (a dict from layer name to True/False, as ``get_mask``
+    returns) is accepted as a case: it becomes ``case_type(label, "custom",
+    frozen, mask)``, labelled by its text form (``"F:block1-3 T:block4-5,head"``).
+
+    Args:
+        cases: The argument.
+        case_type: The sweep's case class (``FreezeCase``).
+        purpose: The function asking, for the message.
+
+    Returns:
+        None when ``cases`` is None (the standard cases), else a list of
+        ``case_type``.
+
+    Raises:
+        ArgumentTypeError: For something that is not a list of cases or masks.
+        ValueError: For an empty list: a sweep needs at least one case.
+    """
+    if cases is None:
+        return None
+    if isinstance(cases, (str, bytes, dict)) or not isinstance(cases, Iterable):
+        raise ArgumentTypeError(
+            f"{purpose} takes a list of cases (from fl.standard_cases(model)) or of masks "
+            f"(dicts from fl.get_mask). {received('cases', cases)} of type {type(cases).__name__}"
+        )
+    items = list(cases)
+    if not items:
+        raise ValueError(f"{purpose} needs at least one case. Received: cases=[]")
+    result = []
+    for index, item in enumerate(items):
+        if isinstance(item, case_type):
+            result.append(item)
+        elif isinstance(item, dict):
+            label = mask_to_text(item) or f"mask {index}"
+            frozen = tuple(name for name, trains in item.items() if not trains)
+            result.append(case_type(label=label, kind="custom", frozen=frozen, mask=dict(item)))
+        else:
+            raise ArgumentTypeError(
+                f"{purpose} takes cases ({case_type.__name__}, from fl.standard_cases(model)) "
+                f"or masks (dicts). Received: cases[{index}]={describe(item)} of type "
+                f"{type(item).__name__}"
+            )
+    return result
