@@ -5,7 +5,7 @@ function receives a `freezelab.progress.Progress`; its reports move the bar
 and the label, and Cancel makes its next report raise `Cancelled`. While it
 runs, the kernel keeps handling ticks and other widgets. The result, a
 cancellation or an error (with its message) is handed to callbacks and shown
-in the label. Within one run the bar never moves back and the time-left
+in the label; a finished run's label says "done: ..." (what it did). Within one run the bar never moves back and the time-left
 estimate never grows, even when the work's own plan grows (a tick adds work
 to the live timing): a learner reads a bar that goes back as a fault. Widget updates from the worker thread are plain trait
 assignments, which ipykernel sends from any thread.
@@ -114,6 +114,8 @@ class BackgroundJob:
                 self.cancel_button.disabled = True
                 if on_done is not None:
                     on_done(result)
+                # The label ends with the work: "drawing ..." must not stay up once drawn.
+                self.status.value = _escape(_done_line(progress))
 
         self._thread = threading.Thread(target=run, name="freezelab-job", daemon=True)
         self._thread.start()
@@ -166,6 +168,15 @@ def _status_line(report: ProgressReport, left_s: float | None) -> str:
         return f"{report.what}{count}"
     estimate = "almost done" if left_s < 0.5 else f"about {left_s:.0f} s left"
     return f"{report.what}{count} · {estimate}"
+
+
+def _done_line(progress: Progress) -> str:
+    """``done: <what the last report said> (N s)``, or ``done (N s)`` without reports."""
+    last = progress.last
+    elapsed = f"{last.elapsed_s:.1f} s" if last is not None else ""
+    if last is None or not last.what:
+        return f"done ({elapsed})" if elapsed else "done"
+    return f"done: {last.what} ({elapsed})"
 
 
 def _escape(text: str) -> str:

@@ -22,6 +22,8 @@ def test_result_progress_and_done_callback():
     assert results == [42]
     assert job.bar.value == 1.0 and job.bar.bar_style == "success"
     assert job.cancel_button.disabled
+    # The label ends with the work instead of saying "counting" for ever.
+    assert job.status.value.startswith("done: counting (") and job.status.value.endswith(" s)")
     assert "fl-test-progress" in job.bar._dom_classes
 
 
