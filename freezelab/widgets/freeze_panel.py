@@ -349,7 +349,7 @@ class FreezePanel:
                             layout=widgets.Layout(flex="1 1 360px"),
                         ),
                     ],
-                    layout=_WRAP,
+                    layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"),
                 ),
                 self.backward_map,
                 self.text_box,

@@ -97,7 +97,7 @@ def backward_map_html(readout: Readout) -> str:
         groups[-1][1].append(cell)
     blocks = "".join(
         '<span class="fl-map-block" style="display:inline-flex;flex-direction:column;'
-        'margin-right:4px">'
+        'margin-right:4px;line-height:14px">'
         f'<span style="white-space:nowrap">{"".join(cells)}</span>'
         f'<span class="fl-map-label" style="font-size:10px;color:#555">{html.escape(group)}'
         "</span></span>"
@@ -189,7 +189,7 @@ def measured_vs_predicted_svg(
     """
     if not points:
         return ""
-    top, margin, pad = 1.2, 30, 8
+    top, margin, pad = 1.2, 36, 8
     span = size_px - margin - pad
 
     def x_of(value: float) -> float:
@@ -215,8 +215,8 @@ def measured_vs_predicted_svg(
     parts += [
         f'<text x="{x_of(top / 2):.1f}" y="{size_px - 4}" text-anchor="middle">'
         "predicted, % of fully trainable step</text>",
-        f'<text x="9" y="{y_of(top / 2):.1f}" text-anchor="middle" '
-        f'transform="rotate(-90 9 {y_of(top / 2):.1f})">measured, %</text>',
+        f'<text x="7" y="{y_of(top / 2):.1f}" text-anchor="middle" '
+        f'transform="rotate(-90 7 {y_of(top / 2):.1f})">measured, %</text>',
     ]
     above = 0
     for text, predicted, measured in points:
@@ -250,7 +250,8 @@ def measured_vs_predicted_svg(
     if not above:
         return svg
     note = (
-        f'<div class="fl-above-note" style="font-size:10px;color:#8a5a00;max-width:{size_px}px">'
+        f'<div class="fl-above-note" style="font-size:10px;line-height:1.3;color:#8a5a00;'
+        f'max-width:{size_px}px">'
         "Orange: measured above 100 % of the fully trainable step, which no mask costs in "
         "the cost model: timing noise at this size (few steps, small inputs) or per-step "
         "overhead.</div>"

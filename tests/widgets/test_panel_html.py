@@ -93,12 +93,12 @@ def test_measured_vs_predicted_places_each_mask_by_its_fractions():
     assert measured_vs_predicted_svg([]) == ""
     points = [("T:all", 1.0, 1.0), ("F:block1 T:block2,head", 0.6, 0.3)]
     svg = measured_vs_predicted_svg(points, current="F:block1 T:block2,head", size_px=128)
-    # 128 px, a 30 px margin for the axes' numbers and 8 px above: 90 px for 0..1.2,
-    # so 1.0 sits 75 px from the origin at (30, 98).
+    # 128 px, a 36 px margin for the axes' numbers and 8 px above: 84 px for 0..1.2,
+    # so 1.0 sits 70 px from the origin at (36, 92).
     circles = re.findall(r'<circle cx="([\d.]+)" cy="([\d.]+)"', svg)
     assert [(float(x), float(y)) for x, y in circles] == [
-        pytest.approx((30 + 75, 98 - 75), abs=0.05),
-        pytest.approx((30 + 45, 98 - 22.5), abs=0.05),  # 0.6 and 0.3 of 1.2
+        pytest.approx((36 + 70, 92 - 70), abs=0.05),
+        pytest.approx((36 + 42, 92 - 21), abs=0.05),  # 0.6 and 0.3 of 1.2
     ]
     assert svg.count('stroke="#222"') == 1  # only the current mask is ringed
     ticks = re.findall(r'class="fl-tick"[^>]*>([^<]+)<', svg)
