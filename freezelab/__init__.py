@@ -59,7 +59,12 @@ _LAZY_MODULES = {
     "freezelab.speed.cost": ("block_shares", "layer_costs", "memory_estimate", "step_cost"),
     "freezelab.speed.timing": ("describe_device", "time_train_step"),
     "freezelab.speed.sweep": ("predict_sweep", "run_sweep", "standard_cases"),
-    "freezelab.speed.records": ("record_summary", "timing_records"),
+    "freezelab.speed.records": (
+        "agreement_table",
+        "record_summary",
+        "record_times",
+        "timing_records",
+    ),
     "freezelab.verdicts": ("paired_verdict",),
     "freezelab.vis.images": ("from_caffe", "sample_image", "to_caffe"),
     "freezelab.vis.activations": ("feature_maps", "heatmap", "overlay", "peak_location"),

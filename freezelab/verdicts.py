@@ -68,6 +68,52 @@ class PairedVerdict:
         return sum(math.comb(self.pairs, k) for k in hits) / 2**self.pairs
 
     @property
+    def fewest_to_show(self) -> int:
+        """Fewest favouring pairs with which the rule can show a claim, for this many pairs.
+
+        The inclusive upper (or lower) quartile sits at position ``0.75 (n - 1)``
+        of the sorted numbers, so it is beyond "no difference" only when at
+        least ``floor(0.75 (n - 1)) + 1`` numbers are: 9 of 12, 11 of 15, 4 of 5.
+        """
+        return math.floor(0.75 * (self.pairs - 1)) + 1
+
+    @property
+    def marginal(self) -> bool:
+        """Whether the claim is shown by one or two pairs more than the fewest that can show it.
+
+        Such a verdict (9 or 10 of 12 pairs, 11 or 12 of 15) rests on a few
+        pairs: read it with its `chance`. A claim that every pair favours is
+        never marginal.
+        """
+        return (
+            self.shown and self.favouring <= self.fewest_to_show + 1 and self.favouring < self.pairs
+        )
+
+    @property
+    def reading(self) -> str:
+        """The verdict with its strength, e.g. ``"shown in this run, marginal (10 of 12; chance 1.9%)"``.
+
+        ``chance`` is the one-sided sign test (`chance`): how often at least
+        this many pairs would agree if each pair were a coin flip.
+        """
+        counts = f"{self.favouring} of {self.pairs}; chance {100 * self.chance:.2g}%"
+        if self.marginal:
+            return f"{self.verdict}, marginal ({counts})"
+        return f"{self.verdict} ({counts})"
+
+    @property
+    def numbers(self) -> str:
+        """The figures behind the verdict, as `str()` prints them in parentheses."""
+        name = "ratio" if self.statistic == "ratio" else "difference"
+        text = (
+            f"median {name} {self.median:.3g}, middle half {self.lower_quartile:.3g} to "
+            f"{self.upper_quartile:.3g}, {self.favouring} of {self.pairs} pairs agree"
+        )
+        if self.pairs < MIN_PAIRS:
+            text += f"; fewer than {MIN_PAIRS} pairs"
+        return text
+
+    @property
     def verdict(self) -> str:
         """``"shown in this run"`` or ``"not shown in this run"``."""
         return "shown in this run" if self.shown else "not shown in this run"

@@ -84,3 +84,34 @@ def test_chance_is_the_one_sided_sign_test_worked_by_hand():
     four_of_five = paired_verdict([1, 1, 1, 1, 3], [2] * 5, claim="x", direction="lower")
     assert four_of_five.chance == 6 / 32
     assert paired_verdict([3] * 4, [2] * 4, claim="x", direction="lower").chance == 1.0
+
+
+@pytest.mark.parametrize("pairs", [5, 12, 15])
+def test_fewest_to_show_is_the_smallest_count_the_rule_accepts(pairs):
+    # Independent truth: try every count k of pairs at ratio 0.5, the rest barely
+    # against the claim (ratio 1.0001), the most favourable case for the rule.
+    fewest = min(
+        k
+        for k in range(pairs + 1)
+        if paired_verdict([1] * k + [2.0002] * (pairs - k), [2] * pairs, claim="a").shown
+    )
+    verdict = paired_verdict([1] * pairs, [2] * pairs, claim="a")
+    assert verdict.fewest_to_show == fewest
+    assert {5: 4, 12: 9, 15: 11}[pairs] == fewest
+
+
+def test_marginal_reading_names_the_counts_and_the_sign_test_chance():
+    ten = paired_verdict([1] * 10 + [4] * 2, [2] * 12, claim="a")
+    assert ten.marginal
+    # P(X >= 10) for X ~ Binomial(12, 1/2) = (66 + 12 + 1) / 4096 = 1.93 %.
+    assert ten.reading == "shown in this run, marginal (10 of 12; chance 1.9%)"
+    eleven = paired_verdict([1] * 11 + [4], [2] * 12, claim="a")
+    assert not eleven.marginal and eleven.reading.startswith("shown in this run (11 of 12")
+    assert not paired_verdict([1] * 5, [2] * 5, claim="a").marginal  # all pairs agree
+    coin = paired_verdict([1, 4] * 6, [2] * 12, claim="a")
+    assert not coin.marginal and coin.reading.startswith("not shown in this run (6 of 12")
+
+
+def test_numbers_are_the_parenthesised_part_of_the_line():
+    verdict = paired_verdict([50, 60, 40, 50], [100, 100, 100, 100], claim="a faster")
+    assert str(verdict) == f"a faster: shown in this run ({verdict.numbers})"

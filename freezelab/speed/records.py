@@ -13,7 +13,7 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
-from freezelab.verdicts import paired_verdict
+from freezelab.verdicts import PairedVerdict, paired_verdict
 
 RECORDS = Path(__file__).resolve().parents[2] / "benchmarks" / "records"
 
@@ -98,5 +98,55 @@ def record_summary(record: dict, comparisons: Sequence[tuple[str, str]] = ()) ->
         verdict = paired_verdict(
             times[faster], times[slower], claim=f"{faster} faster than {slower}"
         )
-        lines.append(f"  {verdict}")
+        status = "shown" if verdict.shown else "not shown"
+        lines.append(f"  {verdict.claim}: {status} in the record's run ({verdict.numbers})")
+    return "\n".join(lines)
+
+
+def record_times(record: dict) -> dict[str, list[float]]:
+    """The record's per-round step times of every mask and extra arm, by label.
+
+    Args:
+        record: One record from `timing_records`.
+
+    Returns:
+        Label (``"blocks 1-2"``, ``"floor (everything frozen)"``, ``"eager:
+        nothing frozen"``...) to step times in ms, item ``i`` from round ``i``:
+        the same pairing as `SweepResult.times` on a learner's run.
+    """
+    arms = {mask["label"]: mask.get("times_ms") for mask in record["masks"]}
+    arms.update({label: arm.get("times_ms") for label, arm in record.get("extras", {}).items()})
+    return {label: list(times) for label, times in arms.items() if times}
+
+
+def agreement_table(rows: Sequence[tuple[str, PairedVerdict, PairedVerdict]]) -> str:
+    """One line per claim: this run's verdict, the record's, and whether they agree.
+
+    Args:
+        rows: ``(claim, this run's verdict, the record's verdict)`` per claim,
+            both verdicts from the same rule (`freezelab.verdicts.paired_verdict`).
+
+    Returns:
+        Text: a column per run with the verdict, its agreeing pairs and
+        "marginal" where `PairedVerdict.marginal` says so, an "agree" column,
+        and a last line naming the claims the two runs do not agree on.
+    """
+
+    def cell(verdict: PairedVerdict) -> str:
+        status = "shown" if verdict.shown else "not shown"
+        marginal = ", marginal" if verdict.marginal else ""
+        return f"{status} {verdict.favouring}/{verdict.pairs}{marginal}"
+
+    width = max([len("claim")] + [len(claim) for claim, _, _ in rows]) + 2
+    header = f"{'claim':<{width}}{'this run':<24}{'record':<24}agree"
+    lines = [header, "-" * len(header)]
+    for claim, ours, theirs in rows:
+        agree = "yes" if ours.shown == theirs.shown else "no"
+        lines.append(f"{claim:<{width}}{cell(ours):<24}{cell(theirs):<24}{agree}")
+    differ = [claim for claim, ours, theirs in rows if ours.shown != theirs.shown]
+    lines.append(
+        "not reproduced (one run shows it, the other does not): " + "; ".join(differ)
+        if differ
+        else "every claim reads the same in both runs"
+    )
     return "\n".join(lines)

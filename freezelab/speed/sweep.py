@@ -242,7 +242,7 @@ class SweepResult:
         ]
         return max(errors) if errors else None
 
-    def table(self, predictions: bool = True) -> str:
+    def table(self, predictions: bool = True, times: bool = True) -> str:
         """The table as aligned text.
 
         Measured rows give the step time and, as fractions of the fully
@@ -254,9 +254,14 @@ class SweepResult:
         Args:
             predictions: Include the two predictions' columns (measured
                 tables only; predictions alone always show them).
+            times: Include the step times in ms (``ms/step``, ``IQR``); False
+                keeps the fractions only, to set the predictions beside them.
         """
         if self.measured:
-            header = f"{'frozen':<16}{'ms/step':>9}{'IQR':>7}{'measured':>10}{'middle half':>15}"
+            header = f"{'frozen':<16}"
+            if times:
+                header += f"{'ms/step':>9}{'IQR':>7}"
+            header += f"{'measured':>10}{'middle half':>15}"
             if predictions:
                 header += f"{'FLOPs':>8}{'FLOPs err':>10}{'terms':>8}{'terms err':>10}"
             lines = [header, "-" * len(header)]
@@ -271,7 +276,10 @@ class SweepResult:
                     if r.adjusted_error is not None
                     else ""
                 )
-                line = f"{r.label:<16}{r.median_ms:>9.1f}{r.iqr_ms:>7.1f}{r.measured_fraction:>10.1%} {half}"
+                line = f"{r.label:<16}"
+                if times:
+                    line += f"{r.median_ms:>9.1f}{r.iqr_ms:>7.1f}"
+                line += f"{r.measured_fraction:>10.1%} {half}"
                 if predictions:
                     line += f"{r.predicted_fraction:>8.1%}{r.error:>+10.0%}{terms}"
                 lines.append(line)

@@ -4,7 +4,14 @@ import json
 
 import pytest
 
-from freezelab.speed.records import RECORDS, record_summary, timing_records
+from freezelab.speed.records import (
+    RECORDS,
+    agreement_table,
+    record_summary,
+    record_times,
+    timing_records,
+)
+from freezelab.verdicts import paired_verdict
 
 
 def record(device, date, schema=2):
@@ -70,3 +77,39 @@ def test_bad_device_is_refused():
 
 def test_the_committed_records_folder_is_beside_the_package():
     assert RECORDS.name == "records" and RECORDS.parent.name == "benchmarks"
+
+
+def test_summary_verdicts_say_they_are_the_records_run():
+    data = record("CPU (2 threads)", "2026-12-06T10:00:00")
+    data["masks"][1]["times_ms"] = [150, 150, 160, 150, 170]
+    text = record_summary(data, comparisons=[("blocks 1-5", "nothing frozen")])
+    # Ratios 150/480 ... all below 1: 5 of 5 pairs.
+    assert "blocks 1-5 faster than nothing frozen: shown in the record's run (median ratio" in text
+    assert "5 of 5 pairs agree" in text and "in this run" not in text
+
+
+def test_record_times_hold_masks_and_extras_in_round_order():
+    data = record("CPU (2 threads)", "2026-12-06T10:00:00")
+    data["extras"] = {"floor (everything frozen)": {"times_ms": [140, 141, 142, 143, 144]}}
+    times = record_times(data)
+    assert times == {
+        "nothing frozen": [480, 500, 520, 500, 600],
+        "floor (everything frozen)": [140, 141, 142, 143, 144],
+    }  # "blocks 1-5" has no per-round times in this record: left out
+
+
+def test_agreement_table_marks_claims_the_runs_disagree_on():
+    shown = paired_verdict([1] * 12, [2] * 12, claim="")
+    marginal = paired_verdict([1] * 10 + [4] * 2, [2] * 12, claim="")
+    not_shown = paired_verdict([1] * 10 + [4] * 5, [2] * 15, claim="")  # 10 of 15 < 11
+    text = agreement_table(
+        [("prefix faster", shown, shown), ("block4 faster", marginal, not_shown)]
+    )
+    lines = text.splitlines()
+    assert lines[2].split() == ["prefix", "faster", "shown", "12/12", "shown", "12/12", "yes"]
+    assert "shown 10/12, marginal" in lines[3] and "not shown 10/15" in lines[3]
+    assert lines[3].endswith("no")
+    assert lines[-1] == "not reproduced (one run shows it, the other does not): block4 faster"
+    assert agreement_table([("x", shown, shown)]).endswith(
+        "every claim reads the same in both runs"
+    )

@@ -128,6 +128,10 @@ def test_run_sweep_table_json_and_plot(tmp_path):
     assert len(record["rows"][1]["times_ms"]) == 3
     assert set(record["extras"]) == {FLOOR, OVERHEAD, UPDATE}
     assert "ms/step" in result.table() and "terms" in result.table()
+    fractions_only = result.table(times=False).splitlines()
+    assert "ms/step" not in fractions_only[0] and "terms" in fractions_only[0]
+    assert fractions_only[4].split()[:2] == ["layers", "1-2"]
+    assert fractions_only[4].split()[2] == f"{result.rows[2].measured_fraction:.1%}"
     assert "update" in result.terms_table()
     assert len(result.setup["load_average_before"]) == 3
     ax = plot_measured_vs_predicted(result)
