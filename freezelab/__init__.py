@@ -71,8 +71,10 @@ _LAZY_MODULES = {
     "freezelab.vis.gradcam": ("grad_cam",),
     "freezelab.vis.receptive_field": ("receptive_field",),
     "freezelab.vis.similarity": ("shifted_correlation",),
+    "freezelab.vis.rank_test": ("rank_sum_test",),
     "freezelab.vis.ascent": (
         "colourfulness",
+        "filter_activation",
         "filter_pictures",
         "high_frequency_share",
         "start_pictures",
