@@ -217,7 +217,7 @@ class FreezeLabApp:
             check_model(features, "freeze_lab_app (features)")
         env_query, env_url = page_request()
         self.request_url = env_url if request_url is None else request_url
-        self.panel = FreezePanel(model)
+        self.panel = FreezePanel(model, show_weights=False)  # the page says it once, above
         if not self.panel.checkboxes:
             raise ValueError(
                 "freeze_lab_app needs a model with weights to freeze (e.g. VGG16 from "
@@ -261,7 +261,9 @@ class FreezeLabApp:
             )
         self.link.value = (
             '<div style="display:flex;flex-wrap:wrap;align-items:center;gap:6px;max-width:100%">'
-            "<span>Link to this mask:</span>"
+            "<span>Link to this mask</span>"
+            f'<code class="fl-link-mask">{html.escape(self.panel.mask_text)}</code>'
+            "<span>:</span>"
             f'<a class="fl-share-link" href="{url}" target="_blank" '
             f'style="overflow-wrap:anywhere;min-width:0">{url}</a>'
             f'<button class="fl-copy-link" type="button" data-link="{url}" '

@@ -43,8 +43,10 @@ from freezelab.speed.readouts import PanelLayout, Readout
 from freezelab.widgets.background import BackgroundJob
 from freezelab.widgets.follow import Follower
 from freezelab.widgets.panel_html import (
+    TICK_MEANING,
     backward_map_html,
     block_bars_html,
+    mask_code_html,
     measured_vs_predicted_svg,
     panel_snapshot_html,
 )
@@ -71,6 +73,8 @@ class FreezePanel:
         follow_interval: Seconds between checks for flags changed in code
             (``model.trainable = False`` in another cell): the panel follows
             within about this time while it exists. None turns it off.
+        show_weights: Whether the header says which weights the model holds
+            (False where the page around the panel says it already).
 
     Raises:
         ValueError: For a ``timing_batch_size`` that is not a positive integer.
@@ -90,6 +94,7 @@ class FreezePanel:
         timer: Timer | None = None,
         timing_batch_size: int = 8,
         follow_interval: float | None = 0.25,
+        show_weights: bool = True,
     ):
         if (
             not isinstance(timing_batch_size, int)
@@ -106,6 +111,7 @@ class FreezePanel:
         self.follower: Follower | None = None
         self.layout = PanelLayout(model)
         self.timing_batch_size = timing_batch_size
+        self.show_weights = show_weights
         self.live_timer = _live_timer(model, timing_batch_size) if timer is None else None
         self.timer = timer
         self.job = BackgroundJob("fl-time-job")
@@ -276,7 +282,7 @@ class FreezePanel:
                     value=all(initial[n] for n in names),
                     description=f"{group} (all)",
                     indent=False,
-                    layout=widgets.Layout(width="110px"),
+                    layout=widgets.Layout(width="auto", min_width="110px"),
                 )
                 toggle.add_class(f"fl-group-{group}")
                 toggle.observe(self._on_group_tick(group), names="value")
@@ -289,6 +295,7 @@ class FreezePanel:
         self.optimizer_state = _html("fl-optimizer-state")
         self.block_bars = _html("fl-block-bars")
         self.backward_map = _html("fl-backward-map")
+        self.code = _html("fl-mask-code")
         self.badge = _html("fl-recompile-badge")
         self.message = _html("fl-message")
         self.text_box = widgets.Text(
@@ -328,8 +335,11 @@ class FreezePanel:
                 controls.append(self.live_toggle)
 
         header = widgets.HTML(
-            f"<b>Freeze panel: {self.model.name}</b> · {describe_weights(self.model)}"
+            f"<b>Freeze panel: {_escape(self.model.name)}</b> · "
+            f'<span class="fl-tick-meaning">{TICK_MEANING[0].upper()}{TICK_MEANING[1:]}.</span>'
+            + (f"<br>{_escape(describe_weights(self.model))}" if self.show_weights else "")
         )
+        header.add_class("fl-panel-header")
         self.widget = widgets.VBox(
             [
                 header,
@@ -353,6 +363,7 @@ class FreezePanel:
                 ),
                 self.backward_map,
                 self.text_box,
+                self.code,
                 widgets.HBox(controls, layout=_WRAP),
                 *timing_rows,
                 self.message,
@@ -541,6 +552,7 @@ class FreezePanel:
         )
         self.block_bars.value = block_bars_html(readout)
         self.backward_map.value = backward_map_html(readout)
+        self.code.value = mask_code_html(self.mask)
         status = compile_status(self.model)
         colour = "#b30" if status.needs_recompile else "#2a7"
         label = "recompile needed" if status.needs_recompile else "compiled set in sync"
@@ -552,7 +564,10 @@ class FreezePanel:
         self.recompile_button.disabled = not status.compiled
         with self._batch():
             for group, toggle in self.group_toggles.items():
-                toggle.value = all(self.checkboxes[n].value for n in self.layout.groups[group])
+                names = self.layout.groups[group]
+                training = sum(self.checkboxes[n].value for n in names)
+                toggle.value = training == len(names)
+                toggle.description = group_toggle_label(group, training, len(names))
             self.text_box.value = mask_to_text(self.mask)
             if self.has_block_menu:
                 blocks = self.layout.leading_frozen_blocks(self.mask)
@@ -608,6 +623,28 @@ def freeze_panel(
     return FreezePanel(
         model, timer=timer, timing_batch_size=timing_batch_size, follow_interval=follow_interval
     )
+
+
+def group_toggle_label(group: str, training: int, total: int) -> str:
+    """The label of a block's toggle: "(all)" or "(none)", or how many of its layers train.
+
+    A partly trained block's toggle is unticked (not every layer trains); its
+    label then says so, e.g. ``"block5 (2/3 train)"``, so it does not read as
+    frozen.
+
+    Args:
+        group: The block's name.
+        training: How many of its layers are ticked (train).
+        total: How many layers with weights it has.
+
+    Returns:
+        The label.
+    """
+    if training == total:
+        return f"{group} (all)"
+    if training == 0:
+        return f"{group} (none)"
+    return f"{group} ({training}/{total} train)"
 
 
 def _out_of_date(panel: FreezePanel) -> bool:

@@ -12,6 +12,11 @@ from collections.abc import Sequence
 
 from freezelab.plotting.panel import FLOW_COLOUR, FROZEN_COLOUR, IDLE_COLOUR, TRAINABLE_COLOUR
 from freezelab.speed.readouts import Readout
+from freezelab.widgets.mask_code import mask_code
+
+# How the panel names where its costs come from (a learner reads words, not a module path).
+COST_SOURCE_WORDS = "FLOP count, forward + backward per layer"
+TICK_MEANING = "ticked = trains (<code>layer.trainable = True</code>); untick to freeze"
 
 
 def block_bars_html(readout: Readout, max_width_px: int = 320) -> str:
@@ -110,17 +115,53 @@ def backward_map_html(readout: Readout) -> str:
         f"<span {swatch.format(FLOW_COLOUR)}></span> frozen, gradient flows through · "
         f"<span {swatch.format(IDLE_COLOUR)}></span> no backward pass · "
         f"<span {swatch.format(_weightless(FLOW_COLOUR))}></span> no weights (pooling): "
-        "nothing to freeze, passes the gradient on · input → output</div>"
+        "nothing to freeze, passes the gradient on · "
+        f"<span {swatch.format(_weightless(IDLE_COLOUR))}></span> no weights (pooling): "
+        "no backward work · input → output</div>"
     )
+    source = html.escape(cost_source_words(readout.cost_source))
     headline = (
         f"<div>Training-step compute removed by this mask, predicted by the FLOP model: "
         f"<b>{readout.saved_fraction:.1%}</b> "
-        f'<span style="color:#777;font-size:11px">({html.escape(readout.cost_source)})</span>'
-        "</div>"
+        f'<span style="color:#777;font-size:11px">({source})</span></div>'
     )
     return (
         f'<div style="max-width:100%">{headline}'
         f'<div style="display:flex;flex-wrap:wrap;row-gap:2px">{blocks}</div>{legend}</div>'
+    )
+
+
+def cost_source_words(source: str) -> str:
+    """Where the panel's costs come from, in words: the cost module's path becomes a phrase.
+
+    Args:
+        source: A `Readout`'s ``cost_source`` (``"freezelab.speed.cost"``,
+            possibly followed by a note such as ``"rough estimate for ..."``).
+
+    Returns:
+        The same text with the module path replaced by `COST_SOURCE_WORDS`.
+    """
+    return source.replace("freezelab.speed.cost", COST_SOURCE_WORDS)
+
+
+def mask_code_html(mask: dict[str, bool]) -> str:
+    """The "Code for this mask" box: the plain Keras that sets these flags, then compiles.
+
+    Args:
+        mask: Layer name to True (trains), in model order.
+
+    Returns:
+        An HTML fragment with a heading and a ``<pre class="fl-code">`` of
+        `freezelab.widgets.mask_code.mask_code`.
+    """
+    return (
+        '<div class="fl-mask-code-box" style="max-width:100%">'
+        "<b>Code for this mask</b> "
+        '<span style="color:#555;font-size:12px">(Keras reads the flags when the train step is '
+        "built: change them, compile again)</span>"
+        '<pre class="fl-code" style="margin:2px 0;padding:4px;background:#f6f6f6;font-size:12px;'
+        'white-space:pre-wrap;overflow-wrap:anywhere">'
+        f"{html.escape(mask_code(mask))}</pre></div>"
     )
 
 
@@ -131,7 +172,8 @@ def panel_snapshot_html(
 
     A saved notebook keeps this where a live widget would need a running
     kernel (nbviewer, GitHub, a projector without a kernel): the ticks per
-    block, the counts, Adam's memory, the per-block bars and the backward map.
+    block, the counts, Adam's memory, the per-block bars, the backward map
+    and the Keras code for the mask.
 
     Args:
         readout: The panel's readout for the current mask.
@@ -143,6 +185,7 @@ def panel_snapshot_html(
         An HTML fragment.
     """
     rows = []
+    mask = {name: trains for layers in groups.values() for name, trains in layers}
     for group, layers in groups.items():
         ticks = " ".join(
             f'<span style="white-space:nowrap">{"☑" if trains else "☐"} {html.escape(name)}</span>'
@@ -159,10 +202,12 @@ def panel_snapshot_html(
     )
     return (
         '<div style="border:1px solid #ccc;padding:6px;font-size:12px">'
-        f"<div><b>{html.escape(title)}</b> — static snapshot (☑ trains, ☐ frozen); "
+        f"<div><b>{html.escape(title)}</b> — static snapshot (☑ trains, ☐ frozen: "
+        f"{TICK_MEANING}); "
         f"mask <code>{html.escape(mask_text)}</code>. Tick the live panel with a running kernel.</div>"
         f'<table style="margin:4px 0">{"".join(rows)}</table>'
-        f"{counts}{block_bars_html(readout)}{backward_map_html(readout)}</div>"
+        f"{counts}{block_bars_html(readout)}{backward_map_html(readout)}"
+        f"{mask_code_html(mask)}</div>"
     )
 
 

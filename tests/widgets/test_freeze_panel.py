@@ -380,3 +380,47 @@ def test_head_layers_are_the_layers_after_the_last_block(small_vgg_flat):
     assert panel.head_layers == after_blocks and after_blocks
     panel.set_mask(panel.layout.train_only_head())
     assert {n for n, trains in panel.mask.items() if trains} == set(after_blocks)
+
+
+def test_code_box_follows_the_ticks_and_running_it_gives_the_same_flags(small_vgg_flat):
+    import html
+    import re
+
+    panel = freeze_panel(small_vgg_flat, timer=None, follow_interval=None)
+    panel.set_mask("F:block1-4,block5_conv1 T:block5_conv2,block5_conv3,head")
+    code = html.unescape(
+        re.search(r'<pre class="fl-code"[^>]*>(.*)</pre>', panel.code.value, re.S)[1]
+    )
+    assert "Code for this mask" in panel.code.value
+    # Run the shown code on a fresh copy with every layer trainable: Keras agrees with the ticks.
+    copy = keras.models.clone_model(small_vgg_flat)
+    copy.trainable = True
+    exec(code, {"model": copy})  # the code the learner would write
+    assert trains_in_keras(copy) == {name for name, flag in panel.mask.items() if flag}
+    before = panel.code.value
+    panel.checkboxes["block5_conv2"].value = False
+    assert panel.code.value != before
+    copy = keras.models.clone_model(small_vgg_flat)
+    code = html.unescape(
+        re.search(r'<pre class="fl-code"[^>]*>(.*)</pre>', panel.code.value, re.S)[1]
+    )
+    exec(code, {"model": copy})
+    assert trains_in_keras(copy) == {name for name, flag in panel.mask.items() if flag}
+    assert "Code for this mask" in panel.snapshot_html()
+    assert html.escape(code) in panel.snapshot_html()
+
+
+def test_header_says_ticked_trains_and_a_partial_block_shows_its_count(small_vgg_flat):
+    panel = freeze_panel(small_vgg_flat, timer=None, follow_interval=None)
+    header = panel.widget.children[0].value
+    assert "Ticked = trains (<code>layer.trainable = True</code>); untick to freeze." in header
+    assert "Weights in use" in header
+    panel.checkboxes["block5_conv1"].value = False
+    assert panel.group_toggles["block5"].value is False
+    assert panel.group_toggles["block5"].description == "block5 (2/3 train)"
+    panel.group_toggles["block5"].value = False
+    assert panel.group_toggles["block5"].description == "block5 (none)"
+    panel.group_toggles["block5"].value = True
+    assert panel.group_toggles["block5"].description == "block5 (all)"
+    quiet = FreezePanel(small_vgg_flat, timer=None, follow_interval=None, show_weights=False)
+    assert "Weights in use" not in quiet.widget.children[0].value

@@ -6,7 +6,7 @@ import pytest
 
 from freezelab.plotting.panel import FLOW_COLOUR, FROZEN_COLOUR, IDLE_COLOUR, TRAINABLE_COLOUR
 from freezelab.speed.readouts import BackwardStep, GroupParams, Readout
-from freezelab.widgets.panel_html import backward_map_html, block_bars_html
+from freezelab.widgets.panel_html import backward_map_html, block_bars_html, panel_snapshot_html
 
 
 def readout(groups, backward=(), relative_cost=0.75):
@@ -119,3 +119,30 @@ def test_a_mask_measured_above_the_full_step_is_explained_where_it_is_drawn():
     (note,) = re.findall(r'class="fl-above-note"[^>]*>([^<]+)<', svg)  # under the plot
     assert note.startswith("Orange: measured above 100 %") and "timing noise" in note
     assert svg.count("<circle") == 1  # only T:all is a dot inside the scale
+
+
+def test_map_legend_has_the_grey_striped_pooling_swatch_and_the_cost_source_in_words():
+    steps = [
+        BackwardStep("conv_a", "block1", True, False, False),
+        BackwardStep("pool", "block1", False, False, False),
+        BackwardStep("dense", "head", True, True, True),
+    ]
+    fragment = backward_map_html(
+        Readout(1, 1, (), tuple(steps), 0.5, "freezelab.speed.cost (rough estimate for X)")
+    )
+    grey_stripes = f"repeating-linear-gradient(45deg,{IDLE_COLOUR} 0 2px,#fff 2px 4px)"
+    # The grey-striped fill is used by a cell, and the legend has a swatch for it.
+    legend = fragment[fragment.index("weight-gradient computed ·") :]
+    assert grey_stripes in fragment.split("weight-gradient computed ·")[0]
+    assert f'background:{grey_stripes}"></span> no weights (pooling): no backward work' in legend
+    assert "freezelab.speed.cost" not in fragment
+    assert "(FLOP count, forward + backward per layer (rough estimate for X))" in fragment
+
+
+def test_snapshot_shows_the_tick_meaning_and_the_code_for_the_mask():
+    groups = {"block1": [("block1_conv1", False)], "head": [("dense", True)]}
+    fragment = panel_snapshot_html(readout([]), groups, "F:block1 T:head", "small")
+    assert "ticked = trains (<code>layer.trainable = True</code>); untick to freeze" in fragment
+    assert "Code for this mask" in fragment
+    code = fragment[fragment.index('<pre class="fl-code"') :]
+    assert "trains = {&quot;dense&quot;}" in code and "model.compile(" in code

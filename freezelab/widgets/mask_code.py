@@ -1,0 +1,85 @@
+"""The plain Keras a learner writes for a freeze mask, as text the panel shows.
+
+`mask_code` turns a mask (layer name to True = trains) into the lines that
+set those flags on ``model`` and compile it again, so the panel always shows
+the code behind its ticks::
+
+    print(mask_code({"block1_conv1": False, "dense": True}))
+    # model.trainable = True  # the model's own flag: False would freeze every layer
+    # trains = {"dense"}
+    # for layer in model.layers:
+    #     layer.trainable = layer.name in trains
+    # model.compile(...)  # compile again after every change to trainable
+"""
+
+from __future__ import annotations
+
+COMPILE_LINE = (
+    'model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")'
+    "  # after every change to trainable"
+)
+_WIDTH = 88
+_OWN_FLAG = "model.trainable = True  # the model's own flag: False would freeze every layer"
+
+
+def mask_code(mask: dict[str, bool], compile_line: str = COMPILE_LINE) -> str:
+    """The Keras code that gives ``model`` exactly this mask, then recompiles.
+
+    Whatever the flags were before, running the code leaves every layer of
+    the mask trainable or frozen as the mask says. It names the smaller of
+    the two sets (the layers that train, or the frozen ones) in one loop
+    over ``model.layers``, after switching the model's own flag on (Keras
+    does not pass ``model.trainable = True`` on to the layers when the
+    model's flag is already on, so the loop sets each layer). A mask where
+    every layer is frozen is one line, ``model.trainable = False``.
+
+    Args:
+        mask: Layer name to True (trains) or False (frozen), in model order,
+            as `freezelab.get_mask` or ``panel.mask`` give it.
+        compile_line: The last line (the compile call, with its comment).
+
+    Returns:
+        Python source, lines separated by newlines.
+
+    Raises:
+        ValueError: If ``mask`` is not a non-empty dict from str to bool.
+    """
+    if not isinstance(mask, dict) or not mask:
+        raise ValueError(
+            "mask_code takes a non-empty dict from layer name to True/False. "
+            f"Received: mask={mask!r}"
+        )
+    bad = {k: v for k, v in mask.items() if not isinstance(k, str) or not isinstance(v, bool)}
+    if bad:
+        raise ValueError(
+            f"mask_code needs str layer names and True/False values. Received: {bad!r}"
+        )
+    trains = [name for name, flag in mask.items() if flag]
+    frozen = [name for name, flag in mask.items() if not flag]
+    if not trains:
+        return "\n".join(["model.trainable = False  # every layer is frozen", compile_line])
+    lines = [_OWN_FLAG]
+    if not frozen:
+        lines += ["for layer in model.layers:", "    layer.trainable = True  # every layer trains"]
+    elif len(trains) <= len(frozen):
+        lines += [
+            *_name_set("trains", trains),
+            "for layer in model.layers:",
+            "    layer.trainable = layer.name in trains",
+        ]
+    else:
+        lines += [
+            *_name_set("frozen", frozen),
+            "for layer in model.layers:",
+            "    layer.trainable = layer.name not in frozen",
+        ]
+    return "\n".join([*lines, compile_line])
+
+
+def _name_set(variable: str, names: list[str]) -> list[str]:
+    """``variable = {"a", "b"}`` on one line, or one name a line when it is too long."""
+    quoted = [f'"{name}"' for name in names]
+    one_line = f"{variable} = {{{', '.join(quoted)}}}"
+    if len(one_line) <= _WIDTH:
+        return [one_line]
+    return [f"{variable} = {{", *(f"    {name}," for name in quoted), "}"]
