@@ -242,3 +242,12 @@ def test_app_rejects_what_is_not_a_model_or_has_nothing_to_freeze():
     pooled = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs), name="pool")
     with pytest.raises(ValueError, match=r"model with weights.*Received: model 'pool'"):
         fl.freeze_lab_app(pooled)
+
+
+def test_app_says_the_weights_once_and_shows_the_decoded_mask_by_the_link(small_vgg_flat):
+    app = fl.freeze_lab_app(small_vgg_flat, query="mask=F:block1-3%20T:block4-5,head")
+    page = app.weights.value + app.panel.widget.children[0].value
+    assert page.count("Weights in use") == 1
+    assert '<code class="fl-link-mask">F:block1-3 T:block4-5,head</code>' in app.link.value
+    app.panel.checkboxes["block4_conv1"].value = False
+    assert '<code class="fl-link-mask">F:block1-3,block4_conv1 T:' in app.link.value

@@ -418,9 +418,9 @@ def test_header_says_ticked_trains_and_a_partial_block_shows_its_count(small_vgg
     panel.checkboxes["block5_conv1"].value = False
     assert panel.group_toggles["block5"].value is False
     assert panel.group_toggles["block5"].description == "block5 (2/3 train)"
+    panel.group_toggles["block5"].value = True  # ticking a partial block trains all of it
+    assert panel.group_toggles["block5"].description == "block5 (all)"
     panel.group_toggles["block5"].value = False
     assert panel.group_toggles["block5"].description == "block5 (none)"
-    panel.group_toggles["block5"].value = True
-    assert panel.group_toggles["block5"].description == "block5 (all)"
     quiet = FreezePanel(small_vgg_flat, timer=None, follow_interval=None, show_weights=False)
     assert "Weights in use" not in quiet.widget.children[0].value
