@@ -319,7 +319,10 @@ def describe_weights(model: keras.Model) -> str:
             "weights); pictures of what layers learned are not meaningful."
         )
     if source == "teacher":
-        return f"Weights in use for {model.name!r}: freezelab's offline teacher (pretrained here)."
+        return (
+            f"Weights in use for {model.name!r}: freezelab's offline teacher, pretrained by "
+            "tools/train_teacher.py on its 20-class source task (not ImageNet)."
+        )
     return f"Weights in use for {model.name!r}: {source}."
 
 

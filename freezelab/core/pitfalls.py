@@ -274,12 +274,15 @@ def _unfrozen_base_untrained_head(model: keras.Model) -> Pitfall | None:
         effect = (
             "This base holds untrained (random) weights, so there are no learned features "
             "to damage yet; a pretrained base (ImageNet, or fl.pretrained_base()) trained "
-            "this way can lose what it learned, the more the higher the learning rate."
+            "this way from the first step can lose what it learned, above all at a high "
+            "learning rate; whether the untrained head makes it worse depends on the "
+            "optimizer (lesson 05)."
         )
     else:
         effect = (
-            "Training it from the first step, beside a random head, can damage its "
-            "pretrained features; how much depends above all on the learning rate."
+            "Training it from the first step can damage its pretrained features, above all "
+            "at a high learning rate; whether the untrained head makes it worse depends on "
+            "the optimizer (lesson 05)."
         )
     layers_text = (
         "1 base layer is" if len(trainable_base) == 1 else f"{len(trainable_base)} base layers are"

@@ -220,3 +220,12 @@ def test_untrained_notice_claims_exact_counts_but_not_exact_timings():
     assert "Parameter counts and step timings do not depend on the weights' values" in line
     assert "lesson 03" in line  # where the timing half is measured
     assert "timings are exact" not in line
+
+
+def test_teacher_notice_says_who_pretrained_it_and_on_what():
+    from freezelab.finetune.teacher import load_teacher
+
+    line = describe_weights(load_teacher(input_size=32, verbose=False))
+    assert "pretrained by tools/train_teacher.py on its 20-class source task" in line
+    assert "(not ImageNet)" in line
+    assert "pretrained here" not in line  # "here" read as "in this notebook"

@@ -198,3 +198,16 @@ def test_slice_over_a_nested_base_offers_get_layer_first():
     model.get_layer("vgg16").trainable = False
     trainable = {id(w) for w in model.trainable_weights}
     assert not any(id(w) in trainable for w in base.weights)
+
+
+def test_untrained_head_message_leaves_the_mechanism_to_lesson_05():
+    # Lesson 05 measured that whether the untrained head moves the base further depends on the
+    # optimizer, so neither message (untrained or pretrained base) blames the head outright.
+    from freezelab.finetune.teacher import load_teacher
+
+    pretrained = with_head(load_teacher(input_size=32, verbose=False), (4,), pooling="avg")
+    for model in (nested_head_model(), pretrained):
+        report = check_pitfalls(model)
+        pitfall = next(p for p in report if p.code == "unfrozen_base_untrained_head")
+        assert "above all at a high learning rate" in pitfall.message
+        assert "depends on the optimizer (lesson 05)" in pitfall.message
