@@ -119,14 +119,7 @@ class PairedVerdict:
         return "shown in this run" if self.shown else "not shown in this run"
 
     def __str__(self) -> str:
-        name = "ratio" if self.statistic == "ratio" else "difference"
-        numbers = (
-            f"median {name} {self.median:.3g}, middle half {self.lower_quartile:.3g} to "
-            f"{self.upper_quartile:.3g}, {self.favouring} of {self.pairs} pairs agree"
-        )
-        if self.pairs < MIN_PAIRS:
-            numbers += f"; fewer than {MIN_PAIRS} pairs"
-        return f"{self.claim}: {self.verdict} ({numbers})"
+        return f"{self.claim}: {self.verdict} ({self.numbers})"
 
 
 def paired_numbers(a: Sequence[float], b: Sequence[float], statistic: str) -> list[float]:
