@@ -22,7 +22,8 @@ FLOW_COLOUR = "#e0a030"
 #: Frozen parameters in the block bars: the grey of the backward map's frozen cells,
 #: so green means "trains" and grey "frozen" in every picture of the panel.
 FROZEN_COLOUR = IDLE_COLOUR
-_FROZEN_EDGE = "#a0a0a0"
+#: Border of grey (frozen, idle) parts, so they show on a white page.
+FROZEN_EDGE = "#a0a0a0"
 
 
 def plot_block_params(readout: Readout, ax: Axes | None = None) -> Axes:
@@ -48,7 +49,7 @@ def plot_block_params(readout: Readout, ax: Axes | None = None) -> Axes:
         frozen,
         left=trained,
         color=FROZEN_COLOUR,
-        edgecolor=_FROZEN_EDGE,
+        edgecolor=FROZEN_EDGE,
         linewidth=0.5,
         label="frozen",
     )
@@ -101,7 +102,7 @@ _CELL_STYLE = {
     MAP_LEGEND[1]: {"facecolor": FLOW_COLOUR, "edgecolor": FLOW_COLOUR, "hatch": None},
     MAP_LEGEND[2]: {"facecolor": IDLE_COLOUR, "edgecolor": IDLE_COLOUR, "hatch": None},
     MAP_LEGEND[3]: {"facecolor": "white", "edgecolor": FLOW_COLOUR, "hatch": WEIGHTLESS_HATCH},
-    MAP_LEGEND[4]: {"facecolor": "white", "edgecolor": "#a0a0a0", "hatch": WEIGHTLESS_HATCH},
+    MAP_LEGEND[4]: {"facecolor": "white", "edgecolor": FROZEN_EDGE, "hatch": WEIGHTLESS_HATCH},
 }
 
 

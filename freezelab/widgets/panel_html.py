@@ -10,7 +10,15 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from freezelab.plotting.panel import FLOW_COLOUR, FROZEN_COLOUR, IDLE_COLOUR, TRAINABLE_COLOUR
+from freezelab.plotting.panel import (
+    FLOW_COLOUR,
+    FROZEN_COLOUR,
+    FROZEN_EDGE,
+    IDLE_COLOUR,
+    MAP_LEGEND,
+    TRAINABLE_COLOUR,
+    backward_cell_kind,
+)
 from freezelab.speed.readouts import Readout
 from freezelab.widgets.mask_code import mask_code
 
@@ -22,8 +30,10 @@ TICK_MEANING = "ticked = trains (<code>layer.trainable = True</code>); untick to
 def block_bars_html(readout: Readout, max_width_px: int = 320) -> str:
     """One horizontal bar per block: trainable (green) and frozen (grey) parameters.
 
-    Bars share one scale (the largest block fills the bar's width), so
-    block5's weight in the count is visible at a glance. The bar's width is
+    Bars share one scale (the largest block fills the bar's width, and the
+    legend names that block), so block5's weight in the count is visible at
+    a glance. Each drawn part has a 1 px border, so the light grey of the
+    frozen part shows on a white page. The bar's width is
     relative: up to ``max_width_px``, narrower when the panel is, so the
     numbers beside it are never cut off (a row wraps rather than overflows).
 
@@ -35,6 +45,7 @@ def block_bars_html(readout: Readout, max_width_px: int = 320) -> str:
         An HTML fragment.
     """
     largest = max((g.total_params for g in readout.groups), default=0) or 1
+    largest_name = next((g.group for g in readout.groups if g.total_params == largest), "")
     lines = []
     for group in readout.groups:
         trained = 100 * group.trainable_params / largest
@@ -45,34 +56,72 @@ def block_bars_html(readout: Readout, max_width_px: int = 320) -> str:
             f'<span style="flex:0 0 52px;overflow-wrap:anywhere">{html.escape(group.group)}</span>'
             f'<span class="fl-bar" style="display:flex;flex:1 1 80px;min-width:60px;'
             f'max-width:{max_width_px}px">'
-            f'<span style="height:12px;width:{trained:.2f}%;background:{TRAINABLE_COLOUR}"></span>'
-            f'<span style="height:12px;width:{frozen:.2f}%;background:{FROZEN_COLOUR}"></span>'
+            f"{_bar_part(trained, TRAINABLE_COLOUR, TRAINABLE_COLOUR)}"
+            f"{_bar_part(frozen, FROZEN_COLOUR, FROZEN_EDGE)}"
             "</span>"
             f'<span style="white-space:nowrap">{group.trainable_params:,} / {group.total_params:,}'
             "</span></div>"
         )
+    scale = f", relative to {html.escape(largest_name)}" if largest_name else ""
     legend = (
-        f'<div style="font-size:11px;color:#555"><span style="color:{TRAINABLE_COLOUR}">■</span> '
-        f'trainable <span style="color:{FROZEN_COLOUR}">■</span> frozen (parameters per block)</div>'
+        f'<div style="font-size:11px;color:#555">'
+        f"<span {_swatch(_solid(TRAINABLE_COLOUR, TRAINABLE_COLOUR))}></span> trainable "
+        f"<span {_swatch(_solid(FROZEN_COLOUR, FROZEN_EDGE))}></span> frozen "
+        f"(bar length: parameters per block{scale})</div>"
     )
     return '<div style="max-width:100%">' + "".join(lines) + legend + "</div>"
 
 
+def _bar_part(percent: float, fill: str, edge: str) -> str:
+    """One part of a block's bar; an empty part is not drawn (its border would show)."""
+    if percent <= 0:
+        return ""
+    return (
+        f'<span style="box-sizing:border-box;height:12px;width:{percent:.2f}%;'
+        f'{_solid(fill, edge)}"></span>'
+    )
+
+
+def _solid(fill: str, edge: str) -> str:
+    """A filled cell with a 1 px border, as CSS declarations."""
+    return f"border:1px solid {edge};background:{fill}"
+
+
 def _weightless(colour: str) -> str:
-    """The fill of a layer without weights: stripes, so it never reads as a frozen layer."""
-    return f"repeating-linear-gradient(45deg,{colour} 0 2px,#fff 2px 4px)"
+    """A layer without weights: white with a dashed border, so it never reads as frozen.
+
+    Plain colours and a dashed border only: JupyterLab's sanitizer strips
+    ``repeating-linear-gradient`` stripes from an untrusted notebook's HTML.
+    """
+    return f"border:1px dashed {colour};background:#fff"
+
+
+def _swatch(style: str) -> str:
+    """The ``style`` attribute of a 10 px legend swatch drawn with ``style``."""
+    return f'style="display:inline-block;box-sizing:border-box;width:10px;height:10px;{style}"'
+
+
+#: CSS of each kind of backward-map cell (`MAP_LEGEND`'s wording), the same in the legend.
+_MAP_CELL_STYLE = {
+    MAP_LEGEND[0]: _solid(TRAINABLE_COLOUR, TRAINABLE_COLOUR),
+    MAP_LEGEND[1]: _solid(FLOW_COLOUR, FLOW_COLOUR),
+    MAP_LEGEND[2]: _solid(IDLE_COLOUR, FROZEN_EDGE),
+    MAP_LEGEND[3]: _weightless(FLOW_COLOUR),
+    MAP_LEGEND[4]: _weightless(FROZEN_EDGE),
+}
 
 
 def backward_map_html(readout: Readout) -> str:
     """A strip with one cell per computing layer showing what backprop still does.
 
     Green: the weight-gradient is computed (and the gradient flows through).
-    Orange: the layer is frozen but the gradient must still flow through it.
+    Orange: the layer is frozen but the gradient must still pass through it.
     Grey: nothing is backpropagated here (a frozen prefix). Layers without
-    weights (pooling) are narrow striped cells, orange stripes where the
-    gradient passes through them and grey where it does not: there is
-    nothing in them to freeze. Each block's cells carry the block's name
-    underneath, input on the left.
+    weights (pooling) are narrow white cells with a dashed border, orange
+    where the gradient passes through them and grey where it does not:
+    there is nothing in them to freeze. Tooltips and legend use the words of
+    `freezelab.plotting.panel.MAP_LEGEND`, as the matplotlib map does. Each
+    block's cells carry the block's name underneath, input on the left.
 
     Args:
         readout: The panel's readout.
@@ -82,20 +131,12 @@ def backward_map_html(readout: Readout) -> str:
     """
     groups: list[tuple[str, list[str]]] = []
     for step in readout.backward:
-        if step.computes_weight_grad:
-            fill, what = TRAINABLE_COLOUR, "weight-gradient computed"
-        elif step.gradient_flows and not step.has_weights:
-            fill, what = _weightless(FLOW_COLOUR), "no weights (pooling): gradient passes through"
-        elif not step.has_weights:
-            fill, what = _weightless(IDLE_COLOUR), "no weights (pooling): no backward pass"
-        elif step.gradient_flows:
-            fill, what = FLOW_COLOUR, "frozen, gradient flows through"
-        else:
-            fill, what = IDLE_COLOUR, "no backward pass"
+        what = backward_cell_kind(step)
         width = 14 if step.has_weights else 5
         cell = (
             f'<span title="{html.escape(step.name)}: {what}" style="display:inline-block;'
-            f'width:{width}px;height:18px;margin-right:1px;background:{fill}"></span>'
+            f"box-sizing:border-box;width:{width}px;height:18px;margin-right:1px;"
+            f'{_MAP_CELL_STYLE[what]}"></span>'
         )
         if not groups or groups[-1][0] != step.group:
             groups.append((step.group, []))
@@ -108,16 +149,12 @@ def backward_map_html(readout: Readout) -> str:
         "</span></span>"
         for group, cells in groups
     )
-    swatch = 'style="display:inline-block;width:10px;height:10px;background:{}"'
     legend = (
         '<div style="font-size:11px;color:#555">'
-        f"<span {swatch.format(TRAINABLE_COLOUR)}></span> weight-gradient computed · "
-        f"<span {swatch.format(FLOW_COLOUR)}></span> frozen, gradient flows through · "
-        f"<span {swatch.format(IDLE_COLOUR)}></span> no backward pass · "
-        f"<span {swatch.format(_weightless(FLOW_COLOUR))}></span> no weights (pooling): "
-        "nothing to freeze, passes the gradient on · "
-        f"<span {swatch.format(_weightless(IDLE_COLOUR))}></span> no weights (pooling): "
-        "no backward work · input → output</div>"
+        + " · ".join(
+            f"<span {_swatch(_MAP_CELL_STYLE[kind])}></span> {kind}" for kind in MAP_LEGEND
+        )
+        + " · input → output</div>"
     )
     source = html.escape(cost_source_words(readout.cost_source))
     headline = (

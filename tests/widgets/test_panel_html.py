@@ -4,7 +4,14 @@ import re
 
 import pytest
 
-from freezelab.plotting.panel import FLOW_COLOUR, FROZEN_COLOUR, IDLE_COLOUR, TRAINABLE_COLOUR
+from freezelab.plotting.panel import (
+    FLOW_COLOUR,
+    FROZEN_COLOUR,
+    FROZEN_EDGE,
+    IDLE_COLOUR,
+    MAP_LEGEND,
+    TRAINABLE_COLOUR,
+)
 from freezelab.speed.readouts import BackwardStep, GroupParams, Readout
 from freezelab.widgets.panel_html import backward_map_html, block_bars_html, panel_snapshot_html
 
@@ -17,25 +24,31 @@ def readout(groups, backward=(), relative_cost=0.75):
 
 def bar_widths(fragment: str, colour: str) -> list[float]:
     """Each bar segment's width in percent of the bar (the largest block fills 100 %)."""
-    return [float(w) for w in re.findall(rf"width:([\d.]+)%;background:{colour}", fragment)]
+    return [
+        float(w)
+        for w in re.findall(
+            rf'width:([\d.]+)%;border:1px solid [^;]+;background:{colour}"', fragment
+        )
+    ]
 
 
 def test_bars_share_one_scale_set_by_the_largest_block():
     groups = [GroupParams("block1", 100, 300), GroupParams("block5", 0, 800)]
     fragment = block_bars_html(readout(groups), max_width_px=400)
     # block5 (800 parameters) fills the bar; block1's 100 trainable are an eighth of it.
-    assert bar_widths(fragment, TRAINABLE_COLOUR) == [12.5, 0]
+    assert bar_widths(fragment, TRAINABLE_COLOUR) == [12.5]  # block5's empty part is not drawn
     assert bar_widths(fragment, FROZEN_COLOUR) == [37.5, 100]
+    # The light grey frozen parts carry a darker border, and the legend names the scale.
+    assert fragment.count(f"border:1px solid {FROZEN_EDGE};background:{FROZEN_COLOUR}") == 3
+    assert "(bar length: parameters per block, relative to block5)" in fragment
     assert "100 / 400" in fragment and "0 / 800" in fragment
     # No fixed pixel width that could push the numbers out of a narrow panel.
-    assert re.findall(r"[^-]width:(\d+)px", fragment) == []
+    assert re.findall(r"[^-]width:(\d+)px", fragment) == ["10", "10"]  # the legend's swatches
     assert fragment.count("max-width:400px") == 2
 
 
 def cells(fragment: str) -> list[tuple[str, str, str]]:
-    return re.findall(
-        r'title="([^"]+)" style="[^"]*width:(\d+)px[^"]*background:([^"]+)"', fragment
-    )
+    return re.findall(r'title="([^"]+)" style="[^"]*width:(\d+)px;[^"]*?(border:[^"]+)"', fragment)
 
 
 def test_backward_map_colours_each_layer_by_what_backprop_does():
@@ -47,14 +60,26 @@ def test_backward_map_colours_each_layer_by_what_backprop_does():
     ]
     fragment = backward_map_html(readout([], steps, relative_cost=0.25))
     assert cells(fragment) == [
-        ("conv_a: no backward pass", "14", IDLE_COLOUR),
-        ("conv_b: weight-gradient computed", "14", TRAINABLE_COLOUR),
+        (
+            "conv_a: frozen: no backward work",
+            "14",
+            f"border:1px solid {FROZEN_EDGE};background:{IDLE_COLOUR}",
+        ),
+        (
+            "conv_b: trains: weight-gradient computed",
+            "14",
+            f"border:1px solid {TRAINABLE_COLOUR};background:{TRAINABLE_COLOUR}",
+        ),
         (
             "pool: no weights (pooling): gradient passes through",
             "5",
-            f"repeating-linear-gradient(45deg,{FLOW_COLOUR} 0 2px,#fff 2px 4px)",
+            f"border:1px dashed {FLOW_COLOUR};background:#fff",
         ),
-        ("dense: weight-gradient computed", "14", TRAINABLE_COLOUR),
+        (
+            "dense: trains: weight-gradient computed",
+            "14",
+            f"border:1px solid {TRAINABLE_COLOUR};background:{TRAINABLE_COLOUR}",
+        ),
     ]
     assert "<b>75.0%</b>" in fragment and "(hand-made)" in fragment
     assert "removed by this mask, predicted by the FLOP model:" in fragment
@@ -74,10 +99,10 @@ def test_backward_map_names_its_blocks_and_keeps_pooling_apart_from_frozen_layer
     # Everything below block2_conv1 trains, so the pools pass the gradient on; the pools are
     # drawn apart from block2_conv1 (frozen, gradient flowing), in the map and in the legend.
     drawn = {title.split(":")[0]: background for title, _, background in cells(fragment)}
-    assert drawn["block2_conv1"] == FLOW_COLOUR
+    assert drawn["block2_conv1"] == f"border:1px solid {FLOW_COLOUR};background:{FLOW_COLOUR}"
     assert drawn["block1_pool"] == drawn["block2_pool"] != drawn["block2_conv1"]
     legend = fragment[fragment.index("weight-gradient computed ·") :]
-    assert "frozen, gradient flows through" in legend
+    assert "frozen: gradient passes through" in legend
     assert "no weights (pooling)" in legend
     assert drawn["block1_pool"] in legend  # the legend's swatch is the pools' own fill
 
@@ -121,7 +146,7 @@ def test_a_mask_measured_above_the_full_step_is_explained_where_it_is_drawn():
     assert svg.count("<circle") == 1  # only T:all is a dot inside the scale
 
 
-def test_map_legend_has_the_grey_striped_pooling_swatch_and_the_cost_source_in_words():
+def test_map_legend_has_the_grey_dashed_pooling_swatch_and_the_cost_source_in_words():
     steps = [
         BackwardStep("conv_a", "block1", True, False, False),
         BackwardStep("pool", "block1", False, False, False),
@@ -130,11 +155,17 @@ def test_map_legend_has_the_grey_striped_pooling_swatch_and_the_cost_source_in_w
     fragment = backward_map_html(
         Readout(1, 1, (), tuple(steps), 0.5, "freezelab.speed.cost (rough estimate for X)")
     )
-    grey_stripes = f"repeating-linear-gradient(45deg,{IDLE_COLOUR} 0 2px,#fff 2px 4px)"
-    # The grey-striped fill is used by a cell, and the legend has a swatch for it.
+    grey_dashed = f"border:1px dashed {FROZEN_EDGE};background:#fff"
+    # The grey dashed cell is used by a cell, and the legend has a swatch for it.
     legend = fragment[fragment.index("weight-gradient computed ·") :]
-    assert grey_stripes in fragment.split("weight-gradient computed ·")[0]
-    assert f'background:{grey_stripes}"></span> no weights (pooling): no backward work' in legend
+    assert grey_dashed in fragment.split("weight-gradient computed ·")[0]
+    assert f'{grey_dashed}"></span> no weights (pooling): no backward work' in legend
+    # The legend uses the matplotlib map's words, in its order; no stripes that
+    # JupyterLab's sanitizer would strip.
+    whole_legend = fragment[fragment.rindex('color:#555">') :]
+    words = re.findall(r"</span> ([^·<]+?) ·", whole_legend)
+    assert tuple(words) == MAP_LEGEND
+    assert "repeating-linear-gradient" not in fragment
     assert "freezelab.speed.cost" not in fragment
     assert "(FLOP count, forward + backward per layer (rough estimate for X))" in fragment
 
