@@ -139,8 +139,8 @@ class CompileStatus:
             return "fit() has already built its train function for the old set."
         if backend == "jax":
             return (
-                "On JAX, fit() has already built its train state for the old set, so "
-                "the next fit() raises a ValueError."
+                "On JAX, the optimizer was built for the old set, so the next fit() raises "
+                "a ValueError, even after compile() unless the optimizer is new."
             )
         if backend == "torch":
             effects = []

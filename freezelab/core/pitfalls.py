@@ -198,11 +198,20 @@ def _nested_layers_slice(model: keras.Model) -> Pitfall | None:
         )
         helper.append(f"fl.freeze(model, {entries[nested[0]].name!r})")
     if len(refs) > tail:
+        up_to = refs[-tail - 1].name
+        later = [ref for ref in refs[len(refs) - tail :] if ref.layer.weights]
+        same = nested_head and later and all(ref.top_index == last for ref in later)
         plain.append(
             f"to keep the last {tail} computing layers trainable, set trainable = False by "
-            f"name on every layer up to {refs[-tail - 1].name!r}"
+            f"name on every layer up to and including {up_to!r}"
+            + (
+                " (here the same as base.trainable = False: after it, only the head's layers "
+                "hold weights)"
+                if same
+                else ""
+            )
         )
-        helper.append(f"fl.freeze(model, up_to={refs[-tail - 1].name!r})")
+        helper.append(f"fl.freeze(model, up_to={up_to!r})")
     froze_text = (
         f"{len(frozen)} layers with weights ({name_list(frozen, with_count=False)})"
         if frozen
@@ -285,11 +294,14 @@ def _unfrozen_base_untrained_head(model: keras.Model) -> Pitfall | None:
             "the optimizer (lesson 05)."
         )
     layers_text = (
-        "1 base layer is" if len(trainable_base) == 1 else f"{len(trainable_base)} base layers are"
+        f"1 base layer with weights ({trainable_base[0]}) trains"
+        if len(trainable_base) == 1
+        else f"{len(trainable_base)} base layers with weights "
+        f"({name_list(trainable_base, with_count=False)}) train"
     )
     return Pitfall(
         "unfrozen_base_untrained_head",
-        f"{layers_text} trainable under {head_text} that has not been trained yet. {effect} {fix}",
+        f"{layers_text} under {head_text}, which has not been trained yet. {effect} {fix}",
         trainable_base,
     )
 

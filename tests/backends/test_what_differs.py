@@ -90,6 +90,20 @@ def test_without_a_recompile_the_next_fit_is_not_silently_wrong():
         assert not np.allclose(kernel(model, "second"), before_second)
 
 
+@pytest.mark.skipif(BACKEND != "jax", reason="JAX's train step holds the optimizer's variable list")
+def test_on_jax_compile_with_the_same_optimizer_does_not_help():
+    """Lesson 01 and fl.compile_status say so: the optimizer, not fit(), holds the old set."""
+    model = small_model()
+    optimizer = keras.optimizers.SGD(0.1)
+    model.compile(optimizer=optimizer, loss="mse")
+    x, y = data()
+    model.fit(x, y, epochs=1, verbose=0)
+    freeze(model, "first")
+    model.compile(optimizer=optimizer, loss="mse")  # freezing only, the built optimizer kept
+    with pytest.raises(ValueError, match=re.escape(JAX_REFITS_CHANGED_SET)):
+        model.fit(x, y, epochs=1, verbose=0)
+
+
 def test_gradual_unfreezing_inside_one_fit_refuses_with_a_clear_error():
     inputs = keras.Input((8, 8, 3))
     x = keras.layers.Conv2D(2, 3, name="block1_conv1")(inputs)

@@ -86,6 +86,11 @@ def test_slice_over_a_nested_head_says_where_it_stopped_and_what_still_trains(
         f"Still trainable: {', '.join(still_base)} and the 2 with weights inside 'head'" in message
     )
     assert instead in message and "model.layers[:-1]" in message
+    up_to = instead.split("=")[1]
+    assert f"every layer up to and including {up_to}" in message
+    # Only when nothing after that layer but the head holds weights is it the whole base.
+    same_as_base = "here the same as base.trainable = False" in message
+    assert same_as_base == (n == 3)
     assert pitfall.layers[: len(still_base)] == still_base
 
 
@@ -109,6 +114,11 @@ def test_untrained_nested_head_is_detected():
     pitfall = next(p for p in report if p.code == "unfrozen_base_untrained_head")
     assert "the nested head 'head' (2 layers with weights)" in pitfall.message
     assert len(pitfall.layers) == 13
+    assert pitfall.message.startswith(
+        "13 base layers with weights (block1_conv1, block1_conv2, block2_conv1, block2_conv2, "
+        "block3_conv1, …, block5_conv3) train under the nested head 'head' (2 layers with "
+        "weights), which has not been trained yet."
+    )
     # The base was built untrained: the message does not speak of pretrained features.
     assert "untrained (random) weights" in pitfall.message
     assert "damage its pretrained features" not in pitfall.message
