@@ -314,9 +314,9 @@ def describe_weights(model: keras.Model) -> str:
         return f"Weights in use for {model.name!r}: ImageNet (pretrained)."
     if source == "untrained":
         return (
-            f"Weights in use for {model.name!r}: UNTRAINED (random). Parameter counts "
-            "and step timings do not depend on the weights' values (lesson 03 times random "
-            "weights); pictures of what layers learned are not meaningful."
+            f"Weights in use for {model.name!r}: UNTRAINED (random). Parameter and FLOP "
+            "counts do not depend on the weights' values; pictures of what layers learned "
+            "are not meaningful."
         )
     if source == "teacher":
         return (

@@ -213,13 +213,12 @@ def test_with_head_flattened_and_nested():
         with_head(base, (3,), pooling="max")
 
 
-def test_untrained_notice_claims_exact_counts_but_not_exact_timings():
+def test_untrained_notice_claims_exact_counts_and_nothing_about_timings():
     model = load_vgg16(weights=None, input_size=32, verbose=False)
     line = describe_weights(model)
     assert "UNTRAINED" in line
-    assert "Parameter counts and step timings do not depend on the weights' values" in line
-    assert "lesson 03" in line  # where the timing half is measured
-    assert "timings are exact" not in line
+    assert "Parameter and FLOP counts do not depend on the weights' values" in line
+    assert "timing" not in line  # no run measures whether timings depend on the values
 
 
 def test_teacher_notice_says_who_pretrained_it_and_on_what():
