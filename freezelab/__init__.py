@@ -70,7 +70,6 @@ _LAZY_MODULES = {
     "freezelab.vis.activations": ("feature_maps", "heatmap", "overlay", "peak_location"),
     "freezelab.vis.gradcam": ("grad_cam",),
     "freezelab.vis.receptive_field": ("receptive_field",),
-    "freezelab.vis.similarity": ("shifted_correlation",),
     "freezelab.vis.rank_test": ("rank_sum_test",),
     "freezelab.vis.ascent": (
         "colourfulness",
@@ -79,7 +78,7 @@ _LAZY_MODULES = {
         "high_frequency_share",
         "start_pictures",
     ),
-    "freezelab.vis.kernels": ("kernel_pictures",),
+    "freezelab.vis.kernels": ("kernel_pictures", "kernel_stats"),
     "freezelab.finetune.data": ("load_target_dataset",),
     "freezelab.finetune.scenes": (
         "make_pair_scene",

@@ -9,7 +9,7 @@ from freezelab.core.freezing import freeze, get_mask
 from freezelab.core.models import weights_source
 from freezelab.finetune import teacher
 from freezelab.finetune.source_task import make_source_images
-from tests.support.kernel_stats import kernel_stats
+from freezelab.vis.kernels import kernel_stats
 
 # The recipe's held-out accuracy is recorded in data/README.md; a broken
 # file, wrong preprocessing or wrong layer order falls far below this.
