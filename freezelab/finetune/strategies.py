@@ -86,10 +86,14 @@ class Budget:
         epochs: Epochs in all (both phases of two-phase together).
         batch_size: Images per step.
         learning_rate: For a head that trains alone (feature extraction, the
-            head phase of two-phase and gradual unfreezing).
-        fine_tune_learning_rate: For every run in which base layers train
-            (freeze-blocks, full fine-tuning and from-scratch from the first
-            step; two-phase and gradual unfreezing after the head phase).
+            head phase of two-phase and gradual unfreezing). The BatchNorm
+            experiments (`compare_arms`, `run_guide_recipe`'s head phase)
+            use it for every run, base layers included.
+        fine_tune_learning_rate: For every run of the strategies in which
+            base layers train (freeze-blocks, full fine-tuning and
+            from-scratch from the first step; two-phase and gradual
+            unfreezing after the head phase) and for `run_guide_recipe`'s
+            unfrozen phase; `compare_arms` does not use it.
         head_epochs: Head-only epochs of two-phase and gradual unfreezing;
             None means half the epochs (two-phase) or a third (gradual).
         feature_epochs: Epochs of feature extraction's head on cached
