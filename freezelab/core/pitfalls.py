@@ -15,9 +15,9 @@
   for every model that holds a nested model.
 * ``unfrozen_base_untrained_head``: the base trains while the head has never
   been trained (flattened, or a nested model such as a Sequential head), so
-  the base is rewritten from the first step; how far depends above all on
-  the learning rate (under Adam each weight moves about ``learning_rate``
-  per step whatever its gradient; lesson 01 measures it). Train the head
+  the base is rewritten from the first step; how far depends on the
+  learning rate (lesson 01 compares two rates under Adam) and, by optimizer
+  and block, on whether the head was trained first (lesson 05). Train the head
   first, base frozen. For an untrained base the message says there is
   nothing to damage yet.
 * ``recompile_needed``: trainable flags changed since ``compile()``.
