@@ -5,7 +5,7 @@ set those flags on ``model`` and compile it again, so the panel always shows
 the code behind its ticks::
 
     print(mask_code({"block1_conv1": False, "dense": True}))
-    # model.trainable = True  # the model's own flag: False would freeze every layer
+    # model.trainable = True  # sets every layer's flag to True; the loop then freezes
     # trains = {"dense"}
     # for layer in model.layers:
     #     layer.trainable = layer.name in trains
@@ -15,11 +15,11 @@ the code behind its ticks::
 from __future__ import annotations
 
 COMPILE_LINE = (
-    'model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")'
-    "  # after every change to trainable"
+    "model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-4), "
+    'loss="sparse_categorical_crossentropy")  # a fresh optimizer after every change to trainable'
 )
 _WIDTH = 88
-_OWN_FLAG = "model.trainable = True  # the model's own flag: False would freeze every layer"
+_OWN_FLAG = "model.trainable = True  # sets every layer's flag to True; the loop then freezes"
 
 
 def mask_code(mask: dict[str, bool], compile_line: str = COMPILE_LINE) -> str:
@@ -28,10 +28,11 @@ def mask_code(mask: dict[str, bool], compile_line: str = COMPILE_LINE) -> str:
     Whatever the flags were before, running the code leaves every layer of
     the mask trainable or frozen as the mask says. It names the smaller of
     the two sets (the layers that train, or the frozen ones) in one loop
-    over ``model.layers``, after switching the model's own flag on (Keras
-    does not pass ``model.trainable = True`` on to the layers when the
-    model's flag is already on, so the loop sets each layer). A mask where
-    every layer is frozen is one line, ``model.trainable = False``.
+    over ``model.layers``, after ``model.trainable = True`` (Keras's setter
+    sets every sublayer's flag too, so the loop only has to freeze). The
+    compile line uses a fresh ``Adam(learning_rate=1e-4)``, the rate the
+    lessons use, so the code needs ``import keras``. A mask where every layer
+    is frozen is one line, ``model.trainable = False``.
 
     Args:
         mask: Layer name to True (trains) or False (frozen), in model order,

@@ -42,9 +42,11 @@ def test_running_the_code_gives_the_mask_whatever_the_flags_were(start):
             for name in WEIGHTED:
                 model.get_layer(name).trainable = rng.random() < 0.5
         code = mask_code(mask)
-        exec(code, {"model": model})  # the code under test
+        exec(code, {"model": model, "keras": keras})  # the code under test
         assert keras_flags(model) == mask, code
         assert model.compiled
+        # A fresh Adam at the lessons' rate, not the default 1e-3.
+        assert float(model.optimizer.learning_rate) == pytest.approx(1e-4)
 
 
 def test_names_the_smaller_set_and_compiles_last():
