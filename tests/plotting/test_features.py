@@ -158,15 +158,18 @@ def test_filter_pictures_takes_a_given_title():
     assert len(image_axes(figure)) == 1
 
 
-def test_source_task_shows_each_class_once_in_class_order():
+# (32, 1): lesson 01's picture of the source task, fl.plot_source_task(image_size=32).
+@pytest.mark.parametrize("image_size, seed", [(16, 3), (32, 1)])
+def test_source_task_shows_each_class_once_in_class_order(image_size, seed):
     from freezelab.finetune.source_task import CLASS_NAMES, make_source_images
 
-    figure = plot_source_task(image_size=16, seed=3)
+    figure = plot_source_task(image_size=image_size, seed=seed)
     drawn = image_axes(figure)
     assert [axis.get_title() for axis in drawn] == [
         n.replace("_stripes_", " ") for n in CLASS_NAMES
     ]
-    samples = make_source_images(len(CLASS_NAMES), image_size=16, seed=3)
+    samples = make_source_images(len(CLASS_NAMES), image_size=image_size, seed=seed)
     first = int(np.flatnonzero(samples.labels == 0)[0])
     np.testing.assert_array_equal(shown(drawn[0]), samples.images[first].astype(np.uint8))
+    assert shown(drawn[-1]).shape == (image_size, image_size, 3)
     plt.close(figure)
