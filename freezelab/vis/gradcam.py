@@ -30,7 +30,7 @@ from freezelab.vis.activations import (
     spatial_layer,
     upsample,
 )
-from freezelab.vis.gradients import input_gradient_fn
+from freezelab.vis.gradients import forward_fn, input_gradient_fn
 
 #: Per model and layer: the sub-models and the traced gradient, built once (see `_parts`).
 _PARTS_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -114,9 +114,8 @@ def grad_cam(
             "with_head(base, nested=False). "
             f"Received: layer_name={layer_name!r}"
         )
-    features, head, score_model, explains, gradient_fn = _parts(model, ref.layer)
-    maps = keras.ops.convert_to_numpy(features(inputs[None], training=False))
-    scores = keras.ops.convert_to_numpy(head(maps, training=False))
+    forward, score_model, explains, gradient_fn = _parts(model, ref.layer)
+    maps, scores = forward(inputs[None])
     if not np.all(np.isfinite(scores)):
         raise ValueError(
             f"Model {model.name!r} outputs non-finite scores for this input (its weights may "
@@ -148,19 +147,23 @@ def grad_cam(
 
 
 def _parts(model: keras.Model, layer: keras.layers.Layer):
-    """Feature model, head, score model, what it explains and its gradient, built once.
+    """Traced forward pass, score model, what it explains and its gradient, built once.
 
-    Rebuilding them at every call would trace a new gradient function each
-    time. They call the model's own layers, so they see weights changed later
-    by training; only the logit layer is a copy, refreshed at every call.
+    Rebuilding them at every call would trace new functions each time, and
+    calling the model eagerly costs several times its traced forward pass
+    (benchmarks/gradcam_speed.py). The forward pass returns the layer's maps
+    and the model's output in one traced call; the gradient runs from the
+    maps through the head only. They call the model's own layers, so they
+    see weights changed later by training; only the logit layer is a copy,
+    refreshed at every call.
     """
     cache = _PARTS_CACHE.setdefault(model, {})
     if layer.name not in cache:
-        features = keras.Model(single_input(model), layer.output)
+        forward = forward_fn(keras.Model(single_input(model), [layer.output, model.outputs[0]]))
         head = keras.Model(layer.output, model.outputs[0])
         score_model, explains = _logit_model(model, layer.output, head)
         gradient_fn = input_gradient_fn(score_model, _class_score)
-        cache[layer.name] = (features, head, score_model, explains, gradient_fn)
+        cache[layer.name] = (forward, score_model, explains, gradient_fn)
     return cache[layer.name]
 
 

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from freezelab.vis.gradients import input_gradient_fn
+from freezelab.vis.gradients import forward_fn, input_gradient_fn
 
 W = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], np.float32)
 B = np.array([0.5, -1.0], np.float32)
@@ -140,12 +140,32 @@ def test_unsupported_backend_is_refused(monkeypatch):
         input_gradient_fn(dense_model(), second_unit)
 
 
+def test_forward_fn_gives_the_outputs_and_follows_new_weights():
+    inputs = keras.Input((3,))
+    hidden = keras.layers.Dense(2, name="dense")(inputs)
+    model = keras.Model(inputs, [hidden, keras.layers.Activation("relu")(hidden)])
+    model.get_layer("dense").set_weights([W, B])
+    forward = forward_fn(model)
+    first, second = forward(X)
+    np.testing.assert_allclose(first, X @ W + B, rtol=1e-6)
+    np.testing.assert_allclose(second, np.maximum(X @ W + B, 0), rtol=1e-6)
+    assert isinstance(first, np.ndarray)
+    # Weights are read at every call, not baked into the traced function.
+    model.get_layer("dense").set_weights([-W, np.zeros(2, np.float32)])
+    np.testing.assert_allclose(forward(X)[0], -(X @ W), rtol=1e-6)
+
+
+def test_forward_fn_refuses_what_is_not_a_model():
+    with pytest.raises(ValueError, match="Received"):
+        forward_fn("not a model")
+
+
 JAX_SCRIPT = textwrap.dedent(
     """
     import json, sys
     import keras
     import numpy as np
-    from freezelab.vis.gradients import input_gradient_fn
+    from freezelab.vis.gradients import forward_fn, input_gradient_fn
 
     inputs = keras.Input((3,))
     model = keras.Model(inputs, keras.layers.Dense(2, name="dense")(inputs))
@@ -155,11 +175,14 @@ JAX_SCRIPT = textwrap.dedent(
     x = np.array([[1.0, 0.0, -1.0], [2.0, 1.0, 0.5]], np.float32)
     w = np.array([[1.0, 0.0], [2.0, -1.0]], np.float32)
     loss, grad, outputs = fn(x, w)
+    forward = forward_fn(model)
+    forward_before = forward(x)[0]
     model.get_layer("dense").set_weights([2 * kernel, np.zeros(2, np.float32)])
     _, grad_after, _ = fn(x, w)
     print(json.dumps({
         "backend": keras.backend.backend(), "loss": loss, "grad": grad.tolist(),
         "grad_after": grad_after.tolist(), "outputs": outputs[0].tolist(),
+        "forward_before": forward_before.tolist(), "forward_after": forward(x)[0].tolist(),
         "tensorflow": "tensorflow" in sys.modules,
     }))
     """
@@ -180,4 +203,6 @@ def test_jax_backend_gives_the_same_closed_form_gradient():
     np.testing.assert_allclose(report["grad"], weights @ W.T)
     np.testing.assert_allclose(report["grad_after"], 2 * weights @ W.T)
     np.testing.assert_allclose(report["outputs"], X @ W + B, rtol=1e-6)
+    np.testing.assert_allclose(report["forward_before"], X @ W + B, rtol=1e-6)
+    np.testing.assert_allclose(report["forward_after"], 2 * X @ W, rtol=1e-6)
     assert report["loss"] == pytest.approx(float((weights * (X @ W + B)).sum()))
