@@ -16,8 +16,9 @@
 * ``unfrozen_base_untrained_head``: the base trains while the head has never
   been trained (flattened, or a nested model such as a Sequential head), so
   the base is rewritten from the first step; how far depends on the
-  learning rate (lesson 01 compares two rates under Adam) and, by optimizer
-  and block, on whether the head was trained first (lesson 05). Train the head
+  learning rate (lesson 01 compares two rates under Adam) and, in lesson 05's
+  one committed quick-mode run, by optimizer and block on whether the head was
+  trained first. Train the head
   first, base frozen. For an untrained base the message says there is
   nothing to damage yet.
 * ``recompile_needed``: trainable flags changed since ``compile()``.
@@ -284,14 +285,14 @@ def _unfrozen_base_untrained_head(model: keras.Model) -> Pitfall | None:
             "This base holds untrained (random) weights, so there are no learned features "
             "to damage yet; a pretrained base (ImageNet, or fl.pretrained_base()) trained "
             "this way from the first step can lose what it learned, above all at a high "
-            "learning rate; whether the untrained head makes it worse depends on the "
-            "optimizer (lesson 05)."
+            "learning rate; in lesson 05's one committed quick-mode run, whether the "
+            "untrained head made it worse depended on the optimizer and the block."
         )
     else:
         effect = (
             "Training it from the first step can damage its pretrained features, above all "
-            "at a high learning rate; whether the untrained head makes it worse depends on "
-            "the optimizer (lesson 05)."
+            "at a high learning rate; in lesson 05's one committed quick-mode run, whether "
+            "the untrained head made it worse depended on the optimizer and the block."
         )
     layers_text = (
         f"1 base layer with weights ({trainable_base[0]}) trains"

@@ -211,8 +211,9 @@ def test_slice_over_a_nested_base_offers_get_layer_first():
 
 
 def test_untrained_head_message_leaves_the_mechanism_to_lesson_05():
-    # Lesson 05 measured that whether the untrained head moves the base further depends on the
-    # optimizer, so neither message (untrained or pretrained base) blames the head outright.
+    # In lesson 05's one committed quick-mode run, whether the untrained head moved the base
+    # further depended on the optimizer and the block, so neither message (untrained or
+    # pretrained base) blames the head outright, and both cite that run as one run.
     from freezelab.finetune.teacher import load_teacher
 
     pretrained = with_head(load_teacher(input_size=32, verbose=False), (4,), pooling="avg")
@@ -220,4 +221,6 @@ def test_untrained_head_message_leaves_the_mechanism_to_lesson_05():
         report = check_pitfalls(model)
         pitfall = next(p for p in report if p.code == "unfrozen_base_untrained_head")
         assert "above all at a high learning rate" in pitfall.message
-        assert "depends on the optimizer (lesson 05)" in pitfall.message
+        assert "lesson 05's one committed quick-mode run" in pitfall.message
+        assert "depended on the optimizer and the block" in pitfall.message
+        assert "depends on the optimizer" not in pitfall.message
