@@ -395,7 +395,7 @@ def test_code_box_follows_the_ticks_and_running_it_gives_the_same_flags(small_vg
     # Run the shown code on a fresh copy with every layer trainable: Keras agrees with the ticks.
     copy = keras.models.clone_model(small_vgg_flat)
     copy.trainable = True
-    exec(code, {"model": copy})  # the code the learner would write
+    exec(code, {"model": copy, "keras": keras})  # the code the learner would write
     assert trains_in_keras(copy) == {name for name, flag in panel.mask.items() if flag}
     before = panel.code.value
     panel.checkboxes["block5_conv2"].value = False
@@ -404,7 +404,7 @@ def test_code_box_follows_the_ticks_and_running_it_gives_the_same_flags(small_vg
     code = html.unescape(
         re.search(r'<pre class="fl-code"[^>]*>(.*)</pre>', panel.code.value, re.S)[1]
     )
-    exec(code, {"model": copy})
+    exec(code, {"model": copy, "keras": keras})
     assert trains_in_keras(copy) == {name for name, flag in panel.mask.items() if flag}
     assert "Code for this mask" in panel.snapshot_html()
     assert html.escape(code) in panel.snapshot_html()
