@@ -122,6 +122,7 @@ _LAZY_MODULES = {
         "nested_classifier",
         "run_guide_recipe",
     ),
+    "freezelab.finetune.bn_verdicts": ("accuracy_both_ways", "both_ways_line"),
     "freezelab.widgets.freeze_panel": ("freeze_panel",),
     "freezelab.widgets.feature_views": ("filter_grid_view", "heatmap_view"),
     "freezelab.widgets.app": ("freeze_lab_app",),

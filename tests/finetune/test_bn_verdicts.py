@@ -1,0 +1,51 @@
+"""Tests for freezelab.finetune.bn_verdicts: comparisons asked both ways, one line each."""
+
+import statistics
+
+import pytest
+
+from freezelab.finetune.bn_verdicts import accuracy_both_ways, both_ways_line
+
+
+def test_both_directions_are_asked_with_differences_computed_by_hand():
+    a, b = [0.8, 0.7, 0.9, 0.6, 0.75], [0.5, 0.6, 0.4, 0.65, 0.5]
+    forward, backward = accuracy_both_ways("kept", a, "updating", b)
+    by_hand = [x - y for x, y in zip(a, b)]
+    assert forward.claim == "kept more accurate than updating"
+    assert backward.claim == "updating more accurate than kept"
+    assert forward.median == pytest.approx(statistics.median(by_hand))
+    assert backward.median == pytest.approx(-statistics.median(by_hand))
+    assert forward.favouring == sum(d > 0 for d in by_hand) == 4
+    assert forward.shown and not backward.shown
+
+
+def test_line_names_the_direction_shown_even_when_it_is_the_second():
+    pair = accuracy_both_ways("a", [0.1] * 5, "b", [0.2, 0.3, 0.4, 0.5, 0.6])
+    line = both_ways_line(pair)
+    assert line.startswith("b more accurate than a: shown in this run (5 of 5")
+    assert line.endswith("median difference +0.300")
+
+
+def test_line_says_neither_with_the_first_minus_second_spread():
+    pair = accuracy_both_ways("a", [0.5, 0.6, 0.5, 0.6, 0.5], "b", [0.6, 0.5, 0.5, 0.5, 0.6])
+    # differences -0.1, +0.1, 0, +0.1, -0.1: quartiles -0.1 and +0.1, median 0
+    assert both_ways_line(pair) == (
+        "a vs b: neither direction shown (median difference +0.000, middle half -0.100 to +0.100)"
+    )
+
+
+def test_ties_do_not_favour_either_direction():
+    pair = accuracy_both_ways("a", [0.5] * 5, "b", [0.5] * 5)
+    assert [verdict.favouring for verdict in pair] == [0, 0]
+    assert not any(verdict.shown for verdict in pair)
+
+
+@pytest.mark.parametrize("pair", [[], "ab", [1, 2]])
+def test_line_rejects_anything_but_two_verdicts(pair):
+    with pytest.raises(ValueError, match="Received: pair="):
+        both_ways_line(pair)
+
+
+def test_names_must_be_non_empty_strings():
+    with pytest.raises(ValueError, match="a_name"):
+        accuracy_both_ways("", [1, 2, 3], "b", [1, 2, 3])
