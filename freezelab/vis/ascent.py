@@ -435,15 +435,24 @@ def _blur(pixels, sigma):
 
 
 def _resize(batch, side):
+    """Bilinear resize of a ``(N, h, w, C)`` batch to ``side`` x ``side``, antialiased when shrinking.
+
+    A backend op (``tf.image.resize``, ``jax.image.resize``, torch's
+    interpolate) rather than scikit-image: it runs twice per ascent step, and
+    scikit-image's Gaussian prefilter cost more than the step's other NumPy
+    work. The two agree away from the edges (tests/vis/test_ascent.py).
+    """
     if batch.shape[1] == side and batch.shape[2] == side:
         return batch
-    from skimage.transform import resize
-
-    shape = (batch.shape[0], side, side, batch.shape[3])
     downsampling = side < batch.shape[1]
-    return resize(batch, shape, order=1, mode="reflect", anti_aliasing=downsampling).astype(
-        np.float32
+    resized = keras.ops.image.resize(
+        np.asarray(batch, np.float32),
+        (side, side),
+        interpolation="bilinear",
+        antialias=downsampling,
+        data_format="channels_last",
     )
+    return keras.ops.convert_to_numpy(resized).astype(np.float32, copy=False)
 
 
 def _center_crop(batch, side):

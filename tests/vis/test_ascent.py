@@ -179,3 +179,46 @@ def test_start_pictures_are_what_a_silent_filter_draws():
     # The schedule smooths: blurred noise has less fine pattern than the same noise unblurred.
     raw = start_pictures([0, 1], 16, **{**settings, "regularization": None})
     assert np.all(high_frequency_share(start) < high_frequency_share(raw))
+
+
+@pytest.mark.parametrize("side", [24, 48])
+def test_resize_agrees_with_scikit_image_away_from_the_edges(side):
+    from skimage.transform import resize
+
+    from freezelab.vis.ascent import _resize
+
+    # A smooth picture (a plane plus a slow wave): bilinear resizes of it are
+    # known up to the filter's edge handling.
+    y, x = np.mgrid[0:32, 0:32].astype(np.float32)
+    grey = 100 + 2 * x + y + 20 * np.sin(x / 5.0)
+    batch = np.stack([grey, grey.T, 255 - grey], axis=-1)[None].repeat(2, axis=0)
+    ours = _resize(batch, side)
+    theirs = resize(batch, (2, side, side, 3), order=1, mode="reflect", anti_aliasing=side < 32)
+    assert ours.shape == (2, side, side, 3) and ours.dtype == np.float32
+    inner = slice(3, side - 3)
+    np.testing.assert_allclose(ours[:, inner, inner], theirs[:, inner, inner], atol=2.5)
+    assert _resize(batch, 32) is batch
+
+
+def test_pictures_match_those_of_the_scikit_image_resize(monkeypatch, edge_pictures):
+    # The same ascent with the former scikit-image resize draws the same stripes
+    # and reaches a similar activation: the backend resize changes no picture's meaning.
+    from skimage.transform import resize
+
+    import freezelab.vis.ascent as ascent
+
+    def skimage_resize(batch, side):
+        if batch.shape[1] == side:
+            return batch
+        shape = (batch.shape[0], side, side, batch.shape[3])
+        return resize(batch, shape, order=1, mode="reflect", anti_aliasing=side < batch.shape[1])
+
+    monkeypatch.setattr(ascent, "_resize", lambda b, s: skimage_resize(b, s).astype(np.float32))
+    before = filter_pictures(
+        edge_model(), "edges", [0, 1], preprocessing=None, steps=20, progress=False
+    )
+    for index, vertical in ((0, True), (1, False)):
+        share = horizontal_frequency_share(edge_pictures.pixels[index])
+        assert (share > 0.8) if vertical else (share < 0.2)
+        assert abs(share - horizontal_frequency_share(before.pixels[index])) < 0.1
+    np.testing.assert_allclose(edge_pictures.final_activation, before.final_activation, rtol=0.25)
