@@ -6,12 +6,15 @@ epochs, and returns a `TrainingRun` with its history, wall-clock time,
 trainable parameters and per-layer weight drift:
 
 * ``feature_extraction``: the whole base frozen; its outputs are computed
-  once, cached, and only the head trains on them (for ``feature_epochs``,
-  cheap enough to train the head to convergence).
+  once, cached, and only the head trains on them for ``feature_epochs``
+  (cheap, since the base never runs again; whether that is enough epochs for
+  the head to finish training is for the caller to check on its history).
 * ``freeze_blocks``: blocks 1..k frozen (``freeze_up_to="block3"``), the rest trains.
 * ``full_fine_tuning``: everything trains from the first step, head still random.
-* ``two_phase``: the head trains alone, then the whole base is unfrozen at a
-  low learning rate (recompiled with a fresh optimizer).
+* ``two_phase``: the head trains alone, then the whole base is unfrozen at
+  ``budget.fine_tune_learning_rate`` (recompiled with a fresh optimizer; on
+  TensorFlow inside one ``fit()`` through `GradualUnfreezing`, elsewhere one
+  ``fit()`` per stage).
 * ``gradual_unfreezing``: the head trains alone, then one block per stage is
   unfrozen, top first (`freezelab.finetune.unfreezing`).
 * ``from_scratch``: the same architecture with random weights, all trainable.
