@@ -96,7 +96,7 @@ class PairedVerdict:
         ``chance`` is the one-sided sign test (`chance`): how often at least
         this many pairs would agree if each pair were a coin flip.
         """
-        counts = f"{self.favouring} of {self.pairs}; chance {100 * self.chance:.2g}%"
+        counts = f"{self.favouring} of {self.pairs}; chance {_percent(self.chance)}"
         if self.marginal:
             return f"{self.verdict}, marginal ({counts})"
         return f"{self.verdict} ({counts})"
@@ -222,3 +222,9 @@ def _finite(values: Sequence[float], name: str) -> list[float]:
     if not all(math.isfinite(number) for number in numbers):
         raise ValueError(f"{name} must hold finite numbers. Received: {name}={numbers}")
     return numbers
+
+
+def _percent(probability: float) -> str:
+    """A probability as a percentage with two significant digits, never in exponent form."""
+    percent = 100 * probability
+    return f"{percent:.0f}%" if percent >= 10 else f"{percent:.2g}%"

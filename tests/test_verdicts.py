@@ -112,6 +112,15 @@ def test_marginal_reading_names_the_counts_and_the_sign_test_chance():
     assert not coin.marginal and coin.reading.startswith("not shown in this run (6 of 12")
 
 
+def test_reading_prints_chances_as_plain_percentages_from_100_down():
+    # No pair favours the claim: every outcome has at least 0 pairs, chance 1 (once printed "1e+02%").
+    none = paired_verdict([2] * 5, [1] * 5, claim="a")
+    assert none.reading == "not shown in this run (0 of 5; chance 100%)"
+    # 4 of 5: (5 + 1) / 32 = 18.75 %; 12 of 12: 1 / 4096 = 0.0244 %.
+    assert "(4 of 5; chance 19%)" in paired_verdict([1, 1, 1, 1, 3], [2] * 5, claim="a").reading
+    assert "(12 of 12; chance 0.024%)" in paired_verdict([1] * 12, [2] * 12, claim="a").reading
+
+
 def test_numbers_are_the_parenthesised_part_of_the_line():
     verdict = paired_verdict([50, 60, 40, 50], [100, 100, 100, 100], claim="a faster")
     assert str(verdict) == f"a faster: shown in this run ({verdict.numbers})"
