@@ -11,6 +11,15 @@ idle, i.e. where per-step overhead dominates (a narrow model such as the
 teacher, small pictures, and accelerators generally). On a small CPU that one
 full-width VGG16 picture already saturates, it gains nothing.
 
+Baseline: the keras-io recipe ("Visualizing what convnets learn",
+keras-io ``examples/vision/visualizing_what_convnets_learn.py``): a kept
+feature model, one filter at a time, ``tf.GradientTape`` in a
+``tf.function``, the loss the mean activation of the filter away from a
+2-pixel border, L2-normalised gradient steps, with the same number of steps
+(TensorFlow backend only; it has no jitter or blur, so it does less work per
+step than freezelab's ascent). tf-keras-vis's ``ActivationMaximization`` is
+not measured here: the script prints a note saying so.
+
 Usage:
     .venv/bin/python benchmarks/ascent_batching.py [--model vgg16|teacher] [--size 64]
         [--layer block3_conv1] [--filters 16] [--steps 10] [--repeats 3]
@@ -19,6 +28,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -46,6 +56,40 @@ def seconds_for(model, layer, filters, batch_size, settings) -> float:
     return time.perf_counter() - start
 
 
+def keras_io_seconds(model, layer, filters, steps, size) -> float:
+    """Wall time of the keras-io recipe drawing ``filters`` one at a time (TensorFlow only)."""
+    import tensorflow as tf
+
+    feature_extractor = _keras_io_extractor(model, layer)
+
+    @tf.function
+    def gradient_ascent_step(img, filter_index, learning_rate):
+        with tf.GradientTape() as tape:
+            tape.watch(img)
+            activation = feature_extractor(img)
+            loss = tf.reduce_mean(activation[:, 2:-2, 2:-2, filter_index])
+        grads = tf.math.l2_normalize(tape.gradient(loss, img))
+        return loss, img + learning_rate * grads
+
+    start = time.perf_counter()
+    for filter_index in filters:
+        img = (tf.random.uniform((1, size, size, 3)) - 0.5) * 0.25
+        for _ in range(steps):
+            _, img = gradient_ascent_step(img, tf.constant(filter_index), tf.constant(10.0))
+        img.numpy()
+    return time.perf_counter() - start
+
+
+_EXTRACTORS: dict = {}
+
+
+def _keras_io_extractor(model, layer):
+    key = (id(model), layer)
+    if key not in _EXTRACTORS:
+        _EXTRACTORS[key] = keras.Model(model.inputs, model.get_layer(layer).output)
+    return _EXTRACTORS[key]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=["vgg16", "teacher"], default="vgg16")
@@ -62,10 +106,18 @@ def main() -> None:
     for batch_size in (None, 1):  # trace each input shape once, outside the timing
         seconds_for(model, args.layer, filters, batch_size, dict(steps=1, octaves=1))
 
-    batched, single = [], []
-    for _ in range(args.repeats):  # interleaved, so load changes hit both alike
+    recipe = keras.backend.backend() == "tensorflow"
+    if recipe:  # trace it once, outside the timing
+        keras_io_seconds(model, args.layer, filters[:1], 1, args.size)
+
+    load_before = round(os.getloadavg()[0], 2)
+    batched, single, keras_io = [], [], []
+    for _ in range(args.repeats):  # interleaved, so load changes hit all alike
         batched.append(seconds_for(model, args.layer, filters, None, settings))
         single.append(seconds_for(model, args.layer, filters, 1, settings))
+        if recipe:
+            keras_io.append(keras_io_seconds(model, args.layer, filters, args.steps, args.size))
+    load_after = round(os.getloadavg()[0], 2)
     batched_rate = args.filters / statistics.median(batched)
     single_rate = args.filters / statistics.median(single)
 
@@ -75,9 +127,17 @@ def main() -> None:
         f"{args.filters} filters, {args.steps} steps, jitter + blur, 1 octave, "
         f"median of {args.repeats}"
     )
+    print(f"load average (1 min) before and after: {load_before} / {load_after}")
     print(f"one filter at a time: {single_rate:7.2f} filters/s")
     print(f"all filters batched:  {batched_rate:7.2f} filters/s")
-    print(f"speed-up (batched / one at a time): {batched_rate / single_rate:.1f}x")
+    print(f"speed-up (batched / one at a time): {batched_rate / single_rate:.2f}x")
+    if keras_io:
+        keras_io_rate = args.filters / statistics.median(keras_io)
+        print(f"keras-io recipe, one filter at a time: {keras_io_rate:7.2f} filters/s")
+        print(f"batched / keras-io recipe: {batched_rate / keras_io_rate:.2f}x")
+    else:
+        print("keras-io recipe: not run (it needs the TensorFlow backend)")
+    print("tf-keras-vis ActivationMaximization: not measured by this script")
 
 
 if __name__ == "__main__":
