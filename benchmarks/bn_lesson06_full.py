@@ -117,33 +117,6 @@ ARMS = {
 }
 
 
-def both_ways(a_name, a, b_name, b):
-    """Both directions, as the lesson asks them: 'a more accurate than b', then the reverse."""
-    return [
-        fl.paired_verdict(
-            x,
-            y,
-            claim=f"{x_name} more accurate than {y_name}",
-            direction="higher",
-            statistic="difference",
-        )
-        for x_name, x, y_name, y in ((a_name, a, b_name, b), (b_name, b, a_name, a))
-    ]
-
-
-def one_line(pair):
-    """The lesson's verdict line: the direction shown, or 'neither direction shown'."""
-    for verdict in pair:
-        if verdict.shown:
-            return f"{verdict.claim}: {verdict.reading}, median difference {verdict.median:+.3f}"
-    first = pair[0]
-    return (
-        f"{first.claim.replace(' more accurate than ', ' vs ')}: neither direction shown (median "
-        f"difference {first.median:+.3f}, middle half {first.lower_quartile:+.3f} to "
-        f"{first.upper_quartile:+.3f})"
-    )
-
-
 def device_label() -> str:
     """The CPU, as the step-timing records name it."""
     model = platform.processor() or platform.machine()
@@ -237,21 +210,25 @@ def main(argv: list[str] | None = None) -> int:
     updating, kept, frozen = (comparison.values(name) for name in ARMS)
     reestimated = comparison.values("statistics updating", "reestimated_val_accuracy")
     verdicts = {
-        "kept_vs_updating": one_line(
-            both_ways("statistics kept", kept, "statistics updating", updating)
+        "kept_vs_updating": fl.both_ways_line(
+            fl.accuracy_both_ways("statistics kept", kept, "statistics updating", updating)
         ),
-        "frozen_vs_kept": one_line(both_ways("BN frozen", frozen, "statistics kept", kept)),
-        "frozen_vs_updating": one_line(
-            both_ways("BN frozen", frozen, "statistics updating", updating)
+        "frozen_vs_kept": fl.both_ways_line(
+            fl.accuracy_both_ways("BN frozen", frozen, "statistics kept", kept)
         ),
-        "reestimate_helps": one_line(
-            both_ways("updating, re-estimated", reestimated, "updating as trained", updating)
+        "frozen_vs_updating": fl.both_ways_line(
+            fl.accuracy_both_ways("BN frozen", frozen, "statistics updating", updating)
         ),
-        "reestimated_vs_kept": one_line(
-            both_ways("updating, re-estimated", reestimated, "statistics kept", kept)
+        "reestimate_helps": fl.both_ways_line(
+            fl.accuracy_both_ways(
+                "updating, re-estimated", reestimated, "updating as trained", updating
+            )
         ),
-        "reestimated_vs_frozen": one_line(
-            both_ways("updating, re-estimated", reestimated, "BN frozen", frozen)
+        "reestimated_vs_kept": fl.both_ways_line(
+            fl.accuracy_both_ways("updating, re-estimated", reestimated, "statistics kept", kept)
+        ),
+        "reestimated_vs_frozen": fl.both_ways_line(
+            fl.accuracy_both_ways("updating, re-estimated", reestimated, "BN frozen", frozen)
         ),
     }
     by_epoch = []
@@ -268,11 +245,13 @@ def main(argv: list[str] | None = None) -> int:
                 "kept": kept_now,
                 "updating": updating_now,
                 "updating_reestimated": reestimated_now,
-                "kept_vs_updating": one_line(
-                    both_ways("statistics kept", kept_now, "statistics updating", updating_now)
+                "kept_vs_updating": fl.both_ways_line(
+                    fl.accuracy_both_ways(
+                        "statistics kept", kept_now, "statistics updating", updating_now
+                    )
                 ),
-                "reestimated_vs_kept": one_line(
-                    both_ways(
+                "reestimated_vs_kept": fl.both_ways_line(
+                    fl.accuracy_both_ways(
                         "updating, re-estimated", reestimated_now, "statistics kept", kept_now
                     )
                 ),
@@ -311,11 +290,13 @@ def main(argv: list[str] | None = None) -> int:
             np.max(np.abs(np.subtract(fast_reestimated, reestimated)))
         ),
         "verdicts": {
-            "momentum_helps": one_line(
-                both_ways("momentum 0.9", momentum_09, "momentum 0.99", updating)
+            "momentum_helps": fl.both_ways_line(
+                fl.accuracy_both_ways("momentum 0.9", momentum_09, "momentum 0.99", updating)
             ),
-            "momentum_vs_kept": one_line(
-                both_ways("updating, momentum 0.9", momentum_09, "statistics kept", kept)
+            "momentum_vs_kept": fl.both_ways_line(
+                fl.accuracy_both_ways(
+                    "updating, momentum 0.9", momentum_09, "statistics kept", kept
+                )
             ),
         },
     }
@@ -336,8 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     record["test_3"] = {
         "val_accuracy": per_seed(frozen_base),
         "table": frozen_base.table(),
-        "verdict": one_line(
-            both_ways(
+        "verdict": fl.both_ways_line(
+            fl.accuracy_both_ways(
                 "target statistics",
                 frozen_base.values("target statistics"),
                 "source statistics",
