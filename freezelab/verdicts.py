@@ -10,11 +10,15 @@ The rule (`paired_verdict`): form one number per pair, the ratio ``a / b``
 (timings) or the difference ``a - b`` (accuracies, drifts). The claim "a is
 lower (or higher) than b" is **shown** when the middle half of those numbers
 (the interquartile range, inclusive quartiles) lies entirely on the claim's
-side of "no difference" (1 for a ratio, 0 for a difference). Put plainly: at
-least about three pairs in four favour the claim (no margin is required; a
-pair exactly at "no difference" does not favour it). With 5 pairs that means
-at least 4 of 5; with 15 timing rounds, about 12 of 15. Fewer than
-`MIN_PAIRS` pairs never show anything.
+side of "no difference" (1 for a ratio, 0 for a difference) **and** so
+many pairs favour the claim that a coin flip per pair would do as well at
+most `MAX_CHANCE` (5 %) of the time (the one-sided sign test; the direction
+is written in the claim before the run). Put plainly: at least three pairs in
+four favour the claim, and never fewer than the sign test asks (no margin is
+required; a pair exactly at "no difference" does not favour it). With 5
+pairs that means all 5 (4 of 5 happens by chance 19 % of the time); with 12
+timing rounds, 10 of 12; with 16, 12 of 16. Fewer than `MIN_PAIRS` pairs
+never show anything (4 of 4 happens by chance 6.25 % of the time).
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-#: Fewest pairs from which a verdict can be "shown".
-MIN_PAIRS = 3
+#: Fewest pairs from which a verdict can be "shown" (all 5 of 5 agree by chance 3.1 % of the time).
+MIN_PAIRS = 5
+#: Largest one-sided sign-test chance with which a claim can be "shown".
+MAX_CHANCE = 0.05
 STATISTICS = ("ratio", "difference")
 DIRECTIONS = ("lower", "higher")
 
@@ -44,6 +50,8 @@ class PairedVerdict:
         favouring: Pairs whose number favours the claim.
         pairs: Number of pairs.
         shown: Whether the claim is shown by the rule.
+        max_chance: The largest sign-test chance the rule accepted
+            (`MAX_CHANCE`, or half of it for a comparison asked both ways).
     """
 
     claim: str
@@ -55,6 +63,7 @@ class PairedVerdict:
     favouring: int
     pairs: int
     shown: bool
+    max_chance: float = MAX_CHANCE
 
     @property
     def chance(self) -> float:
@@ -64,8 +73,7 @@ class PairedVerdict:
         sign test, ``P(X >= favouring)`` for ``X ~ Binomial(pairs, 1/2)``. It
         says how surprising the agreement is, e.g. 1/64 for 6 of 6 pairs.
         """
-        hits = range(self.favouring, self.pairs + 1)
-        return sum(math.comb(self.pairs, k) for k in hits) / 2**self.pairs
+        return sign_test_chance(self.favouring, self.pairs)
 
     @property
     def fewest_to_show(self) -> int:
@@ -73,21 +81,22 @@ class PairedVerdict:
 
         The inclusive upper (or lower) quartile sits at position ``0.75 (n - 1)``
         of the sorted numbers, so it is beyond "no difference" only when at
-        least ``floor(0.75 (n - 1)) + 1`` numbers are: 9 of 12, 11 of 15, 4 of 5.
+        least ``floor(0.75 (n - 1)) + 1`` numbers are (9 of 12, 4 of 5); the
+        sign test then asks for its chance to be at most `MAX_CHANCE` (10 of
+        12, 5 of 5). The larger of the two counts; ``pairs + 1`` (never) below
+        `MIN_PAIRS` pairs.
         """
-        return math.floor(0.75 * (self.pairs - 1)) + 1
+        return fewest_to_show(self.pairs, self.max_chance)
 
     @property
     def marginal(self) -> bool:
-        """Whether the claim is shown by one or two pairs more than the fewest that can show it.
+        """Whether the claim is shown by exactly the fewest pairs that can show it.
 
-        Such a verdict (9 or 10 of 12 pairs, 11 or 12 of 15) rests on a few
-        pairs: read it with its `chance`. A claim that every pair favours is
-        never marginal.
+        Such a verdict (10 of 12 pairs, 12 of 15) would flip with one pair
+        more against it: read it with its `chance`. A claim that every pair
+        favours is never marginal.
         """
-        return (
-            self.shown and self.favouring <= self.fewest_to_show + 1 and self.favouring < self.pairs
-        )
+        return self.shown and self.favouring == self.fewest_to_show and self.favouring < self.pairs
 
     @property
     def reading(self) -> str:
@@ -162,6 +171,7 @@ def paired_verdict(
     claim: str,
     direction: str = "lower",
     statistic: str = "ratio",
+    max_chance: float = MAX_CHANCE,
 ) -> PairedVerdict:
     """Decides whether a paired comparison shows that ``a`` is lower (or higher) than ``b``.
 
@@ -172,21 +182,28 @@ def paired_verdict(
         direction: ``"lower"``: the claim is ``a < b``; ``"higher"``: ``a > b``.
         statistic: ``"ratio"`` for timings (scale-free), ``"difference"``
             for accuracies and drifts.
+        max_chance: Largest one-sided sign-test chance that can show the
+            claim; `MAX_CHANCE` by default. A comparison asked in both
+            directions passes half of it to each (see
+            `freezelab.finetune.bn_verdicts.accuracy_both_ways`).
 
     Returns:
         A `PairedVerdict`; ``str()`` of it reads as one line.
 
     Raises:
-        ValueError: As `paired_numbers`, or for an unknown direction.
+        ValueError: As `paired_numbers`, for an unknown direction, or for a
+            `max_chance` outside (0, 1].
 
     Example:
-        >>> str(paired_verdict([1, 1, 1, 1], [2, 2, 2, 2], claim="a faster"))
-        'a faster: shown in this run (median ratio 0.5, middle half 0.5 to 0.5, 4 of 4 pairs agree)'
+        >>> str(paired_verdict([1, 1, 1, 1, 1], [2, 2, 2, 2, 2], claim="a faster"))
+        'a faster: shown in this run (median ratio 0.5, middle half 0.5 to 0.5, 5 of 5 pairs agree)'
     """
     if direction not in DIRECTIONS:
         raise ValueError(
             f"direction must be one of {DIRECTIONS}. Received: direction={direction!r}"
         )
+    if not (isinstance(max_chance, (int, float)) and 0 < max_chance <= 1):
+        raise ValueError(f"max_chance must lie in (0, 1]. Received: max_chance={max_chance!r}")
     numbers = paired_numbers(a, b, statistic)
     neutral = 1.0 if statistic == "ratio" else 0.0
     if len(numbers) > 1:
@@ -208,8 +225,56 @@ def paired_verdict(
         upper_quartile=upper,
         favouring=favouring,
         pairs=len(numbers),
-        shown=beyond and len(numbers) >= MIN_PAIRS,
+        shown=(
+            beyond
+            and len(numbers) >= MIN_PAIRS
+            and sign_test_chance(favouring, len(numbers)) <= max_chance
+        ),
+        max_chance=max_chance,
     )
+
+
+def sign_test_chance(favouring: int, pairs: int) -> float:
+    """How often at least `favouring` of `pairs` coin flips land on one chosen side.
+
+    Args:
+        favouring: Pairs that favour the claim.
+        pairs: All pairs.
+
+    Returns:
+        ``P(X >= favouring)`` for ``X ~ Binomial(pairs, 1/2)``: 1/32 for 5 of 5.
+
+    Raises:
+        ValueError: Unless ``0 <= favouring <= pairs``.
+    """
+    if not 0 <= favouring <= pairs:
+        raise ValueError(
+            "favouring must lie between 0 and pairs. "
+            f"Received: favouring={favouring}, pairs={pairs}"
+        )
+    hits = range(favouring, pairs + 1)
+    return sum(math.comb(pairs, k) for k in hits) / 2**pairs
+
+
+def fewest_to_show(pairs: int, max_chance: float = MAX_CHANCE) -> int:
+    """Fewest favouring pairs out of `pairs` with which `paired_verdict` can show a claim.
+
+    Args:
+        pairs: Number of pairs.
+        max_chance: The sign test's bound, as passed to `paired_verdict`.
+
+    Returns:
+        The larger of the quartile rule's count and the sign test's count (5 of
+        5, 10 of 12, 12 of 15, 12 of 16), or ``pairs + 1`` when no count can
+        (fewer than `MIN_PAIRS` pairs, or a bound no count meets).
+    """
+    if pairs < MIN_PAIRS:
+        return pairs + 1
+    by_quartile = math.floor(0.75 * (pairs - 1)) + 1
+    by_sign_test = next(
+        (k for k in range(pairs + 1) if sign_test_chance(k, pairs) <= max_chance), pairs + 1
+    )
+    return max(by_quartile, by_sign_test)
 
 
 def _finite(values: Sequence[float], name: str) -> list[float]:

@@ -2,19 +2,26 @@
 
 import pytest
 
-from freezelab.verdicts import MIN_PAIRS, paired_numbers, paired_verdict
+from freezelab.verdicts import (
+    MAX_CHANCE,
+    MIN_PAIRS,
+    paired_numbers,
+    paired_verdict,
+    sign_test_chance,
+)
 
 
 def test_every_round_faster_is_shown_with_hand_computed_ratio():
-    verdict = paired_verdict([50, 60, 40, 50], [100, 100, 100, 100], claim="a faster")
+    verdict = paired_verdict([50, 60, 40, 50, 45], [100, 100, 100, 100, 90], claim="a faster")
     assert verdict.shown
     assert verdict.median == pytest.approx(0.5)
-    assert verdict.favouring == 4 and verdict.pairs == 4
+    assert verdict.favouring == 5 and verdict.pairs == 5
     assert str(verdict).startswith("a faster: shown in this run (median ratio 0.5")
 
 
-def test_one_pair_in_five_against_is_still_shown_two_are_not():
-    # Differences (a - b): 4 of 5 positive -> inclusive lower quartile is the 2nd smallest.
+def test_one_pair_in_five_against_passes_the_quartiles_but_not_the_sign_test():
+    # Differences (a - b): 4 of 5 positive -> inclusive lower quartile is the 2nd smallest,
+    # beyond 0; but 4 of 5 coin flips agree 6/32 = 19 % of the time, above 5 %.
     four = paired_verdict(
         [3, 3, 3, 3, 1],
         [1, 1, 1, 1, 2],
@@ -22,7 +29,15 @@ def test_one_pair_in_five_against_is_still_shown_two_are_not():
         direction="higher",
         statistic="difference",
     )
-    assert four.lower_quartile == pytest.approx(2.0) and four.shown
+    assert four.lower_quartile == pytest.approx(2.0) and not four.shown
+    five = paired_verdict(
+        [3, 3, 3, 3, 3],
+        [1, 1, 1, 1, 2],
+        claim="a higher",
+        direction="higher",
+        statistic="difference",
+    )
+    assert five.shown and five.chance == 1 / 32
     three = paired_verdict(
         [3, 3, 3, 0, 0],
         [1, 1, 1, 1, 1],
@@ -51,6 +66,14 @@ def test_pairing_matters_a_shared_drift_cancels():
 def test_too_few_pairs_never_show():
     verdict = paired_verdict([1] * (MIN_PAIRS - 1), [2] * (MIN_PAIRS - 1), claim="a faster")
     assert not verdict.shown and "fewer than" in str(verdict)
+    assert verdict.fewest_to_show == MIN_PAIRS  # pairs + 1: no count can
+    # 4 of 4 agree by chance 1/16 = 6.25 %, above the 5 % bound: why MIN_PAIRS is 5.
+    assert sign_test_chance(4, 4) == 1 / 16 > MAX_CHANCE >= sign_test_chance(5, 5)
+
+
+def test_sign_test_chance_rejects_impossible_counts():
+    with pytest.raises(ValueError, match="favouring=6, pairs=5"):
+        sign_test_chance(6, 5)
 
 
 @pytest.mark.parametrize(
@@ -86,7 +109,7 @@ def test_chance_is_the_one_sided_sign_test_worked_by_hand():
     assert paired_verdict([3] * 4, [2] * 4, claim="x", direction="lower").chance == 1.0
 
 
-@pytest.mark.parametrize("pairs", [5, 12, 15])
+@pytest.mark.parametrize("pairs", [5, 12, 15, 16])
 def test_fewest_to_show_is_the_smallest_count_the_rule_accepts(pairs):
     # Independent truth: try every count k of pairs at ratio 0.5, the rest barely
     # against the claim (ratio 1.0001), the most favourable case for the rule.
@@ -97,7 +120,7 @@ def test_fewest_to_show_is_the_smallest_count_the_rule_accepts(pairs):
     )
     verdict = paired_verdict([1] * pairs, [2] * pairs, claim="a")
     assert verdict.fewest_to_show == fewest
-    assert {5: 4, 12: 9, 15: 11}[pairs] == fewest
+    assert {5: 5, 12: 10, 15: 12, 16: 12}[pairs] == fewest
 
 
 def test_marginal_reading_names_the_counts_and_the_sign_test_chance():
@@ -122,5 +145,5 @@ def test_reading_prints_chances_as_plain_percentages_from_100_down():
 
 
 def test_numbers_are_the_parenthesised_part_of_the_line():
-    verdict = paired_verdict([50, 60, 40, 50], [100, 100, 100, 100], claim="a faster")
+    verdict = paired_verdict([50, 60, 40, 50, 45], [100] * 5, claim="a faster")
     assert str(verdict) == f"a faster: shown in this run ({verdict.numbers})"

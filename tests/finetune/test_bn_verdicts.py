@@ -16,21 +16,37 @@ def test_both_directions_are_asked_with_differences_computed_by_hand():
     assert forward.median == pytest.approx(statistics.median(by_hand))
     assert backward.median == pytest.approx(-statistics.median(by_hand))
     assert forward.favouring == sum(d > 0 for d in by_hand) == 4
-    assert forward.shown and not backward.shown
+    # 4 of 5 agree by chance 19 % one way: neither direction is shown.
+    assert not forward.shown and not backward.shown
+
+
+def test_each_direction_gets_half_the_bound_so_five_of_five_is_not_enough():
+    # 5 of 5 one way: one-sided 1/32 = 3.1 % passes 5 % but not 2.5 %; either way 6.25 %.
+    five = accuracy_both_ways("a", [0.9] * 5, "b", [0.5] * 5)
+    assert five[0].favouring == 5 and not five[0].shown
+    assert "5 of 5; chance either way 6.2%" in both_ways_line(five)
+    # 6 of 6: 1/64 one-sided = 1.6 % <= 2.5 %; either way 3.1 %.
+    six = accuracy_both_ways("a", [0.9] * 6, "b", [0.5] * 6)
+    assert six[0].shown and not six[1].shown
+    assert both_ways_line(six).startswith(
+        "a more accurate than b: shown in this run (6 of 6; chance either way 3.1%)"
+    )
 
 
 def test_line_names_the_direction_shown_even_when_it_is_the_second():
-    pair = accuracy_both_ways("a", [0.1] * 5, "b", [0.2, 0.3, 0.4, 0.5, 0.6])
+    pair = accuracy_both_ways("a", [0.1] * 6, "b", [0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
     line = both_ways_line(pair)
-    assert line.startswith("b more accurate than a: shown in this run (5 of 5")
-    assert line.endswith("median difference +0.300")
+    assert line.startswith("b more accurate than a: shown in this run (6 of 6")
+    assert line.endswith("median difference +0.350")
 
 
 def test_line_says_neither_with_the_first_minus_second_spread():
     pair = accuracy_both_ways("a", [0.5, 0.6, 0.5, 0.6, 0.5], "b", [0.6, 0.5, 0.5, 0.5, 0.6])
     # differences -0.1, +0.1, 0, +0.1, -0.1: quartiles -0.1 and +0.1, median 0
+    # 2 of 5 favour each arm; the line names the count of the first arm asked.
     assert both_ways_line(pair) == (
-        "a vs b: neither direction shown (median difference +0.000, middle half -0.100 to +0.100)"
+        "a vs b: neither direction shown (median difference +0.000, middle half -0.100 to +0.100;"
+        " 2 of 5; chance either way 100% for a)"
     )
 
 

@@ -200,7 +200,8 @@ def test_paired_uses_the_per_seed_differences():
         values["a"], values["b"], claim="a beats b", direction="higher", statistic="difference"
     )
     assert verdict == expected
-    assert verdict.favouring == 4 and verdict.shown  # middle half 0.1 to 0.1
+    # Middle half 0.1 to 0.1, but 4 of 5 seeds agree by chance 19 %: not shown.
+    assert verdict.favouring == 4 and not verdict.shown
     assert not comparison.paired("b", "a").shown
     with pytest.raises(ValueError):
         comparison.paired("a", "a")
