@@ -59,6 +59,8 @@ _LAZY_MODULES = {
     "freezelab.speed.cost": ("block_shares", "layer_costs", "memory_estimate", "step_cost"),
     "freezelab.speed.timing": ("describe_device", "time_train_step"),
     "freezelab.speed.sweep": ("predict_sweep", "run_sweep", "standard_cases"),
+    "freezelab.speed.machine": ("quiet_check", "step_mode"),
+    "freezelab.speed.probes": ("features_model",),
     "freezelab.speed.records": (
         "agreement_table",
         "record_summary",
@@ -106,7 +108,8 @@ _LAZY_MODULES = {
         "weight_drift",
     ),
     "freezelab.finetune.seeds": ("compare_over_seeds", "strategies_over_seeds"),
-    "freezelab.finetune.head_start": ("head_start_drift",),
+    "freezelab.finetune.head_start": ("head_start_damage",),
+    "freezelab.finetune.head_first": ("head_first_over_seeds", "train_head_until_flat"),
     "freezelab.finetune.bn_teacher": ("bn_source_images", "load_bn_teacher"),
     "freezelab.finetune.batchnorm": (
         "bn_change",

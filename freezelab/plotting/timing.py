@@ -11,12 +11,14 @@ from freezelab.speed.sweep import SweepResult
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
+# Not the backward map's green (trains) and orange (passes the gradient), so that a
+# colour means one thing across the course's figures.
 KIND_COLOURS = {
     "none": "#444444",
-    "prefix": "#2a9d5c",
-    "middle": "#d0703a",
+    "prefix": "#1f5fa8",
+    "middle": "#b8328a",
     "last": "#7a4fb5",
-    "custom": "#1f77b4",
+    "custom": "#8c6d1f",
 }
 KIND_NAMES = {
     "none": "nothing frozen",

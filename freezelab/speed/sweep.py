@@ -16,7 +16,7 @@ import platform
 import statistics
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import keras
@@ -395,7 +395,8 @@ def predict_sweep(
 
     Args:
         model: A built Keras model.
-        cases: The cases; None uses `standard_cases`.
+        cases: The cases (or plain masks, or a dict from label to mask);
+            None uses `standard_cases`.
         batch_size: Examples per step.
 
     Returns:
@@ -454,7 +455,8 @@ def run_sweep(
 
     Args:
         model: A built single-input Keras model; it is not changed.
-        cases: The cases; None uses `standard_cases`.
+        cases: The cases (or plain masks, or a dict from label to mask);
+            None uses `standard_cases`.
         batch_size: Examples per step.
         repeats: Timed rounds (steps per arm); None means 20 (5 in quick mode).
         warmup: Untimed steps per arm first.
@@ -682,6 +684,8 @@ def check_sweep_cases(cases: object, case_type: type, purpose: str) -> list | No
     A plain mask (a dict from layer name to True/False, as ``get_mask``
     returns) is accepted as a case: it becomes ``case_type(label, "custom",
     frozen, mask)``, labelled by its text form (``"F:block1-3 T:block4-5,head"``).
+    A dict from label to mask (or to case) gives each its own label, in order:
+    ``{"nothing frozen": mask, "blocks 3-4": other_mask}``.
 
     Args:
         cases: The argument.
@@ -698,6 +702,12 @@ def check_sweep_cases(cases: object, case_type: type, purpose: str) -> list | No
     """
     if cases is None:
         return None
+    if (
+        isinstance(cases, Mapping)
+        and cases
+        and all(isinstance(value, (dict, case_type)) for value in cases.values())
+    ):
+        return _labelled_cases(cases, case_type, purpose)
     if isinstance(cases, (str, bytes, dict)) or not isinstance(cases, Iterable):
         raise ArgumentTypeError(
             f"{purpose} takes a list of cases (from fl.standard_cases(model)) or of masks "
@@ -720,4 +730,21 @@ def check_sweep_cases(cases: object, case_type: type, purpose: str) -> list | No
                 f"or masks (dicts). Received: cases[{index}]={describe(item)} of type "
                 f"{type(item).__name__}"
             )
+    return result
+
+
+def _labelled_cases(cases: Mapping, case_type: type, purpose: str) -> list:
+    """Cases from a dict of label -> mask (kind "custom") or label -> case (relabelled)."""
+    result = []
+    for label, item in cases.items():
+        if not isinstance(label, str) or not label:
+            raise ArgumentTypeError(
+                f"{purpose} takes a dict from labels (non-empty str) to masks. "
+                f"Received: a key {label!r} of type {type(label).__name__}"
+            )
+        if isinstance(item, case_type):
+            result.append(replace(item, label=label))
+        else:
+            frozen = tuple(name for name, trains in item.items() if not trains)
+            result.append(case_type(label=label, kind="custom", frozen=frozen, mask=dict(item)))
     return result

@@ -227,3 +227,14 @@ def test_block_shares_draws_into_a_given_axes():
     _, (left, right) = plt.subplots(1, 2)
     assert plot_block_shares(SHARES[:2], ax=right) is right
     assert len(right.patches) == 4 and not left.patches
+
+
+def test_mask_colours_are_not_the_backward_maps_colours():
+    from freezelab.plotting import panel
+
+    map_colours = {
+        value.lower()
+        for name, value in vars(panel).items()
+        if name.endswith("_COLOUR") and isinstance(value, str)
+    }
+    assert map_colours and not map_colours & {c.lower() for c in KIND_COLOURS.values()}

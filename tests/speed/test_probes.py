@@ -92,3 +92,23 @@ def test_trainable_shapes_of_chosen_layers_are_their_own_trainable_weights(small
     assert not small_vgg_flat.get_layer("block2_conv1").trainable  # put back
     with pytest.raises(ValueError, match="Received: prefixes=\\[\\]"):
         trainable_shapes(small_vgg_flat, [])
+
+
+def test_a_head_on_cached_features_costs_its_own_step_only_by_hand():
+    # The head alone (Flatten -> Dense(5, relu) -> Dense(3)) on cached 6x6x4 features, batch 2.
+    # By hand, 2 FLOPs per multiply-add; a Dense's forward adds its bias (and ReLU) per output:
+    #   head_dense: 2*144*5 = 1440 MACs -> forward 2880 + 10 bias + 10 relu = 2900; it is now the
+    #     first layer, so it computes NO input gradient; weight grad 2880 + 10 = 2890; bias+relu
+    #     grads 20.
+    #   logits: 2*5*3 = 30 MACs -> forward 60 + 6 = 66; input grad 60; weight grad 66; bias grad 6.
+    from freezelab.speed.cost import step_cost
+
+    inputs = keras.Input((6, 6, 2))
+    x = layers.Conv2D(4, 3, padding="same", activation="relu", name="block1_conv1")(inputs)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(5, activation="relu", name="head_dense")(x)
+    model = keras.Model(inputs, layers.Dense(3, name="logits")(x))
+    head_step = step_cost(features_model(model), batch_size=2)
+    assert head_step.total_flops == (2900 + 2890 + 20) + (66 + 60 + 66 + 6)
+    # Counting head_dense's input gradient (2880 more) is what the lesson once did by mistake.
+    assert head_step.total_flops == 6008

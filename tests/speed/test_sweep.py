@@ -271,3 +271,22 @@ def test_update_probe_arms_are_built_from_those_shapes(small_vgg_flat, monkeypat
 def test_update_probes_are_checked(small_vgg_flat, probes, message):
     with pytest.raises(ValueError, match=message):
         run_sweep(small_vgg_flat, progress=None, update_probes=probes)
+
+
+def test_a_dict_of_labelled_masks_times_under_those_labels_and_masks():
+    model = tiny_model()
+    cases = standard_cases(model)
+    middle = {"conv1": True, "conv2": False, "dense": True}  # not a standard case
+    labelled = {"reference": cases[0], "conv2 only": middle}
+    result = run_sweep(
+        model, labelled, batch_size=2, repeats=2, warmup=0, progress=None, interleave=True
+    )
+    assert [row.label for row in result.rows] == ["reference", "conv2 only"]
+    assert [row.kind for row in result.rows] == ["none", "custom"]
+    assert result.rows[1].frozen == ("conv2",)
+    assert result.rows[1].predicted_fraction == step_cost(model, middle, 2).relative_cost
+    assert len(result.times("conv2 only")) == 2
+    with pytest.raises(TypeError, match="Received"):
+        predict_sweep(model, {3: middle})
+    with pytest.raises(TypeError, match="list of cases"):
+        predict_sweep(model, middle)  # one bare mask is not a dict of labelled masks
