@@ -63,6 +63,7 @@ _LAZY_MODULES = {
     "freezelab.speed.probes": ("features_model",),
     "freezelab.speed.records": (
         "agreement_table",
+        "matching_record",
         "record_summary",
         "record_times",
         "timing_records",
@@ -73,6 +74,7 @@ _LAZY_MODULES = {
     "freezelab.vis.gradcam": ("grad_cam",),
     "freezelab.vis.receptive_field": ("receptive_field",),
     "freezelab.vis.rank_test": ("rank_sum_test",),
+    "freezelab.vis.chance": ("hits_verdict", "holm", "monte_carlo_chance"),
     "freezelab.vis.ascent": (
         "colourfulness",
         "filter_activation",
@@ -84,7 +86,6 @@ _LAZY_MODULES = {
     "freezelab.finetune.data": ("load_target_dataset",),
     "freezelab.finetune.scenes": (
         "make_pair_scene",
-        "hits_beyond_chance",
         "make_scenes",
         "object_check",
     ),

@@ -44,6 +44,46 @@ def timing_records(device: str = "CPU", folder: str | Path | None = None) -> lis
     return sorted(records, key=lambda record: record["date"])
 
 
+def matching_record(setup: dict, folder: str | Path | None = None) -> dict | None:
+    """The latest committed record made with a timing run's settings, if any.
+
+    A record matches when its device, backend, input size, batch size and
+    ``jit_compile`` equal the run's; the number of rounds, the date, the load
+    and the versions may differ (print them beside it).
+
+    Args:
+        setup: A `SweepResult.setup` (``device``, ``backend``, ``input_shape``,
+            ``batch_size``, ``jit_compile``).
+        folder: Where the records are; None uses ``benchmarks/records``.
+
+    Returns:
+        The newest matching record (as `timing_records` returns it), or None.
+
+    Raises:
+        ValueError: If ``setup`` lacks one of those keys.
+    """
+    keys = ("device", "backend", "input_shape", "batch_size", "jit_compile")
+    if not isinstance(setup, dict) or not set(keys) <= set(setup):
+        raise ValueError(
+            f"matching_record needs a sweep's setup dict with {', '.join(keys)}. "
+            f"Received: {type(setup).__name__} with keys {sorted(setup) if isinstance(setup, dict) else None}"
+        )
+    wanted = {
+        "device": setup["device"],
+        "backend": setup["backend"],
+        "input_size": int(setup["input_shape"][0]),
+        "batch_size": setup["batch_size"],
+        "jit_compile": setup["jit_compile"],
+    }
+    kind = "GPU" if str(setup["device"]).startswith("GPU") else "CPU"
+    found = [
+        record
+        for record in timing_records(kind, folder)
+        if all(record.get(key) == value for key, value in wanted.items())
+    ]
+    return found[-1] if found else None
+
+
 def record_summary(record: dict, comparisons: Sequence[tuple[str, str]] = ()) -> str:
     """A record as a few lines: where and when it ran, every mask's figures, paired verdicts.
 

@@ -113,3 +113,24 @@ def test_agreement_table_marks_claims_the_runs_disagree_on():
     assert agreement_table([("x", shown, shown)]).endswith(
         "every claim reads the same in both runs"
     )
+
+
+def test_matching_record_takes_the_newest_with_the_same_settings(tmp_path):
+    from freezelab.speed.records import matching_record
+
+    older = {**record("CPU (2 threads)", "2026-01-01"), "jit_compile": False}
+    newer = {**older, "date": "2026-02-01"}
+    other_size = {**older, "date": "2026-03-01", "input_size": 224}
+    for index, found in enumerate([older, newer, other_size]):
+        (tmp_path / f"{index}.json").write_text(json.dumps(found))
+    setup = {
+        "device": "CPU (2 threads)",
+        "backend": "tensorflow",
+        "input_shape": [96, 96, 3],
+        "batch_size": 8,
+        "jit_compile": False,
+    }
+    assert matching_record(setup, tmp_path)["date"] == "2026-02-01"
+    assert matching_record({**setup, "batch_size": 4}, tmp_path) is None
+    with pytest.raises(ValueError, match="Received"):
+        matching_record({"device": "CPU"}, tmp_path)
