@@ -31,7 +31,10 @@ from freezelab.finetune.teacher import source_classifier
 
 BN_TEACHER_WIDTHS = (16, 32, 64, 128)
 BN_TEACHER_WEIGHTS_FILE = "bn_teacher.weights.h5"
-BN_TEACHER_SOURCE = "freezelab's offline BN teacher (pretrained here)"
+BN_TEACHER_SOURCE = (
+    "freezelab's offline BN teacher, pretrained by tools/train_bn_teacher.py on its 20-class "
+    "source task (not ImageNet), shipped in data/bn_teacher.weights.h5"
+)
 
 
 def bn_teacher_weights_path() -> Path:

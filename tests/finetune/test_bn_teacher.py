@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from freezelab.core.models import weights_source
+from freezelab.core.models import describe_weights, weights_source
 from freezelab.finetune.batchnorm import bn_counts, bn_layers
 from freezelab.finetune.bn_teacher import (
     BN_TEACHER_SOURCE,
@@ -78,3 +78,11 @@ def test_held_out_seed_is_the_one_the_teacher_recipe_holds_out():
     recipe = Path(__file__).resolve().parents[2] / "tools" / "train_teacher.py"
     teacher_seed = re.search(r"^HELD_OUT_SEED = ([\d_]+)$", recipe.read_text(), re.M)
     assert int(teacher_seed.group(1)) == SOURCE_HELD_OUT_SEED
+
+
+def test_notice_says_who_pretrained_it_where_and_on_what():
+    line = describe_weights(load_bn_teacher(32, verbose=False))
+    assert "pretrained by tools/train_bn_teacher.py on its 20-class source task" in line
+    assert "(not ImageNet)" in line
+    assert "data/bn_teacher.weights.h5" in line
+    assert "pretrained here" not in line  # "here" read as "in this notebook"
