@@ -60,6 +60,7 @@ _LAZY_MODULES = {
     "freezelab.speed.timing": ("describe_device", "time_train_step"),
     "freezelab.speed.sweep": ("predict_sweep", "run_sweep", "standard_cases"),
     "freezelab.speed.machine": ("quiet_check", "step_mode"),
+    "freezelab.speed.claims": ("judge_claims",),
     "freezelab.speed.probes": ("features_model",),
     "freezelab.speed.records": (
         "agreement_table",
