@@ -75,6 +75,7 @@ _LAZY_MODULES = {
     "freezelab.vis.gradcam": ("grad_cam",),
     "freezelab.vis.receptive_field": ("receptive_field",),
     "freezelab.vis.rank_test": ("rank_sum_test",),
+    "freezelab.vis.chance": ("hits_verdict", "holm", "monte_carlo_chance"),
     "freezelab.vis.ascent": (
         "colourfulness",
         "filter_activation",

@@ -18,9 +18,11 @@ readable (each can be switched off):
 The picture always lives in RGB pixels 0..255. With ``preprocessing="caffe"``
 (VGG16 and the teacher) it is turned into BGR, mean-subtracted input for the
 model at each step, so the result needs no guessing to display. Randomness
-comes from one generator per filter, seeded by ``(seed, filter)``: the same
-call gives the same pictures, and a filter's picture does not depend on
-which other filters share its batch.
+comes from one generator per filter, seeded by ``(seed, filter)``, for the
+start noise and the shifts, and from one generator seeded by the seed alone
+for the zoom (one zoom per step, shared by the batch): the same call gives
+the same pictures, and a filter's picture does not depend on which other
+filters share its batch.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ _Maps = TypeVar("_Maps")
 REGULARIZERS = ("blur", "tv", None)
 _GRADIENT_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 PREPROCESSINGS = ("caffe", None)
+# Seeds the zoom's generator with (seed, _ZOOM_STREAM): no filter index is this large.
+_ZOOM_STREAM = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -325,6 +329,7 @@ class _CallbackBar:
 def _ascend(gradient_fn, filters, channels, canvas, config, bar):
     """Runs all octaves for one batch of filters; returns pixels, start and final activation."""
     rngs = [np.random.default_rng([config.seed, f]) for f in filters]
+    zoom_rng = np.random.default_rng([config.seed, _ZOOM_STREAM])  # the same for every batch
     one_hot = _one_hot(filters, channels)
     sizes = _octave_sizes(canvas, config.octaves, config.octave_scale)
     pixels = np.stack([128.0 + rng.uniform(-20, 20, (sizes[0], sizes[0], 3)) for rng in rngs])
@@ -334,7 +339,9 @@ def _ascend(gradient_fn, filters, channels, canvas, config, bar):
         if octave:
             pixels = _resize(pixels, side)
         for step in range(config.steps):
-            gradient = _jittered_gradient(gradient_fn, pixels, canvas, one_hot, rngs, config)
+            gradient = _jittered_gradient(
+                gradient_fn, pixels, canvas, one_hot, rngs, zoom_rng, config
+            )
             pixels = pixels + config.step_size * _unit_rms(gradient)
             if config.regularization == "tv":
                 pixels = pixels - config.step_size * config.tv_weight * _tv_gradient(pixels)
@@ -347,10 +354,10 @@ def _ascend(gradient_fn, filters, channels, canvas, config, bar):
     return pixels, start, final
 
 
-def _jittered_gradient(gradient_fn, pixels, canvas, one_hot, rngs, config):
-    """Gradient at the picture's resolution, through random shift and zoom."""
+def _jittered_gradient(gradient_fn, pixels, canvas, one_hot, rngs, zoom_rng, config):
+    """Gradient at the picture's resolution, through random shift (per picture) and zoom (per step)."""
     shifts = [tuple(rng.integers(-config.jitter, config.jitter + 1, 2)) for rng in rngs]
-    zoom = 1.0 + float(rngs[0].uniform(0.0, config.scale_jitter)) if config.scale_jitter else 1.0
+    zoom = 1.0 + float(zoom_rng.uniform(0.0, config.scale_jitter)) if config.scale_jitter else 1.0
     shifted = np.stack([np.roll(p, s, axis=(0, 1)) for p, s in zip(pixels, shifts)])
     zoomed_side = round(canvas * zoom)
     model_pixels = _center_crop(_resize(shifted, zoomed_side), canvas)

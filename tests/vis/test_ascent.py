@@ -84,6 +84,18 @@ def test_same_seed_same_pictures_and_batch_does_not_change_a_filter():
     assert np.abs(first.pixels - other_seed.pixels).max() > 1.0
 
 
+def test_with_the_default_zoom_a_filter_does_not_depend_on_its_batch():
+    model = edge_model(16)
+    settings = dict(preprocessing=None, steps=4, octaves=2, progress=False)  # scale_jitter 0.1
+    first = filter_pictures(model, "edges", [0, 1], seed=3, **settings)
+    alone = filter_pictures(model, "edges", [1], seed=3, **settings)
+    one_at_a_time = filter_pictures(model, "edges", [0, 1], seed=3, batch_size=1, **settings)
+    np.testing.assert_allclose(first.pixels[1], alone.pixels[0], atol=1e-3)
+    np.testing.assert_allclose(first.pixels, one_at_a_time.pixels, atol=1e-3)
+    without_zoom = filter_pictures(model, "edges", [1], seed=3, scale_jitter=0.0, **settings)
+    assert np.abs(alone.pixels - without_zoom.pixels).max() > 1e-2  # the zoom was drawn
+
+
 def test_one_at_a_time_equals_batched():
     model = edge_model(16)
     settings = dict(preprocessing=None, steps=3, octaves=1, scale_jitter=0.0, progress=False)
