@@ -13,16 +13,25 @@ Five ways to choose what trains in a model whose layers carry block names
 * ``"full"``: everything.
 
 Each strategy is what a learner would write: ``layer.trainable = ...``,
-``variable.trainable = ...`` and Keras 3's own ``enable_lora(rank)``. Two
-Keras 3.15.1 facts shape them. ``layer.trainable = value`` also sets the
-``trainable`` flag of each of the layer's trainable variables and of its
-sublayers, so ``model.trainable = True`` undoes a per-variable choice (and
-would unfreeze a kernel that ``enable_lora`` froze). ``enable_lora(rank)``
-on ``MultiHeadAttention``'s ``query_dense`` (an ``EinsumDense`` with kernel
-``(d, heads, d / heads)``) adds ``lora_kernel_a`` of shape ``(d, heads,
-rank)`` and ``lora_kernel_b`` of shape ``(rank, d / heads)``: ``d * heads *
-rank + rank * d / heads`` scalars per projection, not the ``rank * (d + d)``
-of a ``d x d`` matrix, and it freezes only that kernel.
+``variable.trainable = ...`` and Keras 3's own ``enable_lora(rank)``. Three
+Keras 3.15.1 facts shape them:
+
+* ``layer.trainable = value`` also sets the ``trainable`` flag of each of the
+  layer's trainable variables and of its sublayers, so it undoes a
+  per-variable choice, and would unfreeze a kernel that ``enable_lora``
+  froze: LoRA comes after every ``trainable`` assignment.
+* On TensorFlow an assignment of the value a layer already has is skipped
+  (TensorFlow's ``AutoTrackable.__setattr__`` returns early when the new
+  value ``is`` the old one), so ``layer.trainable = True`` on a trainable
+  layer leaves its variables' flags as they were; on JAX and PyTorch it
+  resets them. A strategy therefore starts from ``model.trainable = False``
+  then ``True``, which resets every flag on every backend.
+* ``enable_lora(rank)`` on ``MultiHeadAttention``'s ``query_dense`` (an
+  ``EinsumDense`` with kernel ``(d, heads, d / heads)``) adds
+  ``lora_kernel_a`` of shape ``(d, heads, rank)`` and ``lora_kernel_b`` of
+  shape ``(rank, d / heads)``: ``d * heads * rank + rank * d / heads``
+  scalars per projection, not the ``rank * (d + d)`` of a ``d x d`` matrix;
+  it freezes only that kernel, not the projection's bias.
 """
 
 from __future__ import annotations
@@ -181,7 +190,9 @@ def _block_order(refs) -> list[str]:
 
 
 def _train_blocks(model: keras.Model, blocks: set[str] | None) -> dict:
-    # None: everything trains. Otherwise the head and the named blocks.
+    # None: everything trains. Otherwise the head and the named blocks. Through False
+    # first: TensorFlow skips a True -> True assignment, keeping older per-variable flags.
+    model.trainable = False
     model.trainable = True
     if blocks is None:
         return {}

@@ -145,3 +145,29 @@ def test_lora_twice_and_models_without_blocks_are_refused():
     plain = keras.Model(inputs, keras.layers.Dense(2)(inputs))
     with pytest.raises(ValueError, match="layers named by block"):
         peft.apply_strategy(plain, "head")
+
+
+def test_resetting_trainable_after_lora_unfreezes_the_adapted_kernels():
+    # The setter sets every trainable-capable variable's own flag, the kernel enable_lora
+    # froze included: the pitfall apply_strategy's order (LoRA last) avoids.
+    model = small_vit()
+    peft.apply_strategy(model, "lora", rank=2)
+    assert "block1_attention/query/kernel" not in {v.path for v in model.trainable_weights}
+    model.trainable = False
+    model.trainable = True
+    assert "block1_attention/query/kernel" in {v.path for v in model.trainable_weights}
+
+
+def test_assigning_the_same_trainable_value_is_skipped_only_on_tensorflow():
+    layer = keras.layers.Dense(2)
+    layer.build((None, 3))
+    layer.kernel.trainable = False
+    layer.trainable = True  # already True
+    assert layer.kernel.trainable == (keras.backend.backend() != "tensorflow")
+
+
+@pytest.mark.parametrize(("second", "expected"), [("full", ALL), ("head", HEAD)])
+def test_a_second_strategy_resets_the_first_ones_per_variable_flags(second, expected):
+    model = small_vit()
+    peft.apply_strategy(model, "bitfit")
+    assert peft.apply_strategy(model, second).trainable_params == expected
