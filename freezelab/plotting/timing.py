@@ -17,7 +17,7 @@ KIND_COLOURS = {
     "none": "#444444",
     "prefix": "#1f5fa8",
     "middle": "#b8328a",
-    "last": "#7a4fb5",
+    "last": "#17a2b8",
     "custom": "#8c6d1f",
 }
 KIND_NAMES = {
