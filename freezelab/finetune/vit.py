@@ -3,9 +3,10 @@
 The convolutional teacher (`freezelab.finetune.teacher`) stands in for VGG16;
 this module does the same for a vision transformer, so a lesson can compare
 freezing, bias-only training (BitFit), LoRA and full fine-tuning on a
-transformer without downloads. It is small (about 143 k parameters, 0.6 MB
-of float32 weights), trained by ``tools/train_vit_teacher.py`` on the same
-20-class procedural source task as the teacher, and shipped in
+transformer without downloads. It is small (142,548 parameters, a 0.7 MB
+weights file), trained by ``tools/train_vit_teacher.py`` on the same 20-class
+procedural source task as the teacher (held-out accuracy 89.35 %: every
+grating, about half of the shapes), and shipped in
 ``data/vit_teacher.weights.h5``. It is not ImageNet and not a language model.
 
 Layout, with layer names that say which block each layer is in
@@ -41,6 +42,9 @@ VIT_TEACHER_WEIGHTS_FILE = "vit_teacher.weights.h5"
 BLOCK_PARTS = ("norm1", "attention", "add1", "norm2", "mlp1", "mlp2", "add2")
 #: The teacher's configuration: `tiny_vit`'s defaults.
 VIT_IMAGE_SIZE = 32
+#: Held-out source accuracy of the shipped weights (2,000 images, seed
+#: ``HELD_OUT_SEED``), printed by tools/train_vit_teacher.py and recorded in data/README.md.
+VIT_TEACHER_HELD_OUT_ACCURACY = 0.8935
 VIT_TEACHER_SOURCE = (
     "freezelab's offline ViT teacher (4 transformer blocks, width 64), pretrained by "
     "tools/train_vit_teacher.py on its 20-class procedural source task (not ImageNet, not a "

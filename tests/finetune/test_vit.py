@@ -2,11 +2,15 @@
 
 import random
 
+import h5py
 import numpy as np
 import pytest
 
 from freezelab.core.layers import iter_layers
+from freezelab.core.models import weights_source
 from freezelab.finetune import vit
+from freezelab.finetune.source_task import HELD_OUT_SEED
+from freezelab.finetune.teacher import source_accuracy
 
 SMALL = dict(image_size=8, patch_size=4, width=8, depth=2, num_heads=2, mlp_width=16, num_classes=3)
 
@@ -80,3 +84,29 @@ def test_query_and_key_start_different():
 def test_bad_sizes_are_refused_keras_style(arguments, message):
     with pytest.raises(ValueError, match=message):
         vit.tiny_vit(**arguments)
+
+
+def test_shipped_teacher_says_which_weights_and_reproduces_its_held_out_accuracy(capsys):
+    model = vit.load_vit_teacher()
+    assert "data/vit_teacher.weights.h5" in capsys.readouterr().out
+    assert weights_source(model) == vit.VIT_TEACHER_SOURCE
+    # The recorded figure, on the same 2,000 held-out images; 5 images of slack for
+    # float differences across machines (a wrong file or preprocessing falls far below).
+    accuracy = source_accuracy(model, 2000, seed=HELD_OUT_SEED)
+    assert abs(accuracy - vit.VIT_TEACHER_HELD_OUT_ACCURACY) <= 5 / 2000
+
+
+def test_loaded_weights_are_the_files_arrays_bit_for_bit():
+    def fingerprints(arrays):
+        return sorted((a.shape, a.dtype.str, a.tobytes()) for a in arrays)
+
+    stored = []
+    with h5py.File(vit.vit_teacher_weights_path(), "r") as handle:
+        handle.visititems(
+            lambda _, item: (
+                stored.append(np.asarray(item)) if isinstance(item, h5py.Dataset) else None
+            )
+        )
+    loaded = vit.load_vit_teacher(verbose=False).get_weights()
+    assert fingerprints(stored) == fingerprints(loaded)
+    assert not np.array_equal(loaded[0], vit.tiny_vit(seed=0).get_weights()[0])  # trained
