@@ -46,7 +46,7 @@ from freezelab.core.accounting import count_params
 from freezelab.core.keras_adapter import inner_layers
 from freezelab.core.layers import iter_layers
 
-STRATEGIES = ("head", "top_blocks", "bitfit", "lora", "full")
+PEFT_STRATEGIES = ("head", "top_blocks", "bitfit", "lora", "full")
 #: Variable names BitFit trains: biases and LayerNormalization's scale and offset.
 BITFIT_VARIABLE_NAMES = ("bias", "gamma", "beta")
 #: The attention projections LoRA adapts, as in the LoRA paper's main experiments.
@@ -59,7 +59,7 @@ class StrategyResult:
     """What a strategy left trainable.
 
     Attributes:
-        strategy: The strategy's name, one of `STRATEGIES`.
+        strategy: The strategy's name, one of `PEFT_STRATEGIES`.
         trainable_params: Scalars in ``model.trainable_weights``.
         all_params: All scalars of the model, LoRA factors included.
         trainable_layers: Top-level layers with at least one trainable
@@ -131,7 +131,7 @@ def apply_strategy(
         model: A built model with ``blockN_`` layer names, e.g.
             `freezelab.finetune.vit.tiny_vit`. LoRA cannot be removed from a
             layer once enabled, so the model must have none yet.
-        strategy: One of `STRATEGIES`.
+        strategy: One of `PEFT_STRATEGIES`.
         top_blocks: For ``"top_blocks"``: how many of the last blocks train.
         rank: For ``"lora"``: the rank of the factors.
 
@@ -145,7 +145,7 @@ def apply_strategy(
             already enabled.
     """
     check_model(model, "apply_strategy")
-    check_choice(strategy, "strategy", STRATEGIES)
+    check_choice(strategy, "strategy", PEFT_STRATEGIES)
     refs = iter_layers(model)
     blocks = _block_order(refs)
     if not blocks:

@@ -47,7 +47,7 @@ HAND_COUNTS = {
 }
 
 
-@pytest.mark.parametrize("strategy", peft.STRATEGIES)
+@pytest.mark.parametrize("strategy", peft.PEFT_STRATEGIES)
 def test_counts_equal_keras_lists_and_the_hand_count(strategy):
     model = small_vit()
     result = peft.apply_strategy(model, strategy, top_blocks=1, rank=2)
