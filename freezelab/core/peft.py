@@ -279,7 +279,9 @@ def merge_lora(model: keras.Model) -> keras.Model:
     merged_kernels = {}
     for layer in inner_layers(model):
         if getattr(layer, "lora_enabled", False):
-            merged_kernels[f"{layer.path}/kernel"] = keras.ops.convert_to_numpy(layer.kernel)
+            # stop_gradient: on PyTorch the merged kernel is a tensor that requires grad.
+            merged = keras.ops.stop_gradient(layer.kernel)
+            merged_kernels[f"{layer.path}/kernel"] = keras.ops.convert_to_numpy(merged)
     copy = keras.models.clone_model(model, clone_function=_without_lora)
     values = {variable.path: variable for variable in model.weights}
     for variable in copy.weights:
