@@ -4,12 +4,13 @@ Five ways to choose what trains in a model whose layers carry block names
 (``block1_attention`` …, see `freezelab.core.layers.block_of`):
 
 * ``"head"``: only the layers after the last block (`block_labels`' ``head``);
-* ``"top_blocks"``: the head and the top ``blocks`` blocks;
+* ``"top_blocks"``: the head and the last ``top_blocks`` blocks;
 * ``"bitfit"``: every bias and every LayerNormalization ``gamma`` / ``beta``,
   plus the head (Ben Zaken et al., 2022, "BitFit");
 * ``"lora"``: low-rank factors on each attention layer's query and value
-  projections (Hu et al., 2022, "LoRA"), plus the head; the projections'
-  own kernels and biases, and everything else, stay frozen;
+  projections (the two that Hu et al., 2022, "LoRA", adapt in their main
+  experiments), plus the head; the projections' own kernels and biases, and
+  everything else, stay frozen;
 * ``"full"``: everything.
 
 Each strategy is what a learner would write: ``layer.trainable = ...``,
@@ -49,9 +50,6 @@ from freezelab.core.layers import iter_layers
 PEFT_STRATEGIES = ("head", "top_blocks", "bitfit", "lora", "full")
 #: Variable names BitFit trains: biases and LayerNormalization's scale and offset.
 BITFIT_VARIABLE_NAMES = ("bias", "gamma", "beta")
-#: The attention projections LoRA adapts, as in the LoRA paper's main experiments.
-LORA_TARGETS = ("query", "value")
-LORA_VARIABLE_NAMES = ("lora_kernel_a", "lora_kernel_b")
 
 
 @dataclass(frozen=True)
