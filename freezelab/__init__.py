@@ -70,6 +70,7 @@ _LAZY_MODULES = {
         "timing_records",
     ),
     "freezelab.verdicts": ("paired_verdict",),
+    "freezelab.exercises": ("check_exercise",),
     "freezelab.vis.images": ("from_caffe", "sample_image", "to_caffe"),
     "freezelab.vis.activations": ("feature_maps", "heatmap", "overlay", "peak_location"),
     "freezelab.vis.gradcam": ("grad_cam",),

@@ -1,0 +1,647 @@
+"""Checks for the lessons' exercises: right or wrong, with a hint that teaches.
+
+Each exercise with a definite answer (a count, a slice, a share of the
+step's FLOPs, which layers) has an id, ``"<lesson>.<number>"`` with a letter
+where one exercise asks for several answers (``"02.1a"``, ``"02.1b"``).
+`check` compares a learner's answer with the truth and prints one line:
+right, or wrong with a hint that points at the idea without printing the
+answer::
+
+    import freezelab as fl
+
+    fl.check_exercise("01.1", trainable)          # prints "01.1: right." or a hint
+    assert fl.check_exercise("01.1", trainable)   # in a test: truthy exactly when right
+
+The truth is never a number written here: each check builds the exercise's
+model afresh and reads the answer from Keras itself (``trainable_weights``,
+``model.layers``, an optimizer's variables) or from freezelab's cost model
+(`freezelab.speed.cost.step_cost`, the figure the lesson prints). Answers
+that depend on the learner's run take the run's settings as keywords (the
+input size for a FLOP share), and behaviour that differs by backend (the
+recompile trap) is run on the backend in use. Truths are cached per
+exercise and settings, so a second check is instant.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from freezelab._validation import check_int, describe, suggestion
+from freezelab.core.models import demo_functional, demo_sequential, load_vgg16
+from freezelab.speed.cost import layer_costs, step_cost
+
+#: Tolerance of a share given as a fraction: a percentage rounded to one
+#: decimal (63.6 % for 0.63583) is within it.
+FRACTION_TOLERANCE = 0.001
+#: Tolerance of a size in MiB given to one decimal.
+MIB_TOLERANCE = 0.05
+#: The input size of lesson 02's VGG16 at full size (the lesson's quick mode uses 32).
+LESSON_INPUT_SIZE = 224
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What `check` found.
+
+    Attributes:
+        exercise_id: The exercise checked.
+        right: Whether the answer is right; the result is truthy exactly then.
+        message: The line `check` printed.
+    """
+
+    exercise_id: str
+    right: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.right
+
+    def _ipython_display_(self) -> None:
+        """Shows nothing: `check` has printed the message already."""
+
+    def __repr__(self) -> str:
+        return f"CheckResult({self.exercise_id!r}, right={self.right})"
+
+
+@dataclass(frozen=True)
+class _Exercise:
+    """One checked exercise.
+
+    Attributes:
+        question: The question in one line, printed with a wrong answer's hint.
+        kind: How answers are read and compared: ``"count"``, ``"fraction"``,
+            ``"mib"``, ``"names"``, ``"name"``, ``"choice"``, ``"bool"`` or
+            ``"counts"`` (a dict of counts).
+        truth: Computes the answer from the exercise's settings.
+        hint: The hint for any wrong answer: it teaches, never tells.
+        near_misses: Recognises common wrong answers: returns a more precise
+            hint, or None.
+        settings: Keyword settings the truth depends on, with defaults.
+        choices: The accepted values of a ``"choice"`` answer.
+        keys: The keys of a ``"counts"`` answer.
+    """
+
+    question: str
+    kind: str
+    truth: Callable[..., object]
+    hint: str
+    near_misses: Callable[[object, dict], str | None] = lambda answer, settings: None
+    settings: dict = field(default_factory=dict)
+    choices: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
+
+
+def _size(weights) -> int:
+    return sum(int(np.prod(w.shape)) for w in weights)
+
+
+def _close(a: float, b: float, tolerance: float) -> bool:
+    return abs(a - b) <= tolerance
+
+
+# Lesson 01 ---------------------------------------------------------------
+
+
+def _functional_with_frozen(*names: str) -> keras.Model:
+    model = demo_functional(input_dim=100)
+    for name in names:
+        model.get_layer(name).trainable = False
+    return model
+
+
+def _truth_01_1() -> int:
+    return _size(_functional_with_frozen("dense_64", "dense_10").trainable_weights)
+
+
+def _near_01_1(answer, settings) -> str | None:
+    model = _functional_with_frozen("dense_64", "dense_10")
+    if answer == _size(model.non_trainable_weights):
+        return "That is the frozen count: the question asks what still trains."
+    kernels = sum(
+        int(np.prod(layer.kernel.shape)) for layer in model.layers if layer.trainable_weights
+    )
+    if answer == kernels:
+        return "Close: each Dense layer also has a bias of `units` numbers."
+    return None
+
+
+def _vgg16(input_size: int) -> keras.Model:
+    return load_vgg16(weights=None, input_size=input_size, verbose=False)
+
+
+def _truth_01_2() -> int:
+    names = [layer.name for layer in _vgg16(32).layers]
+    return names.index("block4_conv1") + 1  # the stop of the slice that ends at it
+
+
+def _near_01_2(answer, settings) -> str | None:
+    if answer == _truth_01_2() - 1:
+        return (
+            "base.layers[:11] ends one entry too early. Print "
+            "[layer.name for layer in base.layers[:3]]: what is base.layers[0]?"
+        )
+    return None
+
+
+def _lesson01_builds(input_size: int) -> dict[str, keras.Model]:
+    """Section 3's builds: A flattened, B nested head, C nested base and head."""
+    layers = keras.layers
+
+    def head_layers():
+        return [
+            layers.Flatten(name="head_flatten"),
+            layers.Dense(256, activation="relu", name="head_dense"),
+            layers.Dropout(0.5, name="head_dropout"),
+            layers.Dense(10, activation="softmax", name="predictions"),
+        ]
+
+    base_a = _vgg16(input_size)
+    x = base_a.output
+    for layer in head_layers():
+        x = layer(x)
+    model_a = keras.Model(base_a.input, x, name="A_flattened")
+    base_b = _vgg16(input_size)
+    head_b = keras.Sequential(head_layers(), name="head")
+    model_b = keras.Model(base_b.input, head_b(base_b.output), name="B_question")
+    base_c = _vgg16(input_size)
+    inputs = keras.Input(shape=(input_size, input_size, 3), name="image")
+    head_c = keras.Sequential(head_layers(), name="head")
+    model_c = keras.Model(inputs, head_c(base_c(inputs)), name="C_nested_base")
+    return {"A": model_a, "B": model_b, "C": model_c}
+
+
+def _truth_01_3(input_size: int) -> dict[str, int]:
+    counts = {}
+    for key, model in _lesson01_builds(input_size).items():
+        for layer in model.layers[:-1]:
+            layer.trainable = False
+        counts[key] = _size(model.trainable_weights)
+    return counts
+
+
+def _near_01_3(answer, settings) -> str | None:
+    truth = _truth_01_3(settings["input_size"])
+    if answer["A"] != truth["A"] and answer["A"] in (truth["B"], truth["C"]):
+        return (
+            "A is built from the head's layers one by one: each is an entry of model.layers. "
+            "What is model_a.layers[-1] there?"
+        )
+    if truth["A"] in (answer["B"], answer["C"]):
+        return "In B and C the head is one nested entry: model.layers[-1] is the whole head."
+    return None
+
+
+def _dense_run(reuse_optimizer: bool) -> bool:
+    """Lesson 01's case 4/exercise 5: does dense_64 move after unfreeze + compile()?"""
+    keras.utils.set_random_seed(1)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 100)).astype("float32")
+    y = rng.integers(0, 10, size=64)
+    model = demo_sequential(input_dim=100)
+    model.get_layer("dense_64").trainable = False
+    optimizer = keras.optimizers.Adam(learning_rate=1e-3)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    model.get_layer("dense_64").trainable = True
+    if not reuse_optimizer:
+        optimizer = keras.optimizers.Adam(learning_rate=1e-3)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    start = model.get_layer("dense_64").kernel.numpy().copy()
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    return not np.array_equal(start, model.get_layer("dense_64").kernel.numpy())
+
+
+def _truth_01_5() -> bool:
+    return _dense_run(reuse_optimizer=False)
+
+
+# Lesson 02 ---------------------------------------------------------------
+
+_LESSON02_HEAD = ("head_dense_1", "predictions")
+
+
+def _lesson02_model(input_size: int, trains: Callable[[str], bool]) -> keras.Model:
+    """Lesson 02's model (VGG16, average pooling, Dense 128, Dense 10) with flags set."""
+    base = _vgg16(input_size)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(base.output)
+    x = keras.layers.Dense(128, activation="relu", name="head_dense_1")(x)
+    outputs = keras.layers.Dense(10, activation="softmax", name="predictions")(x)
+    model = keras.Model(base.input, outputs, name="vgg16_with_head")
+    for layer in model.layers:
+        layer.trainable = trains(layer.name)
+    return model
+
+
+def _keeps_block5_top(name: str) -> bool:
+    return name in ("block5_conv2", "block5_conv3", *_LESSON02_HEAD)
+
+
+def _truth_02_1a(input_size: int) -> float:
+    model = _lesson02_model(input_size, _keeps_block5_top)
+    optimizer = keras.optimizers.Adam()
+    optimizer.build(model.trainable_variables)
+    slots = [v for v in optimizer.variables if len(v.shape)]  # leave out the step counter
+    return sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in slots) / 2**20
+
+
+def _near_02_1a(answer, settings) -> str | None:
+    truth = _truth_02_1a(settings["input_size"])
+    if _close(answer, truth / 2, MIB_TOLERANCE):
+        return "Adam keeps two numbers per trainable parameter (its two moving averages)."
+    if _close(answer, truth * 2**20 / 1e6, MIB_TOLERANCE):
+        return "That is in MB (10**6 bytes); the course counts MiB (2**20 bytes)."
+    return None
+
+
+def _removed(model: keras.Model) -> float:
+    return 1.0 - step_cost(model).relative_cost
+
+
+def _truth_02_1b(input_size: int) -> float:
+    return _removed(_lesson02_model(input_size, _keeps_block5_top))
+
+
+def _param_share_hint(answer, model: keras.Model, frozen: bool) -> str | None:
+    trainable = _size(model.trainable_weights)
+    total = trainable + _size(model.non_trainable_weights)
+    share = (total - trainable if frozen else trainable) / total
+    for value in (share, 1 - share):
+        if _close(answer, value, FRACTION_TOLERANCE):
+            return (
+                "That is a share of the parameters, not of the step's FLOPs: "
+                "ask fl.step_cost(model) about compute."
+            )
+    return None
+
+
+def _near_02_1b(answer, settings) -> str | None:
+    return _param_share_hint(
+        answer, _lesson02_model(settings["input_size"], _keeps_block5_top), frozen=True
+    )
+
+
+def _all_but_block1_conv1(name: str) -> bool:
+    return name != "block1_conv1"
+
+
+def _truth_02_2a(input_size: int) -> float:
+    return _removed(_lesson02_model(input_size, _all_but_block1_conv1))
+
+
+def _near_02_2a(answer, settings) -> str | None:
+    return _param_share_hint(
+        answer, _lesson02_model(settings["input_size"], _all_but_block1_conv1), frozen=True
+    )
+
+
+def _truth_02_2b(input_size: int) -> str:
+    model = _lesson02_model(input_size, _all_but_block1_conv1)
+    frozen = step_cost(model).layers
+    everything = step_cost(model, {layer.name: True for layer in model.layers if layer.weights})
+    lost = [
+        row.name
+        for row, full in zip(frozen, everything.layers)
+        if full.computes_input_grad and not row.computes_input_grad
+    ]
+    return lost[0]
+
+
+def _near_02_2b(answer, settings) -> str | None:
+    if answer == "block1_conv1":
+        return (
+            "block1_conv1 never needed its input-gradient: nothing below it trains, even "
+            "with every layer trainable. Which layer's input does block1_conv1 read from?"
+        )
+    return None
+
+
+def _head_only(name: str) -> bool:
+    return name in _LESSON02_HEAD
+
+
+def _head_and_block5_conv3(name: str) -> bool:
+    return name in (*_LESSON02_HEAD, "block5_conv3")
+
+
+def _truth_02_3(input_size: int) -> tuple[str, ...]:
+    before = step_cost(_lesson02_model(input_size, _head_only)).layers
+    after = step_cost(_lesson02_model(input_size, _head_and_block5_conv3)).layers
+    return tuple(
+        row.name
+        for row, old in zip(after, before)
+        if row.computes_input_grad and not row.computes_weight_grad and not old.computes_input_grad
+    )
+
+
+def _sequential_with_dense_64_frozen() -> keras.Model:
+    model = demo_sequential(input_dim=100)
+    model.get_layer("dense_64").trainable = False
+    return model
+
+
+def _truth_02_4a() -> float:
+    model = _sequential_with_dense_64_frozen()
+    frozen = _size(model.non_trainable_weights)
+    return frozen / (frozen + _size(model.trainable_weights))
+
+
+def _truth_02_4b() -> float:
+    return _removed(_sequential_with_dense_64_frozen())
+
+
+def _near_02_4b(answer, settings) -> str | None:
+    model = _sequential_with_dense_64_frozen()
+    near = _param_share_hint(answer, model, frozen=True)
+    if near:
+        return near
+    dense_64 = next(row for row in layer_costs(model) if row.name == "dense_64")
+    weight_grad_only = dense_64.weight_grad_flops / step_cost(model).full_total_flops
+    if _close(answer, weight_grad_only, 0.005):  # by hand in multiply-adds it is 0.3 % more
+        return (
+            "That is dense_64's weight-gradient alone. With dense_64 frozen, which other "
+            "backward work has no layer left to serve? (Lesson 02's exercise 2.)"
+        )
+    return None
+
+
+def _truth_02_5() -> str:
+    """The recompile trap on this backend: freeze after fit(), fit() again without compile()."""
+    keras.utils.set_random_seed(1)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 100)).astype("float32")
+    y = rng.integers(0, 10, size=64)
+    model = demo_sequential(input_dim=100)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    model.get_layer("dense_64").trainable = False
+    start = model.get_layer("dense_64").kernel.numpy().copy()
+    try:
+        model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    except ValueError:
+        return "refused"
+    moved = not np.array_equal(start, model.get_layer("dense_64").kernel.numpy())
+    return "moved" if moved else "stayed"
+
+
+_SIZE = {"input_size": LESSON_INPUT_SIZE}
+
+EXERCISES: dict[str, _Exercise] = {
+    "01.1": _Exercise(
+        question="fl.demo_functional(input_dim=100) with dense_64 and dense_10 frozen: how many "
+        "parameters still train?",
+        kind="count",
+        truth=_truth_01_1,
+        hint="A Dense layer holds inputs x units kernel numbers plus units biases; add up only "
+        "the layers whose trainable flag is still True, as model.trainable_weights does.",
+        near_misses=_near_01_1,
+    ),
+    "01.2": _Exercise(
+        question="Which stop makes `for layer in base.layers[:stop]` freeze blocks 1-3 and "
+        "block4_conv1?",
+        kind="count",
+        truth=_truth_01_2,
+        hint="Print [layer.name for layer in base.layers[:stop]] for your stop: the last name "
+        "must be block4_conv1.",
+        near_misses=_near_01_2,
+    ),
+    "01.3": _Exercise(
+        question="Trainable parameters left by `for layer in model.layers[:-1]: layer.trainable "
+        "= False` in builds A, B and C (a dict with keys 'A', 'B', 'C').",
+        kind="counts",
+        truth=_truth_01_3,
+        hint="A slice of model.layers counts entries: look at what model.layers[-1] is in each "
+        "build, then count the weights that entry holds.",
+        near_misses=_near_01_3,
+        settings=dict(_SIZE),
+        keys=("A", "B", "C"),
+    ),
+    "01.5": _Exercise(
+        question="After unfreezing dense_64 and compile() with a new Adam, does the next fit() "
+        "move dense_64 (True or False)?",
+        kind="bool",
+        truth=_truth_01_5,
+        hint="Run it: copy dense_64's kernel (kernel.numpy().copy()) before the last fit() and "
+        "compare it afterwards with np.array_equal.",
+    ),
+    "02.1a": _Exercise(
+        question="Only block5_conv2, block5_conv3 and the head train: how many MiB does Adam keep?",
+        kind="mib",
+        truth=_truth_02_1a,
+        hint="Adam's state is counted per trainable number, not per layer; 1 MiB is 2**20 "
+        "bytes and a float32 takes 4.",
+        near_misses=_near_02_1a,
+        settings=dict(_SIZE),
+    ),
+    "02.1b": _Exercise(
+        question="Only block5_conv2, block5_conv3 and the head train: what share of the step's "
+        "FLOPs does the cost model predict this removes (a fraction)?",
+        kind="fraction",
+        truth=_truth_02_1b,
+        hint="Set the flags on the model, then 1 - fl.step_cost(model).relative_cost.",
+        near_misses=_near_02_1b,
+        settings=dict(_SIZE),
+    ),
+    "02.2a": _Exercise(
+        question="Only block1_conv1 frozen: what share of the step's FLOPs does the cost model "
+        "predict this removes (a fraction)?",
+        kind="fraction",
+        truth=_truth_02_2a,
+        hint="Set the flags on the model, then 1 - fl.step_cost(model).relative_cost.",
+        near_misses=_near_02_2a,
+        settings=dict(_SIZE),
+    ),
+    "02.2b": _Exercise(
+        question="Only block1_conv1 frozen: which layer's input-gradient is no longer needed?",
+        kind="name",
+        truth=_truth_02_2b,
+        hint="An input-gradient is needed only to reach a trainable layer further down. Compare "
+        "the rows of fl.step_cost(model).layers with every layer trainable and with this mask.",
+        near_misses=_near_02_2b,
+        settings=dict(_SIZE),
+    ),
+    "02.3": _Exercise(
+        question="Head only, then block5_conv3 unfrozen too: which layers must now pass the "
+        "gradient down without computing a weight-gradient of their own?",
+        kind="names",
+        truth=_truth_02_3,
+        hint="Follow the gradient from the loss down to block5_conv3: every layer on the way "
+        "passes it on; name those that do not train themselves and did not pass it on before.",
+        settings=dict(_SIZE),
+    ),
+    "02.4a": _Exercise(
+        question="fl.demo_sequential() with dense_64 frozen: what share of the parameters is "
+        "frozen (a fraction)?",
+        kind="fraction",
+        truth=_truth_02_4a,
+        hint="Frozen parameters are those in model.non_trainable_weights; divide by all of them.",
+    ),
+    "02.4b": _Exercise(
+        question="fl.demo_sequential() with dense_64 frozen: what share of the step's FLOPs "
+        "does the cost model predict this removes (a fraction)?",
+        kind="fraction",
+        truth=_truth_02_4b,
+        hint="1 - fl.step_cost(model).relative_cost, with dense_64 frozen on the model.",
+        near_misses=_near_02_4b,
+    ),
+    "02.5": _Exercise(
+        question="After a fit(), freeze a layer without compile() and fit() again: on this "
+        "backend, does the frozen kernel 'moved', 'stayed', or was fit() 'refused'?",
+        kind="choice",
+        truth=_truth_02_5,
+        hint="Run it on this backend: copy the kernel before the second fit(), compare it "
+        "after; a ValueError from fit() means refused.",
+        choices=("moved", "stayed", "refused"),
+    ),
+}
+
+
+@functools.cache
+def _cached_truth(exercise_id: str, settings: tuple[tuple[str, object], ...]) -> object:
+    return EXERCISES[exercise_id].truth(**dict(settings))
+
+
+def _read(exercise: _Exercise, answer: object) -> tuple[object, str | None]:
+    """The answer in the exercise's form, or None and why it cannot be read."""
+    kind = exercise.kind
+    if kind == "count":
+        if isinstance(answer, (bool, np.bool_)) or not isinstance(answer, (int, np.integer)):
+            return None, f"give a whole number (an int), not {describe(answer)}."
+        return int(answer), None
+    if kind in ("fraction", "mib"):
+        if isinstance(answer, (bool, np.bool_)) or not isinstance(
+            answer, (int, float, np.integer, np.floating)
+        ):
+            return None, f"give a number, not {describe(answer)}."
+        value = float(answer)
+        if not math.isfinite(value):
+            return None, f"give a finite number, not {value}."
+        if kind == "fraction" and not 0 <= value <= 1:
+            return None, "give the share as a fraction between 0 and 1, not a percentage."
+        return value, None
+    if kind == "bool":
+        if not isinstance(answer, (bool, np.bool_)):
+            return None, f"answer True or False, not {describe(answer)}."
+        return bool(answer), None
+    if kind == "name":
+        if not isinstance(answer, str):
+            return None, f"give one layer name as a string, not {describe(answer)}."
+        return answer.strip(), None
+    if kind == "names":
+        names = [answer] if isinstance(answer, str) else answer
+        if not isinstance(names, (list, tuple, set, frozenset)) or not all(
+            isinstance(name, str) for name in names
+        ):
+            return None, f"give the layer names as a list of strings, not {describe(answer)}."
+        return frozenset(name.strip() for name in names), None
+    if kind == "choice":
+        if not isinstance(answer, str) or answer.strip().lower() not in exercise.choices:
+            accepted = ", ".join(repr(c) for c in exercise.choices)
+            return None, f"answer one of {accepted}, not {describe(answer)}."
+        return answer.strip().lower(), None
+    # "counts": a dict of whole numbers under the exercise's keys
+    if not isinstance(answer, dict):
+        return None, f"give a dict with keys {list(exercise.keys)}, not {describe(answer)}."
+    by_key = {str(key).strip().upper(): value for key, value in answer.items()}
+    if set(by_key) != set(exercise.keys):
+        return None, f"give a dict with keys {list(exercise.keys)}; received keys {list(answer)}."
+    if not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+        for v in by_key.values()
+    ):
+        return None, "give each count as a whole number (an int)."
+    return {key: int(value) for key, value in by_key.items()}, None
+
+
+def _is_right(exercise: _Exercise, answer: object, truth: object) -> bool:
+    if exercise.kind == "fraction":
+        return _close(answer, truth, FRACTION_TOLERANCE)
+    if exercise.kind == "mib":
+        return _close(answer, truth, MIB_TOLERANCE)
+    if exercise.kind == "names":
+        return answer == frozenset(truth)
+    return answer == truth
+
+
+def check(exercise_id: str, answer: object, **settings: object) -> CheckResult:
+    """Checks an answer to a lesson's exercise and prints right or a hint.
+
+    The truth is computed from Keras (and freezelab's cost model) on a fresh
+    build of the exercise's model, never stored; the hint for a wrong answer
+    explains where to look and never prints the answer. A share is a fraction
+    (0.25, not 25), right within 0.001; a size in MiB within 0.05.
+
+    Args:
+        exercise_id: ``"01.1"``, ``"02.1a"``, ...; `EXERCISES` lists them.
+        answer: The learner's answer: an int, a fraction, a layer name, a list
+            of names, True/False, or a dict, as the exercise asks.
+        **settings: The learner's run settings the truth depends on; only
+            ``input_size`` (the square input size of VGG16, default 224) for
+            the exercises on VGG16's FLOPs and Adam's memory, and ``01.3``.
+
+    Returns:
+        A `CheckResult`, truthy when the answer is right (so a test can
+        ``assert check(...)``). An answer of the wrong form is wrong, with a
+        hint about the form.
+
+    Raises:
+        ValueError: For an unknown exercise id (the accepted ids are named),
+            or a setting the exercise does not take.
+    """
+    if exercise_id not in EXERCISES:
+        accepted = ", ".join(EXERCISES)
+        raise ValueError(
+            f"Unknown exercise id. Accepted ids: {accepted}."
+            f"{suggestion(str(exercise_id), EXERCISES)} Received: exercise_id={describe(exercise_id)}"
+        )
+    exercise = EXERCISES[exercise_id]
+    unknown = sorted(set(settings) - set(exercise.settings))
+    if unknown:
+        accepted = ", ".join(exercise.settings) or "none"
+        raise ValueError(
+            f"Exercise {exercise_id} takes these settings: {accepted}. "
+            f"Received: {', '.join(f'{k}={describe(settings[k])}' for k in unknown)}"
+        )
+    merged = {**exercise.settings, **settings}
+    if "input_size" in merged:
+        merged["input_size"] = check_int(merged["input_size"], "input_size", minimum=32)
+    value, problem = _read(exercise, answer)
+    if problem is None:
+        truth = _cached_truth(exercise_id, tuple(sorted(merged.items())))
+        right = _is_right(exercise, value, truth)
+    else:
+        right = False
+    if right:
+        message = f"{exercise_id}: right."
+    elif problem is not None:
+        message = f"{exercise_id}: not yet: {problem}"
+    else:
+        hint = exercise.near_misses(value, merged) or exercise.hint
+        message = f"{exercise_id}: not yet. {hint}"
+    print(message)
+    return CheckResult(exercise_id=exercise_id, right=right, message=message)
+
+
+def check_exercise(exercise_id: str, answer: object, **settings: object) -> CheckResult:
+    """`check` under the name freezelab exports (``fl.check_exercise``).
+
+    Args:
+        exercise_id: As in `check`.
+        answer: As in `check`.
+        **settings: As in `check`.
+
+    Returns:
+        As `check`.
+
+    Raises:
+        ValueError: As `check`.
+    """
+    return check(exercise_id, answer, **settings)
+
+
+__all__ = ["EXERCISES", "CheckResult", "check", "check_exercise"]

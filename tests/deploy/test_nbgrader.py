@@ -1,0 +1,168 @@
+"""The graded course in deploy/nbgrader/ round-trips through nbgrader for real.
+
+On a copy of the course folder, nbgrader's own command line generates the learners' version
+of each lesson's exercises, then autogrades three submissions per lesson: (a) the untouched
+learners' version gets 0 points, (b) the instructor's source version (the solutions) gets every
+autograded point, (c) the solutions with one answer made wrong lose exactly that exercise's
+points. Scores are read from nbgrader's gradebook, per test cell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from nbgrader.api import Gradebook
+
+REPO = Path(__file__).resolve().parents[2]
+COURSE = REPO / "deploy" / "nbgrader"
+BIN = Path(sys.executable).parent  # nbgrader and alembic, which nbgrader runs, live here
+LESSONS = ("lesson01", "lesson02")
+#: lesson -> (answer cell, its right line, a wrong line, the test cell whose points it loses)
+WRONG = {
+    "lesson01": ("ex2_answer", "stop = 12\n", "stop = 11\n", "ex2_tests"),
+    "lesson02": (
+        "ex1_answer",
+        "adam_mib = trainable * 2 * 4 / 2**20",
+        "adam_mib = trainable * 4 / 2**20",
+        "ex1_tests",
+    ),
+}
+STUDENTS = {"a": "untouched", "b": "solutions", "c": "one_wrong"}
+
+
+def notebook_name(lesson: str) -> str:
+    return f"{lesson}_exercises"
+
+
+def source_cells(lesson: str) -> list[dict]:
+    path = COURSE / "source" / lesson / f"{notebook_name(lesson)}.ipynb"
+    return json.loads(path.read_text())["cells"]
+
+
+def autotests(lesson: str) -> dict[str, float]:
+    """Test cell id -> its points, read from the source version's nbgrader metadata."""
+    found = {}
+    for cell in source_cells(lesson):
+        meta = cell["metadata"].get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            found[meta["grade_id"]] = float(meta["points"])
+    return found
+
+
+def nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    result = subprocess.run(
+        [str(BIN / "nbgrader"), *args, f"--CourseDirectory.root={root}"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def submit(root: Path, student: str, lesson: str, notebook: dict) -> None:
+    folder = root / "submitted" / student / lesson
+    folder.mkdir(parents=True)
+    (folder / f"{notebook_name(lesson)}.ipynb").write_text(json.dumps(notebook))
+
+
+def made_wrong(lesson: str, notebook: dict) -> dict:
+    cell_id, right, wrong, _ = WRONG[lesson]
+    notebook = json.loads(json.dumps(notebook))
+    (cell,) = [
+        c for c in notebook["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == cell_id
+    ]
+    source = "".join(cell["source"])
+    assert source.count(right) == 1, source
+    cell["source"] = source.replace(right, wrong)
+    return notebook
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Generates, submits (a, b, c) and autogrades both lessons on a copy of the course."""
+    root = tmp_path_factory.mktemp("course")
+    shutil.copytree(COURSE, root, dirs_exist_ok=True)
+    seconds = {}
+    for lesson in LESSONS:
+        nbgrader(root, "generate_assignment", lesson, "--force")
+        name = f"{notebook_name(lesson)}.ipynb"
+        released = json.loads((root / "release" / lesson / name).read_text())
+        solutions = json.loads((root / "source" / lesson / name).read_text())
+        submit(root, STUDENTS["a"], lesson, released)
+        submit(root, STUDENTS["b"], lesson, solutions)
+        submit(root, STUDENTS["c"], lesson, made_wrong(lesson, solutions))
+        start = time.perf_counter()
+        nbgrader(root, "autograde", lesson, "--force")
+        seconds[lesson] = time.perf_counter() - start
+    print("autograde, 3 submissions each:", {k: f"{v:.1f} s" for k, v in seconds.items()})
+    scores = {}
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        for lesson in LESSONS:
+            for student in STUDENTS.values():
+                submission = gradebook.find_submission_notebook(
+                    notebook_name(lesson), lesson, student
+                )
+                scores[lesson, student] = {g.name: g.score for g in submission.grades}
+    return root, scores
+
+
+def test_the_learners_version_has_no_solutions_and_no_hidden_tests(graded):
+    root, _ = graded
+    for lesson in LESSONS:
+        name = f"{notebook_name(lesson)}.ipynb"
+        text = (root / "release" / lesson / name).read_text()
+        assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
+        assert "raise NotImplementedError()" in text
+        assert "YOUR ANSWER HERE" in text  # the open questions' model answers are gone
+        _, right, _, _ = WRONG[lesson]
+        assert right.strip() not in text
+        source = (COURSE / "source" / lesson / name).read_text()
+        assert right.strip() in source and "BEGIN HIDDEN TESTS" in source
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_untouched_gets_nothing_solutions_everything_one_wrong_loses_its_points(graded, lesson):
+    _, scores = graded
+    points = autotests(lesson)
+    assert len(points) >= 4 and sum(points.values()) >= 7
+
+    def auto(student):
+        return {cell: scores[lesson, student][cell] for cell in points}
+
+    assert auto("untouched") == dict.fromkeys(points, 0.0)
+    assert auto("solutions") == points
+    lost = WRONG[lesson][3]
+    assert auto("one_wrong") == {**points, lost: 0.0}
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_the_solutions_run_without_an_error(graded, lesson):
+    root, _ = graded
+    path = root / "autograded" / "solutions" / lesson / f"{notebook_name(lesson)}.ipynb"
+    cells = json.loads(path.read_text())["cells"]
+    errors = [
+        output.get("ename")
+        for cell in cells
+        if cell["cell_type"] == "code"
+        for output in cell.get("outputs", [])
+        if output["output_type"] == "error"
+    ]
+    assert errors == []
+    printed = "".join(
+        "".join(output.get("text", ""))
+        for cell in cells
+        if cell["cell_type"] == "code"
+        for output in cell.get("outputs", [])
+    )
+    assert "right." in printed and "not yet" not in printed
