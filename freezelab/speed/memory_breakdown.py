@@ -46,7 +46,9 @@ from freezelab.core.layers import iter_layers
 from freezelab.speed.cost import FLOAT32_BYTES, optimizer_state_bytes
 
 MIB = 2**20
-_BIAS_NAMES = ("bias", "beta")
+# Weights whose gradient needs no float input: added to it (biases, LayerNormalization's
+# offset, a position table) or, for Embedding's table, looked up by integer ids.
+_BIAS_NAMES = ("bias", "beta", "embeddings")
 _FREE_LAYERS = (
     keras.layers.InputLayer,
     keras.layers.Reshape,
@@ -122,7 +124,7 @@ def activation_rule(layer: keras.layers.Layer) -> int:
 
     Called for the layers the gradient passes through. A weight gradient
     needs the layer's input, so a layer keeps its input only when a weight
-    other than a bias (``bias``, ``beta``) trains in it; the gradient with
+    other than an added one (``bias``, ``beta``, ``embeddings``) trains in it; the gradient with
     respect to the input needs only the weights, except through a
     nonlinearity, whose input is always kept.
 

@@ -53,8 +53,9 @@ KEPT_PER_EXAMPLE = {
     "lora": (QKV_AND_PROBABILITIES + TOKEN + TOKEN + MLP1_OUTPUT) * DEPTH
     + TOKEN * (DEPTH - 1)
     + HEAD_KEPT,
-    # Everything: the image (patch kernel) and the position embedding's input too.
-    "full": SIZE * SIZE * 3 + TOKEN + DEPTH * FULL_BLOCK + HEAD_KEPT,
+    # Everything: the image too (the patch kernel trains); the position table is added,
+    # its gradient needs no input.
+    "full": SIZE * SIZE * 3 + DEPTH * FULL_BLOCK + HEAD_KEPT,
 }
 
 
