@@ -13,8 +13,8 @@ Four parts, predicted from the model alone:
   keep nothing: no gradient reaches them.
 
 What each layer keeps is `activation_rule`'s: a weight gradient needs the
-layer's input, so a layer keeps its input only where a weight other than a
-bias trains (a frozen layer above a trainable one passes the gradient down
+layer's input, so a layer keeps its input only where a weight that is not
+simply added (a bias, a position table) trains (a frozen layer above a trainable one passes the gradient down
 with its weights alone); nonlinearities (an activation function, a
 LayerNormalization, attention's softmax and its products of queries, keys
 and values) keep what their own backward needs whether or not they train.
