@@ -202,17 +202,12 @@ def _nested_layers_slice(model: keras.Model) -> Pitfall | None:
         up_to = refs[-tail - 1].name
         later = [ref for ref in refs[len(refs) - tail :] if ref.layer.weights]
         same = nested_head and later and all(ref.top_index == last for ref in later)
-        plain.append(
-            f"to keep the last {tail} computing layers trainable, set trainable = False by "
-            f"name on every layer up to and including {up_to!r}"
-            + (
-                " (here the same as base.trainable = False: after it, only the head's layers "
-                "hold weights)"
-                if same
-                else ""
+        if not same:  # else it freezes the whole base: the first alternative again
+            plain.append(
+                f"to keep the last {tail} computing layers trainable, set trainable = False by "
+                f"name on every layer up to and including {up_to!r}"
             )
-        )
-        helper.append(f"fl.freeze(model, up_to={up_to!r})")
+            helper.append(f"fl.freeze(model, up_to={up_to!r})")
     froze_text = (
         f"{len(frozen)} layers with weights ({name_list(frozen, with_count=False)})"
         if frozen
@@ -223,8 +218,9 @@ def _nested_layers_slice(model: keras.Model) -> Pitfall | None:
         f"The flags read like `for layer in model.layers[:-{tail}]: layer.trainable = False` "
         f"(model.layers[:{k}] of {count} entries). {holds}. So the slice stopped at "
         f"{entries[k - 1].name!r} (index {k - 1}) and froze {froze_text}. Still trainable: "
-        f"{' and '.join(still)}. Instead write, in plain Keras: {'; or '.join(plain)}. "
-        f"With freezelab: {' or '.join(helper)}.",
+        f"{' and '.join(still)}. Instead write, in plain Keras:"
+        + "".join(f"\n  - {alternative}" for alternative in plain)
+        + f"\n  With freezelab: {' or '.join(helper)}.",
         surprising,
     )
 
@@ -286,13 +282,15 @@ def _unfrozen_base_untrained_head(model: keras.Model) -> Pitfall | None:
             "to damage yet; a pretrained base (ImageNet, or fl.pretrained_base()) trained "
             "this way from the first step can lose what it learned, above all at a high "
             "learning rate; in lesson 05's one committed quick-mode run, whether the "
-            "untrained head made it worse depended on the optimizer and the block."
+            "untrained head made it move the base further depended on the optimizer and the "
+            "block."
         )
     else:
         effect = (
             "Training it from the first step can damage its pretrained features, above all "
             "at a high learning rate; in lesson 05's one committed quick-mode run, whether "
-            "the untrained head made it worse depended on the optimizer and the block."
+            "the untrained head made it move the base further depended on the optimizer and "
+            "the block."
         )
     layers_text = (
         f"1 base layer with weights ({trainable_base[0]}) trains"
