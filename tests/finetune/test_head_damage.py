@@ -1,0 +1,71 @@
+"""Tests for freezelab.finetune.head_damage: the base probed before and after an unfrozen epoch."""
+
+import keras
+import numpy as np
+import pytest
+
+from freezelab.finetune.head_damage import STARTS, head_start_damage
+from freezelab.finetune.strategies import SplitData
+
+
+def tiny_base():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="block1_conv1")(inputs)
+    x = keras.layers.Conv2D(4, 3, padding="same", name="block5_conv1")(x)
+    return keras.Model(inputs, x, name="tiny_base")
+
+
+def tiny_data(seed=0, classes=3):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 255, (24, 8, 8, 3)).astype("float32")
+    y = np.arange(24) % classes
+    x[y == 1, ..., 0] = 255.0  # learnable: class 1 is red, class 2 dark
+    x[y == 2] *= 0.2
+    return SplitData(x, y, x[:12], y[:12], classes)
+
+
+HEAD = dict(head_max_epochs=6, head_patience=2, batch_size=8)
+
+
+def test_both_starts_are_reported_with_one_probe_before():
+    runs = head_start_damage(tiny_base, tiny_data(), learning_rate=1e-3, **HEAD)
+    assert [run.start for run in runs] == list(STARTS)
+    assert runs[0].probe_before == runs[1].probe_before
+    # the trained start's model is its probe before: the same head on the same base
+    assert runs[1].val_before == pytest.approx(runs[1].probe_before, abs=1e-6)
+    for run in runs:
+        assert set(run.base_drift) == {"block1", "block5"}
+        assert all(value > 0 for value in run.base_drift.values())
+
+
+def test_zero_learning_rate_leaves_the_base_and_so_the_probe_unchanged():
+    runs = head_start_damage(tiny_base, tiny_data(), learning_rate=0.0, **HEAD)
+    for run in runs:
+        assert all(value == 0.0 for value in run.base_drift.values())
+        assert run.val_after == pytest.approx(run.val_before, abs=1e-6)
+    # same base, same random start, same seed: the probe after repeats the probe before
+    assert runs[0].probe_after == pytest.approx(runs[0].probe_before, abs=1e-6)
+    assert runs[1].probe_after is None  # the trained start is not probed
+
+
+def test_a_shared_pool_gives_the_numbers_of_a_fresh_one():
+    kwargs = dict(learning_rate=1e-2, **HEAD)
+    fresh = [head_start_damage(tiny_base, tiny_data(seed), seed=seed, **kwargs) for seed in (0, 1)]
+    pool = {}
+    shared = [
+        head_start_damage(tiny_base, tiny_data(seed), seed=seed, pool=pool, **kwargs)
+        for seed in (0, 1)
+    ]
+    for expected_runs, got_runs in zip(fresh, shared):
+        for expected, got in zip(expected_runs, got_runs):
+            if expected.probe_after is not None:
+                assert got.probe_after == pytest.approx(expected.probe_after, abs=1e-6)
+            for block, value in expected.base_drift.items():
+                assert got.base_drift[block] == pytest.approx(value, rel=1e-4, abs=1e-7)
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="Received: epochs=0"):
+        head_start_damage(tiny_base, tiny_data(), epochs=0)
+    with pytest.raises(ValueError, match="Received: pool="):
+        head_start_damage(tiny_base, tiny_data(), pool=[])

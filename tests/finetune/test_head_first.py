@@ -1,0 +1,139 @@
+"""Tests for freezelab.finetune.head_first: every arm from the same trained head."""
+
+import functools
+
+import keras
+import numpy as np
+import pytest
+
+from freezelab.finetune.head_first import (
+    ARMS,
+    head_first_over_seeds,
+    train_head_until_flat,
+)
+from freezelab.finetune.strategies import SplitData, build_classifier, preprocess_images
+
+
+def tiny_base():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="block1_conv1")(inputs)
+    x = keras.layers.Conv2D(4, 3, padding="same", name="block4_conv1")(x)
+    x = keras.layers.Conv2D(4, 3, padding="same", name="block5_conv1")(x)
+    return keras.Model(inputs, x, name="tiny_base")
+
+
+def tiny_data(seed=0, classes=3):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 255, (24, 8, 8, 3)).astype("float32")
+    y = np.arange(24) % classes
+    x[y == 1, ..., 0] = 255.0  # learnable: class 1 is red, class 2 dark
+    x[y == 2] *= 0.2
+    return SplitData(x, y, x[:12], y[:12], classes)
+
+
+def run(seeds=(0,), rates=(1e-3,), **kwargs):
+    settings = dict(
+        rates=rates,
+        scratch_rate=1e-3,
+        epochs=2,
+        batch_size=8,
+        head_learning_rate=1e-2,
+        head_max_epochs=6,
+        head_patience=2,
+        freeze_up_to="block1",  # the tiny base has blocks 1, 4 and 5
+    )
+    settings.update(kwargs)
+    return head_first_over_seeds(tiny_base, tiny_data, seeds, **settings)
+
+
+def test_the_head_evaluated_on_cached_features_matches_the_whole_network():
+    data = tiny_data()
+    arrays = (
+        preprocess_images(data.x_train),
+        data.y_train,
+        preprocess_images(data.x_val),
+        data.y_val,
+    )
+    keras.utils.set_random_seed(0)
+    model = build_classifier(tiny_base(), 3)
+    fit = train_head_until_flat(
+        model, arrays, learning_rate=1e-2, batch_size=8, max_epochs=10, patience=3, min_delta=0.01
+    )
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    loss, accuracy = model.evaluate(arrays[2], arrays[3], verbose=0)  # through the base
+    assert fit.evaluation.val_accuracy == pytest.approx(accuracy, abs=1e-6)
+    assert fit.evaluation.val_loss == pytest.approx(loss, rel=1e-4)
+
+
+@functools.cache
+def default_run():
+    return run()
+
+
+def test_every_arm_starts_from_the_trained_head():
+    seed = default_run().runs[0]
+    for (arm, _), result in seed.arms.items():
+        expected = seed.scratch_head if arm == "from_scratch" else seed.head
+        assert result.start == expected.evaluation
+    assert {arm for arm, _ in seed.arms} == set(ARMS)
+
+
+def test_freeze_blocks_keeps_its_frozen_block_and_full_fine_tuning_moves_every_block():
+    seed = default_run().runs[0]
+    frozen = seed.arms["freeze_blocks", 1e-3].drift
+    assert frozen["block1"] == 0.0
+    assert frozen["block4"] > 0 and frozen["block5"] > 0
+    assert all(value > 0 for value in seed.arms["full_fine_tuning", 1e-3].drift.values())
+
+
+def test_a_zero_rate_changes_nothing():
+    seed = run(rates=(0.0,), scratch_rate=0.0).runs[0]
+    for result in seed.arms.values():
+        assert result.end.val_accuracy == pytest.approx(result.start.val_accuracy, abs=1e-6)
+        assert all(value == 0.0 for value in result.drift.values())
+
+
+def test_reused_compiled_models_give_the_numbers_of_fresh_ones():
+    both = run(seeds=(0, 1), rates=(1e-3, 1e-2))  # seed 1 and rate 1e-2 reuse compiled models
+    alone = run(seeds=(1,), rates=(1e-2,))
+    for arm, rate in (("freeze_blocks", 1e-2), ("full_fine_tuning", 1e-2)):
+        expected = alone.runs[0].arms[arm, rate]
+        got = both.runs[1].arms[arm, rate]
+        assert got.end.val_loss == pytest.approx(expected.end.val_loss, rel=1e-4)
+        for block, value in expected.drift.items():
+            assert got.drift[block] == pytest.approx(value, rel=1e-4, abs=1e-7)
+
+
+def test_the_head_stops_when_its_loss_is_flat():
+    data = tiny_data()
+    arrays = (
+        preprocess_images(data.x_train),
+        data.y_train,
+        preprocess_images(data.x_val),
+        data.y_val,
+    )
+    keras.utils.set_random_seed(0)
+    model = build_classifier(tiny_base(), 3)
+    common = dict(learning_rate=1e-3, batch_size=8, max_epochs=6)
+    never_flat = train_head_until_flat(model, arrays, patience=2, min_delta=0.0, **common)
+    always_flat = train_head_until_flat(model, arrays, patience=2, min_delta=100.0, **common)
+    # checked every 2 epochs: the first check sets the best, the second finds no fall of 100
+    assert always_flat.epochs == 4
+    assert never_flat.epochs <= 6
+    assert 2 * len(never_flat.losses) == never_flat.epochs
+
+
+def test_values_and_drift_refuse_what_was_not_run():
+    comparison = default_run()
+    assert len(comparison.values("full_fine_tuning", 1e-3)) == 1
+    assert comparison.values("from_scratch") == comparison.values("from_scratch", 5.0)
+    with pytest.raises(ValueError, match="Received: arm='two_phase'"):
+        comparison.values("two_phase", 1e-3)
+    with pytest.raises(ValueError, match=r"Received: rate=0\.5"):
+        comparison.values("freeze_blocks", 0.5)
+    with pytest.raises(ValueError, match="Received: key='loss'"):
+        comparison.values("freeze_blocks", 1e-3, key="loss")
+    with pytest.raises(ValueError, match="Received: arm='from_scratch'"):
+        comparison.drift("from_scratch", 1e-3, "block1")
+    with pytest.raises(ValueError, match=r"Received: seeds=\(\)"):
+        run(seeds=())
