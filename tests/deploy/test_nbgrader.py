@@ -15,6 +15,8 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -88,40 +90,75 @@ def made_wrong(lesson: str, notebook: dict) -> dict:
     return notebook
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """Generates, submits (a, b, c) and autogrades both lessons on a copy of the course."""
-    root = tmp_path_factory.mktemp("course")
-    shutil.copytree(COURSE, root, dirs_exist_ok=True)
-    seconds = {}
-    for lesson in LESSONS:
-        nbgrader(root, "generate_assignment", lesson, "--force")
-        name = f"{notebook_name(lesson)}.ipynb"
-        released = json.loads((root / "release" / lesson / name).read_text())
-        solutions = json.loads((root / "source" / lesson / name).read_text())
-        submit(root, STUDENTS["a"], lesson, released)
-        submit(root, STUDENTS["b"], lesson, solutions)
-        submit(root, STUDENTS["c"], lesson, made_wrong(lesson, solutions))
-        start = time.perf_counter()
-        nbgrader(root, "autograde", lesson, "--force")
-        seconds[lesson] = time.perf_counter() - start
-    print("autograde, 3 submissions each:", {k: f"{v:.1f} s" for k, v in seconds.items()})
+def cells_seconds(path: Path) -> float:
+    """Seconds from the first cell's start to the last cell's reply (nbclient's timestamps)."""
+    times = [
+        cell["metadata"].get("execution", {})
+        for cell in json.loads(path.read_text())["cells"]
+        if cell["cell_type"] == "code"
+    ]
+    starts = [t["iopub.execute_input"] for t in times if "iopub.execute_input" in t]
+    ends = [t["shell.execute_reply"] for t in times if "shell.execute_reply" in t]
+    if not starts or not ends:
+        return float("nan")
+    first, last = (
+        datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (min(starts), max(ends))
+    )
+    return (last - first).total_seconds()
+
+
+def round_trip(root: Path, lesson: str) -> tuple[float, dict]:
+    """Generates, submits (a, b, c) and autogrades one lesson in its own course copy.
+
+    Returns:
+        The autograde's seconds for the three submissions, and (lesson, learner) -> test cell
+        id -> score, read from the course's gradebook.
+    """
+    made_here = ("release", "submitted", "autograded", "feedback", "gradebook.db", ".nbgrader.log")
+    shutil.copytree(COURSE, root, ignore=shutil.ignore_patterns(*made_here))  # the course only
+    nbgrader(root, "generate_assignment", lesson, "--force")
+    name = f"{notebook_name(lesson)}.ipynb"
+    released = json.loads((root / "release" / lesson / name).read_text())
+    solutions = json.loads((root / "source" / lesson / name).read_text())
+    submit(root, STUDENTS["a"], lesson, released)
+    submit(root, STUDENTS["b"], lesson, solutions)
+    submit(root, STUDENTS["c"], lesson, made_wrong(lesson, solutions))
+    start = time.perf_counter()
+    nbgrader(root, "autograde", lesson, "--force")
+    seconds = time.perf_counter() - start
     scores = {}
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
-        for lesson in LESSONS:
-            for student in STUDENTS.values():
-                submission = gradebook.find_submission_notebook(
-                    notebook_name(lesson), lesson, student
-                )
-                scores[lesson, student] = {g.name: g.score for g in submission.grades}
-    return root, scores
+        for student in STUDENTS.values():
+            submission = gradebook.find_submission_notebook(notebook_name(lesson), lesson, student)
+            scores[lesson, student] = {g.name: g.score for g in submission.grades}
+    return seconds, scores
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Both lessons' round trips, side by side (each kernel mostly waits on one core)."""
+    base = tmp_path_factory.mktemp("courses")
+    roots = {lesson: base / lesson for lesson in LESSONS}
+    with ThreadPoolExecutor(max_workers=len(LESSONS)) as pool:
+        done = {lesson: pool.submit(round_trip, roots[lesson], lesson) for lesson in LESSONS}
+        results = {lesson: future.result() for lesson, future in done.items()}
+    scores = {}
+    for lesson, (seconds, lesson_scores) in results.items():
+        scores.update(lesson_scores)
+        print(f"{lesson}: autograde of 3 submissions {seconds:.1f} s")
+        for student in STUDENTS.values():
+            path = (
+                roots[lesson] / "autograded" / student / lesson / f"{notebook_name(lesson)}.ipynb"
+            )
+            print(f"    {student}: cells ran {cells_seconds(path):.1f} s")
+    return roots, scores
 
 
 def test_the_learners_version_has_no_solutions_and_no_hidden_tests(graded):
-    root, _ = graded
+    roots, _ = graded
     for lesson in LESSONS:
         name = f"{notebook_name(lesson)}.ipynb"
-        text = (root / "release" / lesson / name).read_text()
+        text = (roots[lesson] / "release" / lesson / name).read_text()
         assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
         assert "raise NotImplementedError()" in text
         assert "YOUR ANSWER HERE" in text  # the open questions' model answers are gone
@@ -148,8 +185,8 @@ def test_untouched_gets_nothing_solutions_everything_one_wrong_loses_its_points(
 
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_the_solutions_run_without_an_error(graded, lesson):
-    root, _ = graded
-    path = root / "autograded" / "solutions" / lesson / f"{notebook_name(lesson)}.ipynb"
+    roots, _ = graded
+    path = roots[lesson] / "autograded" / "solutions" / lesson / f"{notebook_name(lesson)}.ipynb"
     cells = json.loads(path.read_text())["cells"]
     errors = [
         output.get("ename")
