@@ -127,7 +127,7 @@ _LAZY_MODULES = {
         "nested_classifier",
         "run_guide_recipe",
     ),
-    "freezelab.finetune.bn_verdicts": ("accuracy_both_ways", "both_ways_line"),
+    "freezelab.finetune.bn_verdicts": ("accuracy_both_ways", "both_ways_line", "holm_both_ways"),
     "freezelab.widgets.freeze_panel": ("freeze_panel",),
     "freezelab.widgets.feature_views": ("filter_grid_view", "heatmap_view"),
     "freezelab.widgets.app": ("freeze_lab_app",),
@@ -140,6 +140,7 @@ _LAZY_MODULES = {
         "plot_source_task",
     ),
     "freezelab.plotting.training": ("plot_drift", "plot_filters_before_after", "plot_histories"),
+    "freezelab.plotting.bn_arms": ("plot_arms_by_step", "plot_paired_arms"),
 }
 _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 

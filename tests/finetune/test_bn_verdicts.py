@@ -65,3 +65,47 @@ def test_line_rejects_anything_but_two_verdicts(pair):
 def test_names_must_be_non_empty_strings():
     with pytest.raises(ValueError, match="a_name"):
         accuracy_both_ways("", [1, 2, 3], "b", [1, 2, 3])
+
+
+def test_holm_family_passes_eight_of_eight_three_times_and_stops_at_seven():
+    from freezelab.finetune.bn_verdicts import holm_both_ways
+
+    eight = accuracy_both_ways("a", [0.9] * 8, "b", [0.5] * 8)
+    seven = accuracy_both_ways("c", [0.9] * 7 + [0.4], "d", [0.5] * 8)
+    # 8 of 8: 2 / 2**8 = 0.78 % either way, below Holm's first threshold 5 % / 3 = 1.67 %.
+    family = holm_both_ways({"one": eight, "two": eight, "three": eight})
+    assert [row.shown for row in family] == [True, True, True]
+    assert family[0].p_value == pytest.approx(2 / 256)
+    assert sorted(row.threshold for row in family) == pytest.approx([0.05 / 3, 0.05 / 2, 0.05])
+    assert "a more accurate than b, shown (8 of 8; P 0.78%" in family[0].line
+    # 7 of 8: 2 * 9 / 256 = 7.0 % either way fails even alone; the others still pass.
+    mixed = holm_both_ways({"first": eight, "second": seven})
+    assert [row.shown for row in mixed] == [True, False]
+    assert mixed[1].p_value == pytest.approx(2 * 9 / 256)
+    assert "second: neither direction shown (7 of 8" in mixed[1].line
+
+
+def test_holm_family_leading_direction_can_be_the_second_arm():
+    from freezelab.finetune.bn_verdicts import holm_both_ways
+
+    (row,) = holm_both_ways({"q": accuracy_both_ways("a", [0.1] * 8, "b", [0.6] * 8)})
+    assert row.shown and row.leading.claim == "b more accurate than a"
+
+
+def test_holm_family_needs_the_middle_half_on_its_side():
+    from freezelab.finetune.bn_verdicts import holm_both_ways
+
+    # 8 of 8 favour a, but 6 by a hair and the middle half includes 0 only if differences are 0:
+    # here two ties and six wins: 6 of 8 (P 29 %) -> not shown whatever the quartiles.
+    tied = accuracy_both_ways("a", [0.5, 0.5] + [0.9] * 6, "b", [0.5] * 8)
+    (row,) = holm_both_ways({"q": tied})
+    assert not row.shown and row.leading.favouring == 6
+
+
+def test_holm_family_rejects_bad_input():
+    from freezelab.finetune.bn_verdicts import holm_both_ways
+
+    with pytest.raises(ValueError, match="at least one"):
+        holm_both_ways({})
+    with pytest.raises(ValueError, match="two verdicts"):
+        holm_both_ways({"q": ["not a verdict", "x"]})
