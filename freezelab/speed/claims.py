@@ -4,13 +4,17 @@ A claim compares two per-round series with `paired_verdict`. Each series is
 an arm's step times (its label), or one number per round made from two arms:
 ``("-", x, y)`` is the saving ``x - y`` in each round, ``("/", x, y)`` the
 ratio ``x / y`` (a speed-up when ``x`` is the slower arm).
+
+`check_against_record` judges lesson 03's claims (`STEP_CLAIMS`) on a sweep's
+rounds and on a committed record's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from freezelab.verdicts import PairedVerdict, paired_verdict
+from freezelab.speed.records import record_times
+from freezelab.verdicts import MAX_CHANCE, PairedVerdict, paired_verdict
 
 Times = Callable[[str], Sequence[float]] | Mapping[str, Sequence[float]]
 Series = str | tuple[str, str, str]
@@ -51,7 +55,9 @@ def judge_claims(
         claims: ``(text, a, b, direction, statistic)`` tuples: the claim is
             that series ``a`` is ``direction`` ("lower" or "higher") than
             series ``b``, paired round by round by ``statistic`` ("ratio"
-            or "difference"); see `per_round` for the series.
+            or "difference"); see `per_round` for the series. A sixth
+            element, if given, is the sign test's bound (``max_chance``; 0.025
+            for a comparison also asked the other way).
         this: This run's label -> step times.
         other: The other run's (e.g. a committed record's) label -> step times.
 
@@ -65,11 +71,13 @@ def judge_claims(
     """
     judged = []
     for claim in claims:
-        if not (isinstance(claim, tuple) and len(claim) == 5):
+        if not (isinstance(claim, tuple) and len(claim) in (5, 6)):
             raise ValueError(
-                f"Each claim is (text, a, b, direction, statistic). Received: {claim!r}"
+                "Each claim is (text, a, b, direction, statistic[, max_chance]). "
+                f"Received: {claim!r}"
             )
-        text, a, b, direction, statistic = claim
+        text, a, b, direction, statistic = claim[:5]
+        max_chance = claim[5] if len(claim) == 6 else MAX_CHANCE
         verdicts = [
             paired_verdict(
                 per_round(times, a),
@@ -77,8 +85,78 @@ def judge_claims(
                 claim=text,
                 direction=direction,
                 statistic=statistic,
+                max_chance=max_chance,
             )
             for times in (this, other)
         ]
         judged.append((text, *verdicts))
     return judged
+
+
+FLOOR = "floor (everything frozen)"
+CACHED = "head on cached features"
+
+# Lesson 03's claims, fixed before the run. The whole base against the floor is
+# asked both ways, so each direction gets half of the 5 % bound.
+STEP_CLAIMS = (
+    (
+        "whole base frozen faster than nothing frozen",
+        "blocks 1-5",
+        "nothing frozen",
+        "lower",
+        "ratio",
+    ),
+    ("whole base frozen slower than the floor", "blocks 1-5", FLOOR, "higher", "ratio", 0.025),
+    ("whole base frozen faster than the floor", "blocks 1-5", FLOOR, "lower", "ratio", 0.025),
+    ("blocks 1-2 faster than block4 only", "blocks 1-2", "block4 only", "lower", "ratio"),
+    (
+        "block2 saves more on a frozen prefix",
+        ("-", "block1", "blocks 1-2"),
+        ("-", "nothing frozen", "block2 only"),
+        "higher",
+        "difference",
+    ),
+    ("block5 only faster than nothing frozen", "block5 only", "nothing frozen", "lower", "ratio"),
+    ("blocks 1-2 faster than block5 only", "blocks 1-2", "block5 only", "lower", "ratio"),
+    ("block4 only faster than block3 only", "block4 only", "block3 only", "lower", "ratio"),
+    ("cached features faster than frozen base", CACHED, "blocks 1-5", "lower", "ratio"),
+    (
+        "freezing saves less eagerly",
+        ("/", "eager: nothing frozen", "eager: blocks 1-5"),
+        ("/", "nothing frozen", "blocks 1-5"),
+        "lower",
+        "ratio",
+    ),
+)
+
+
+def check_against_record(
+    result: object, record: Mapping
+) -> list[tuple[str, PairedVerdict, PairedVerdict]]:
+    """Judges lesson 03's claims (`STEP_CLAIMS`) on a sweep's rounds and on a record's.
+
+    Args:
+        result: A `SweepResult` from an interleaved `run_sweep` with the
+            standard cases, the floor, the cached-features and eager arms.
+        record: A committed timing record (`matching_record`).
+
+    Returns:
+        ``(claim, this run's verdict, the record's verdict)`` per claim, as
+        `agreement_table` prints them.
+
+    Raises:
+        ValueError: If ``record`` holds no per-round times, or an arm is missing.
+    """
+    times = record_times(record)
+    missing = sorted(
+        {
+            label
+            for claim in STEP_CLAIMS
+            for series in claim[1:3]
+            for label in ([series] if isinstance(series, str) else series[1:])
+            if label not in times
+        }
+    )
+    if missing:
+        raise ValueError(f"The record lacks arms the claims need. Received: missing={missing}")
+    return judge_claims(STEP_CLAIMS, result.times, times)

@@ -13,6 +13,7 @@ run includes the run's own threads, so it is printed but not judged.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 QUIET_LOAD_PER_CORE = 0.5
@@ -68,7 +69,9 @@ def quiet_check(setup: object, cores: int | None = None) -> QuietCheck:
         setup: A `SweepResult` (its ``setup``) or the setup dict itself,
             holding ``load_average_before`` (and optionally
             ``load_average_after``) as `run_sweep` records them.
-        cores: Cores to divide the load by; None uses ``os.cpu_count()``.
+        cores: Cores to divide the load by; None reads them from the setup's
+            ``device`` line ("CPU (2 threads, ...)", as a committed record
+            holds it) and otherwise uses ``os.cpu_count()``.
 
     Returns:
         A `QuietCheck`; print its ``line``.
@@ -84,7 +87,8 @@ def quiet_check(setup: object, cores: int | None = None) -> QuietCheck:
             f"Received: setup of type {type(setup).__name__}"
         )
     if cores is None:
-        cores = os.cpu_count() or 1
+        found = re.search(r"\((\d+) threads", str(setup.get("device", "")))
+        cores = int(found.group(1)) if found else (os.cpu_count() or 1)
     if isinstance(cores, bool) or not isinstance(cores, int) or cores < 1:
         raise ValueError(f"cores must be a positive int. Received: cores={cores!r}")
     before = setup["load_average_before"]

@@ -310,7 +310,8 @@ class SweepResult:
         setup = self.setup
         lines.append(
             f"floor share {setup['floor_share']:.1%}; update {setup['update_ms']:.1f} ms for "
-            f"{setup['full_trainable_params']:,} weights = {setup['update_share']:.1%} of the full step"
+            f"{setup['full_trainable_params']:,} weights = {setup['update_share']:.1%} of the full step "
+            "(median of same-round ratios, update probe minus one-weight probe)"
         )
         return "\n".join(lines)
 

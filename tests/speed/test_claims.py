@@ -2,7 +2,7 @@
 
 import pytest
 
-from freezelab.speed.claims import judge_claims, per_round
+from freezelab.speed.claims import STEP_CLAIMS, check_against_record, judge_claims, per_round
 from freezelab.verdicts import paired_verdict
 
 THIS = {
@@ -47,3 +47,38 @@ def test_each_claim_is_judged_on_both_runs_as_paired_verdict_would():
 def test_a_malformed_claim_is_refused():
     with pytest.raises(ValueError, match="Received"):
         judge_claims([("too short", "full")], THIS, THIS)
+
+
+def test_a_sixth_element_sets_the_sign_tests_bound():
+    frozen = [*THIS["frozen"][:5], 13.0]  # 5 of 6 rounds faster: chance 10.9 %
+    times = {"full": THIS["full"], "frozen": frozen}
+    claim = ("frozen is faster", "frozen", "full", "lower", "ratio")
+    strict = judge_claims([(*claim, 0.01)], times, times)[0][1]
+    assert strict == paired_verdict(frozen, THIS["full"], claim=claim[0], max_chance=0.01)
+    assert strict.max_chance == 0.01
+
+
+def test_check_against_record_judges_every_step_claim_on_the_records_rounds():
+    labels = {
+        label
+        for claim in STEP_CLAIMS
+        for series in claim[1:3]
+        for label in ([series] if isinstance(series, str) else series[1:])
+    }
+    rounds = {label: [100.0 + 10 * i + len(label) for i in range(6)] for label in labels}
+    record = {
+        "masks": [{"label": label, "times_ms": times} for label, times in rounds.items()],
+        "extras": {},
+    }
+
+    class Result:
+        times = staticmethod(rounds.__getitem__)
+
+    judged = check_against_record(Result(), record)
+    assert [text for text, _, _ in judged] == [claim[0] for claim in STEP_CLAIMS]
+    both_ways = [ours for text, ours, _ in judged if "than the floor" in text]
+    assert [verdict.max_chance for verdict in both_ways] == [0.025, 0.025]
+    assert all(ours == theirs for _, ours, theirs in judged)  # the same rounds on both sides
+    del record["masks"][0]
+    with pytest.raises(ValueError, match="Received"):
+        check_against_record(Result(), record)

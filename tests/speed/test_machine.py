@@ -63,3 +63,15 @@ def test_step_mode_never_calls_an_eager_pytorch_step_compiled(setup, expected):
 def test_step_mode_rejects_a_setup_without_backend():
     with pytest.raises(ValueError, match="Received"):
         step_mode({"jit_compile": False})
+
+
+def test_quiet_check_reads_a_records_cores_from_its_device_line():
+    # A committed record made on 2 cores: 1.18 / 2 = 0.59 per core, NOT quiet, whatever this machine has.
+    record = {
+        "device": "CPU (2 threads, Intel(R) Xeon(R))",
+        "load_average_before": [1.18, 1.2, 0.7],
+    }
+    check = quiet_check(record)
+    assert check.cores == 2 and check.quiet is False
+    assert check.load_per_core == pytest.approx(0.59)
+    assert quiet_check({**record, "device": "CPU (16 threads, x)"}).quiet is True
