@@ -58,6 +58,24 @@ def test_change_after_fit_is_detected_and_really_ignored_by_keras():
     np.testing.assert_array_equal(model.get_layer("first").kernel.numpy(), before)
 
 
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="TensorFlow's half; tests/backends/test_what_differs.py states JAX's and PyTorch's",
+)
+def test_same_optimizer_after_freezing_keeps_the_frozen_layer_on_tensorflow():
+    # Lesson 01, section 5: freezing only, then compile() with the optimizer that already
+    # trained. TensorFlow accepts the smaller set: the frozen layer stays put, the other trains.
+    model, x, y = fitted_then_frozen()
+    optimizer = model.optimizer
+    model.compile(optimizer=optimizer, loss="mse")
+    first = model.get_layer("first").kernel.numpy().copy()
+    second = model.get_layer("second").kernel.numpy().copy()
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model.optimizer is optimizer
+    np.testing.assert_array_equal(model.get_layer("first").kernel.numpy(), first)
+    assert not np.allclose(model.get_layer("second").kernel.numpy(), second)
+
+
 def test_unfreeze_after_fit_needs_fresh_optimizer():
     model = small_model()
     freeze(model, "first")
