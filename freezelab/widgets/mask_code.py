@@ -5,7 +5,7 @@ set those flags on ``model`` and compile it again, so the panel always shows
 the code behind its ticks::
 
     print(mask_code({"block1_conv1": False, "dense": True}))
-    # model.trainable = True  # sets every layer's flag to True; the loop then freezes
+    # model.trainable = True  # the model's own flag; the loop then sets each layer's
     # trains = {"dense"}
     # for layer in model.layers:
     #     layer.trainable = layer.name in trains
@@ -19,7 +19,7 @@ COMPILE_LINE = (
     'loss="sparse_categorical_crossentropy")  # a fresh optimizer after every change to trainable'
 )
 _WIDTH = 88
-_OWN_FLAG = "model.trainable = True  # sets every layer's flag to True; the loop then freezes"
+_OWN_FLAG = "model.trainable = True  # the model's own flag; the loop sets each layer's"
 
 
 def mask_code(mask: dict[str, bool], compile_line: str = COMPILE_LINE) -> str:
@@ -28,8 +28,11 @@ def mask_code(mask: dict[str, bool], compile_line: str = COMPILE_LINE) -> str:
     Whatever the flags were before, running the code leaves every layer of
     the mask trainable or frozen as the mask says. It names the smaller of
     the two sets (the layers that train, or the frozen ones) in one loop
-    over ``model.layers``, after ``model.trainable = True`` (Keras's setter
-    sets every sublayer's flag too, so the loop only has to freeze). The
+    over ``model.layers`` that sets every layer's flag, after
+    ``model.trainable = True`` (a model whose own flag is False trains
+    nothing, whatever its layers' flags say). The loop is kept even when
+    every layer trains: on TensorFlow, setting ``model.trainable = True`` on
+    a model whose flag is already True does not reach its layers. The
     compile line uses a fresh ``Adam(learning_rate=1e-4)``, the rate the
     lessons use, so the code needs ``import keras``. A mask where every layer
     is frozen is one line, ``model.trainable = False``.

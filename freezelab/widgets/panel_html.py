@@ -194,8 +194,8 @@ def mask_code_html(mask: dict[str, bool]) -> str:
     return (
         '<div class="fl-mask-code-box" style="max-width:100%">'
         "<b>Code for this mask</b> "
-        '<span style="color:#555;font-size:12px">(Keras fixes the trainable set when training '
-        "first runs after compile(): change flags, then compile again with a fresh optimizer)</span>"
+        '<span style="color:#555;font-size:12px">(on every backend: change flags, then '
+        "compile() again with a fresh optimizer)</span>"
         '<pre class="fl-code" style="margin:2px 0;padding:4px;background:#f6f6f6;font-size:12px;'
         'white-space:pre-wrap;overflow-wrap:anywhere">'
         f"{html.escape(mask_code(mask))}</pre></div>"

@@ -73,3 +73,15 @@ def test_long_sets_break_one_name_a_line():
 def test_rejects_what_is_not_a_mask(bad):
     with pytest.raises(ValueError, match="Received"):
         mask_code(bad)
+
+
+def test_comments_say_only_what_the_code_does():
+    # The all-trainable loop freezes nothing, so no comment may say it freezes;
+    # the model's own flag line must not claim to reset every layer.
+    for mask in (
+        dict.fromkeys(WEIGHTED, True),
+        dict(zip(WEIGHTED, [False, True, True, True, True])),
+    ):
+        first = mask_code(mask).splitlines()[0]
+        assert "freezes" not in first
+        assert "sets every layer" not in first

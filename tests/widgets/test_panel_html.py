@@ -177,3 +177,12 @@ def test_snapshot_shows_the_tick_meaning_and_the_code_for_the_mask():
     assert "Code for this mask" in fragment
     code = fragment[fragment.index('<pre class="fl-code"') :]
     assert "trains = {&quot;dense&quot;}" in code and "model.compile(" in code
+
+
+def test_code_box_states_the_rule_that_holds_on_every_backend():
+    from freezelab.widgets.panel_html import mask_code_html
+
+    box = mask_code_html({"block1_conv1": False, "dense": True})
+    assert "compile() again with a fresh optimizer" in box
+    # PyTorch reads the flags at every step: no claim that Keras fixes the set.
+    assert "fixes the trainable set" not in box
