@@ -1,14 +1,14 @@
-"""Comparisons over seeds: each seed, the mean ± spread, and a winner only beyond the spread.
+"""Comparisons over seeds: each seed, the mean ± spread, and paired verdicts.
 
 One run of a small fine-tuning experiment says little: another seed (other
 head weights, another shuffle, another split of the data) can move a
 validation accuracy by more than the gap between two strategies. So the
-lessons compare over several seeds, and the rule for naming a winner lives
-here, in one place (`beyond_spread`): ``a`` beats ``b`` only when the
-difference of their means exceeds the larger of their two sample standard
-deviations (ddof=1). Otherwise the verdict is "not shown in this run (within
-noise: ...)". The rule is deliberately simple, and a gap just above it is
-weak evidence; it stops a lesson from calling a coin flip a result.
+lessons compare over several seeds, paired by seed, with the course's one
+rule (`freezelab.verdicts.paired_verdict`): a claim is shown only when the
+per-seed differences favour it by the middle half and the sign test (with 5
+seeds, all 5). An older, unpaired rule (`beyond_spread`: the difference of
+the means beyond the larger sample standard deviation) is kept for callers
+that still use it; no lesson does.
 
 * `compare_over_seeds` takes values per name per seed and returns a
   `SeedComparison`: its `~SeedComparison.table` (each seed on a line, then
