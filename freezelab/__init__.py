@@ -77,7 +77,7 @@ _LAZY_MODULES = {
     "freezelab.vis.rank_test": ("rank_sum_test",),
     "freezelab.vis.chance": ("hits_verdict", "holm", "monte_carlo_chance"),
     "freezelab.vis.ascent": (
-        "colourfulness",
+        "chroma_share",
         "filter_activation",
         "filter_pictures",
         "high_frequency_share",
@@ -90,6 +90,7 @@ _LAZY_MODULES = {
         "make_scenes",
         "object_check",
     ),
+    "freezelab.finetune.source_task": ("make_source_images",),
     "freezelab.finetune.teacher": ("load_teacher", "pretrained_base", "source_accuracy"),
     "freezelab.finetune.strategies": (
         "STRATEGIES",

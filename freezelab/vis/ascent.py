@@ -597,3 +597,33 @@ def colourfulness(pixels: np.ndarray) -> np.ndarray:
     pixels = pixels.astype(np.float64)
     spread = np.abs(pixels - pixels.mean(axis=-1, keepdims=True)).mean(axis=(-3, -2, -1))
     return float(spread) if np.ndim(spread) == 0 else spread
+
+
+def chroma_share(pixels: np.ndarray) -> np.ndarray:
+    """Share of each picture's energy that lies in colour rather than in grey level.
+
+    Each pixel's RGB vector splits into its grey level (the mean of its three
+    channels, on every channel) and the rest, its chroma; the two parts are
+    orthogonal, so their energies add up. Meant for a pattern measured from
+    zero, such as what gradient ascent added to its start picture. The share
+    does not change when the pattern is scaled, so a pattern does not count
+    as more colourful for being larger: 0 for a grey pattern, 2/3 for one
+    that adds only red, 1 for one whose channels sum to zero at every pixel.
+
+    Args:
+        pixels: ``(N, S, S, 3)`` or ``(S, S, 3)`` RGB patterns, measured from zero.
+
+    Returns:
+        One share in 0..1 per picture (a float for one picture); 0 for an
+        all-zero pattern.
+
+    Raises:
+        ValueError: For pictures that are not ``(S, S, 3)`` or a batch of
+            them, or hold NaN or infinite values.
+    """
+    pixels = check_array(pixels, "pixels", ndim=(3, 4), shape_hint="(S, S, 3) or (N, S, S, 3)")
+    pixels = pixels.astype(np.float64)
+    chroma = pixels - pixels.mean(axis=-1, keepdims=True)
+    total = (pixels**2).sum(axis=(-3, -2, -1))
+    share = np.where(total > 0, (chroma**2).sum(axis=(-3, -2, -1)) / np.maximum(total, 1e-300), 0.0)
+    return float(share) if np.ndim(share) == 0 else share

@@ -6,6 +6,7 @@ import pytest
 from keras import layers
 
 from freezelab.vis.ascent import (
+    chroma_share,
     colourfulness,
     filter_activation,
     filter_pictures,
@@ -174,6 +175,21 @@ def test_colourfulness_is_zero_for_grey_and_grows_with_saturation():
     assert colourfulness(grey) == 0.0
     # Pure red: mean 85, distances 170, 85, 85 -> 113.33.
     assert colourfulness(red) == pytest.approx(340 / 3)
+
+
+def test_chroma_share_is_scale_free_and_matches_hand_counts():
+    red = np.zeros((4, 4, 3))
+    red[..., 0] = 1.0  # grey level 1/3 on every channel, chroma (2/3, -1/3, -1/3)
+    assert chroma_share(red) == pytest.approx(2 / 3)
+    assert chroma_share(40.0 * red) == pytest.approx(2 / 3)  # larger, not more colourful
+    assert chroma_share(np.full((4, 4, 3), -7.0)) == 0.0  # grey, darker
+    opposed = np.zeros((4, 4, 3))
+    opposed[..., 0], opposed[..., 1] = 5.0, -5.0  # channels sum to zero: all chroma
+    assert chroma_share(opposed) == pytest.approx(1.0)
+    assert chroma_share(np.zeros((4, 4, 3))) == 0.0
+    np.testing.assert_allclose(chroma_share(np.stack([red, 3.0 * opposed])), [2 / 3, 1.0])
+    with pytest.raises(ValueError, match="pixels"):
+        chroma_share(np.zeros((4, 4)))
 
 
 def test_start_pictures_are_what_a_silent_filter_draws():
