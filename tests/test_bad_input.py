@@ -246,7 +246,7 @@ CASES = [
     ("filter_pictures", "float jitter", lambda e: fl.filter_pictures(e.conv, "conv1", 0, jitter=1.5, progress=False), T, "jitter=1.5"),
     ("high_frequency_share", "NaN picture", lambda e: fl.high_frequency_share(NAN_IMAGE), V, "(16, 16, 3)"),
     ("high_frequency_share", "cutoff too high", lambda e: fl.high_frequency_share(e.image, cutoff=0.9), V, "cutoff=0.9"),
-    ("colourfulness", "grey 2D", lambda e: fl.colourfulness(np.zeros((4, 4))), V, "(4, 4)"),
+    ("chroma_share", "grey 2D", lambda e: fl.chroma_share(np.zeros((4, 4))), V, "(4, 4)"),
     ("kernel_pictures", "four input channels", lambda e: fl.kernel_pictures(np.zeros((3, 3, 4, 8))), V, "(3, 3, 4, 8)"),
     ("kernel_pictures", "count too large", lambda e: fl.kernel_pictures(e.kernel, count=9), V, "count=9"),
     ("kernel_pictures", "count as float", lambda e: fl.kernel_pictures(e.kernel, count=2.0), T, "count=2.0"),

@@ -125,6 +125,9 @@ def _log_in(browser, hub: Hub, name: str):
     page.set_default_timeout(60_000)
     lesson = quote(f"/user/{name}/lab/tree/{COURSE}/{NOTEBOOK}", safe="")
     page.goto(f"{hub.url}/hub/login?next={quote(f'/hub/spawn?next={lesson}', safe='')}")
+    # The second learner logs in while the first one's kernel imports TensorFlow on the same
+    # 2 cores: give the login form as long as a lesson gets to open (seen to pass 60 s under load).
+    page.wait_for_selector("#username_input", timeout=180_000)
     page.fill("#username_input", name)
     page.fill("#password_input", "any password works in test mode")
     page.click("#login_submit", no_wait_after=True)
