@@ -1,28 +1,9 @@
 """Tests for freezelab.finetune.head_damage: the base probed before and after an unfrozen epoch."""
 
-import keras
-import numpy as np
 import pytest
 
 from freezelab.finetune.head_damage import STARTS, head_start_damage
-from freezelab.finetune.strategies import SplitData
-
-
-def tiny_base():
-    inputs = keras.Input((8, 8, 3))
-    x = keras.layers.Conv2D(4, 3, padding="same", name="block1_conv1")(inputs)
-    x = keras.layers.Conv2D(4, 3, padding="same", name="block5_conv1")(x)
-    return keras.Model(inputs, x, name="tiny_base")
-
-
-def tiny_data(seed=0, classes=3):
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(0, 255, (24, 8, 8, 3)).astype("float32")
-    y = np.arange(24) % classes
-    x[y == 1, ..., 0] = 255.0  # learnable: class 1 is red, class 2 dark
-    x[y == 2] *= 0.2
-    return SplitData(x, y, x[:12], y[:12], classes)
-
+from tests.support.finetune import tiny_base, tiny_data
 
 HEAD = dict(head_max_epochs=6, head_patience=2, batch_size=8)
 

@@ -3,7 +3,6 @@
 import functools
 
 import keras
-import numpy as np
 import pytest
 
 from freezelab.finetune.head_first import (
@@ -11,24 +10,13 @@ from freezelab.finetune.head_first import (
     head_first_over_seeds,
     train_head_until_flat,
 )
-from freezelab.finetune.strategies import SplitData, build_classifier, preprocess_images
+from freezelab.finetune.strategies import build_classifier, preprocess_images
+from tests.support.finetune import tiny_base as shared_tiny_base
+from tests.support.finetune import tiny_data
 
 
 def tiny_base():
-    inputs = keras.Input((8, 8, 3))
-    x = keras.layers.Conv2D(4, 3, padding="same", name="block1_conv1")(inputs)
-    x = keras.layers.Conv2D(4, 3, padding="same", name="block4_conv1")(x)
-    x = keras.layers.Conv2D(4, 3, padding="same", name="block5_conv1")(x)
-    return keras.Model(inputs, x, name="tiny_base")
-
-
-def tiny_data(seed=0, classes=3):
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(0, 255, (24, 8, 8, 3)).astype("float32")
-    y = np.arange(24) % classes
-    x[y == 1, ..., 0] = 255.0  # learnable: class 1 is red, class 2 dark
-    x[y == 2] *= 0.2
-    return SplitData(x, y, x[:12], y[:12], classes)
+    return shared_tiny_base(("block1", "block4", "block5"))
 
 
 def run(seeds=(0,), rates=(1e-3,), **kwargs):

@@ -1,27 +1,9 @@
 """Tests for freezelab.finetune.head_start: drift of the base from an untrained vs a trained head."""
 
-import keras
-import numpy as np
 import pytest
 
 from freezelab.finetune.head_start import head_start_drift
-from freezelab.finetune.strategies import SplitData
-
-
-def tiny_base():
-    inputs = keras.Input((8, 8, 3))
-    x = keras.layers.Conv2D(4, 3, padding="same", name="block1_conv1")(inputs)
-    x = keras.layers.Conv2D(4, 3, padding="same", name="block5_conv1")(x)
-    return keras.Model(inputs, x, name="tiny_base")
-
-
-def tiny_data(seed=0, classes=3):
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(0, 255, (24, 8, 8, 3)).astype("float32")
-    y = np.arange(24) % classes
-    x[y == 1, ..., 0] = 255.0  # learnable: class 1 is red, class 2 dark
-    x[y == 2] *= 0.2
-    return SplitData(x, y, x[:12], y[:12], classes)
+from tests.support.finetune import tiny_base, tiny_data
 
 
 def test_a_trained_head_starts_from_a_lower_loss_and_every_arm_is_reported():
