@@ -90,6 +90,38 @@ def test_without_a_recompile_the_next_fit_is_not_silently_wrong():
         assert not np.allclose(kernel(model, "second"), before_second)
 
 
+@pytest.mark.skipif(BACKEND != "jax", reason="JAX empties the variables when fit() refuses")
+def test_on_jax_a_refused_fit_empties_the_variables_and_set_weights_restores_them():
+    """Lesson 02's table and exercise 5: after the refused fit(), compile() is not enough.
+
+    Keras 3.15.1's JAXTrainer.fit purges the model's variables before the first step and
+    puts them back only after a step has run, so the refused fit() leaves them empty:
+    reading a weight fails, and so does fit() after a fresh compile(). Weights copied
+    before the stale fit() and put back with set_weights() make the model whole again.
+    """
+    model = small_model()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    x, y = data()
+    model.fit(x, y, epochs=1, verbose=0)
+    saved = model.get_weights()
+    freeze(model, "first")
+    with pytest.raises(ValueError, match=re.escape(JAX_REFITS_CHANGED_SET)):
+        model.fit(x, y, epochs=1, verbose=0)
+    with pytest.raises(TypeError):
+        model.get_weights()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    with pytest.raises(RuntimeError):
+        model.fit(x, y, epochs=1, verbose=0)
+    model.set_weights(saved)
+    for restored, copy in zip(model.get_weights(), saved):
+        np.testing.assert_array_equal(restored, copy)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    before_first, before_second = kernel(model, "first"), kernel(model, "second")
+    model.fit(x, y, epochs=1, verbose=0)
+    np.testing.assert_array_equal(kernel(model, "first"), before_first)
+    assert not np.allclose(kernel(model, "second"), before_second)
+
+
 def test_compile_with_the_same_optimizer_after_freezing():
     """Lesson 01 and fl.compile_status: on JAX the optimizer, not fit(), holds the old set.
 
