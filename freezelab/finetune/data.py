@@ -203,6 +203,43 @@ def load_target_dataset(
     )
 
 
+def count_overlaps(train_split: TargetDataset, val_split: TargetDataset) -> int:
+    """Counts validation patches that share a pixel with a training patch.
+
+    A patch's label is its photo, so only boxes of the same label can
+    overlap. Pass one split twice to check that split; pass two seeds'
+    splits to see how different they are.
+
+    Args:
+        train_split: The dataset whose training boxes are compared.
+        val_split: The dataset whose validation boxes are counted.
+
+    Returns:
+        How many of ``val_split``'s validation patches overlap at least one
+        of ``train_split``'s training patches of the same label.
+
+    Raises:
+        ValueError: If either dataset has no boxes (whole, distinct photos).
+    """
+    for name, split in (("train_split", train_split), ("val_split", val_split)):
+        if split.train_boxes is None or split.val_boxes is None:
+            raise ValueError(
+                f"`{name}` must record patch boxes (a dataset from load_target_dataset). "
+                f"Received: {name} with boxes None"
+            )
+    count = 0
+    for (top, left, bottom, right), label in zip(val_split.val_boxes, val_split.y_val):
+        train = train_split.train_boxes[train_split.y_train == label]
+        hit = (
+            (train[:, 0] < bottom)
+            & (top < train[:, 2])
+            & (train[:, 1] < right)
+            & (left < train[:, 3])
+        )
+        count += bool(np.any(hit))
+    return count
+
+
 @functools.lru_cache(maxsize=len(SOURCES))
 def source_photo(class_name: str) -> np.ndarray:
     """The photo a class is cut from, as read-only float32 RGB in 0..255 (cached).

@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 
-from freezelab.finetune.data import SOURCES, as_rgb, load_target_dataset, source_photo, split_cells
+from freezelab.finetune.data import (
+    SOURCES,
+    TargetDataset,
+    as_rgb,
+    count_overlaps,
+    load_target_dataset,
+    source_photo,
+    split_cells,
+)
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +182,55 @@ def test_cut_flowers_download_is_refused_and_a_damaged_archive_named(
     with pytest.raises(ValueError, match="damaged") as error:
         data.load_flowers(timeout=1)
     assert str(damaged) in str(error.value)
+
+
+def _split_with_boxes(train_boxes, y_train, val_boxes, y_val):
+    empty = np.zeros((0, 8, 8, 3), dtype=np.float32)
+    return TargetDataset(
+        x_train=empty,
+        y_train=np.array(y_train),
+        x_val=empty,
+        y_val=np.array(y_val),
+        class_names=("a", "b"),
+        train_boxes=np.array(train_boxes).reshape(-1, 4),
+        val_boxes=np.array(val_boxes).reshape(-1, 4),
+    )
+
+
+def pixel_overlaps(train_split, val_split, side=200):
+    # Independent truth: paint each label's training boxes on a pixel grid.
+    count = 0
+    for (top, left, bottom, right), label in zip(val_split.val_boxes, val_split.y_val):
+        painted = np.zeros((side, side), dtype=bool)
+        for t, lf, b, r in train_split.train_boxes[train_split.y_train == label]:
+            painted[t:b, lf:r] = True
+        count += bool(painted[top:bottom, left:right].any())
+    return count
+
+
+def test_count_overlaps_matches_a_pixel_count():
+    split = _split_with_boxes(
+        train_boxes=[[0, 0, 50, 50], [100, 100, 150, 150]],
+        y_train=[0, 1],
+        # overlaps label 0's box; touches it only at an edge; same place but label 1; overlaps label 1's
+        val_boxes=[[40, 40, 90, 90], [50, 50, 100, 100], [10, 10, 20, 20], [140, 90, 160, 110]],
+        y_val=[0, 0, 1, 1],
+    )
+    assert count_overlaps(split, split) == pixel_overlaps(split, split) == 2
+
+
+def test_count_overlaps_of_two_seeds_agrees_with_pixels():
+    first = load_target_dataset(image_size=16, seed=0, train_per_class=6, val_per_class=4)
+    second = load_target_dataset(image_size=16, seed=1, train_per_class=6, val_per_class=4)
+    side = int(max(first.train_boxes.max(), second.val_boxes.max())) + 1
+    assert count_overlaps(first, first) == 0
+    assert count_overlaps(first, second) == pixel_overlaps(first, second, side) > 0
+
+
+def test_count_overlaps_needs_boxes(dataset):
+    no_boxes = _split_with_boxes([], [], [], [])
+    no_boxes = TargetDataset(
+        no_boxes.x_train, no_boxes.y_train, no_boxes.x_val, no_boxes.y_val, ("a",)
+    )
+    with pytest.raises(ValueError, match="Received: train_split with boxes None"):
+        count_overlaps(no_boxes, dataset)
