@@ -132,7 +132,11 @@ _LAZY_MODULES = {
     "freezelab.widgets.feature_views": ("filter_grid_view", "heatmap_view"),
     "freezelab.widgets.app": ("freeze_lab_app",),
     "freezelab.plotting.panel": ("plot_backward_map", "plot_block_params"),
-    "freezelab.plotting.timing": ("plot_block_shares", "plot_measured_vs_predicted"),
+    "freezelab.plotting.timing": (
+        "plot_block_shares",
+        "plot_measured_vs_predicted",
+        "plot_prediction_errors",
+    ),
     "freezelab.plotting.features": (
         "plot_feature_maps",
         "plot_heatmap",

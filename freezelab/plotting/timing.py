@@ -219,3 +219,72 @@ def plot_block_shares(shares: Sequence[BlockShare], ax: Axes | None = None) -> A
     ax.legend(fontsize=8)
     ax.set_title("Parameters are not compute", fontsize=10)
     return ax
+
+
+def plot_prediction_errors(result: SweepResult, ax: Axes | None = None) -> Axes:
+    """Each prediction's error against the measurement, one row per mask.
+
+    The x-axis is predicted / measured - 1 (0 means predicted exactly). Each
+    mask except the reference gets two points: the FLOP model's (hollow) and,
+    when there is one, the measured-terms prediction (filled), coloured by
+    kind. A bar spans predicted / (upper quartile) - 1 to predicted / (lower
+    quartile) - 1, so it crosses zero exactly when the prediction lies inside
+    the measured middle half of the same-round ratios. Small errors that the
+    measured-vs-predicted plot squeezes into one corner are spread out here.
+
+    Args:
+        result: A measured, interleaved `SweepResult` (from `run_sweep`).
+        ax: Matplotlib axes to draw on; None makes a new figure.
+
+    Returns:
+        The axes.
+
+    Raises:
+        ValueError: If ``result`` holds predictions only, or was not
+            interleaved (no middle half to draw).
+    """
+    rows = result.rows[1:]
+    if not result.measured or any(r.fraction_quartiles is None for r in rows):
+        raise ValueError(
+            "plot_prediction_errors needs measured, interleaved rows (from run_sweep with "
+            f"interleave=True). Received: measured={result.measured}, quartiles="
+            f"{[r.fraction_quartiles for r in rows]}"
+        )
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.6, 0.35 * len(rows) + 1.2))
+    models = [("predicted_fraction", "none", -0.15)]
+    if all(r.adjusted_fraction is not None for r in rows):
+        models.append(("adjusted_fraction", None, 0.15))
+    for index, r in enumerate(rows):
+        y = len(rows) - 1 - index
+        low, high = r.fraction_quartiles
+        colour = KIND_COLOURS.get(r.kind, KIND_COLOURS["custom"])
+        for attribute, face, offset in models:
+            predicted = getattr(r, attribute)
+            ax.plot(
+                [predicted / high - 1, predicted / low - 1],
+                [y + offset] * 2,
+                color=colour,
+                linewidth=1.2,
+            )
+            ax.scatter(
+                [predicted / r.measured_fraction - 1],
+                [y + offset],
+                facecolors=face or colour,
+                edgecolors=colour,
+                zorder=3,
+            )
+    ax.axvline(0.0, color="#888888", linewidth=1)
+    ax.set_yticks(range(len(rows)), [r.label for r in reversed(rows)], fontsize=8)
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value:+.1%}"))
+    ax.set_xlabel(
+        "predicted / measured - 1 (bar: where the measured middle half would put it)", fontsize=8
+    )
+    ax.scatter([], [], facecolors="none", edgecolors="#444444", label="FLOP model")
+    if len(models) > 1:
+        ax.scatter([], [], color="#444444", label="from measured terms")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("prediction error per mask (a bar crossing 0: inside the middle half)", fontsize=8)
+    return ax

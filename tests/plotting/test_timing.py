@@ -15,6 +15,7 @@ from freezelab.plotting.timing import (
     KIND_NAMES,
     plot_block_shares,
     plot_measured_vs_predicted,
+    plot_prediction_errors,
 )
 from freezelab.speed.cost import BlockShare
 from freezelab.speed.sweep import SweepResult, SweepRow
@@ -238,3 +239,47 @@ def test_mask_colours_are_not_the_backward_maps_colours():
         if name.endswith("_COLOUR") and isinstance(value, str)
     }
     assert map_colours and not map_colours & {c.lower() for c in KIND_COLOURS.values()}
+
+
+def error_rows():
+    quartiles = {"block1": (0.8, 0.9), "blocks 1-2": (0.65, 0.75), "block3 only": (0.9, 1.0)}
+    return [
+        replace(
+            r,
+            fraction_quartiles=quartiles.get(r.label, (1.0, 1.0)),
+            adjusted_fraction=r.measured_fraction + 0.01,
+        )
+        for r in ROWS
+    ]
+
+
+def test_prediction_errors_one_row_per_mask_without_the_reference():
+    ax = plot_prediction_errors(SweepResult(error_rows(), SETUP))
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["block3 only", "blocks 1-2", "block1"]  # top to bottom: first mask first
+
+
+def test_prediction_errors_points_are_predicted_over_measured_minus_one():
+    ax = plot_prediction_errors(SweepResult(error_rows(), SETUP))
+    points = hollow_points(ax)
+    # block1 sits at y = 2: FLOPs 0.8 / 0.85 - 1 below, terms 0.86 / 0.85 - 1 above.
+    row1 = sorted(map(tuple, points[np.isclose(points[:, 1].round(), 2)]), key=lambda p: p[1])
+    np.testing.assert_allclose(row1, [(0.8 / 0.85 - 1, 1.85), (0.86 / 0.85 - 1, 2.15)])
+
+
+def test_prediction_error_bars_cross_zero_only_when_inside_the_middle_half():
+    ax = plot_prediction_errors(SweepResult(error_rows(), SETUP))
+    bars = {}
+    for line in ax.lines:
+        xs, ys = line.get_data()
+        if len(set(np.round(ys, 6))) == 1 and len(xs) == 2:
+            bars[round(float(ys[0]), 2)] = (float(xs[0]), float(xs[1]))
+    # blocks 1-2 (y = 1): FLOPs 0.6 lies below its middle half 0.65-0.75, terms 0.71 inside it.
+    np.testing.assert_allclose(bars[0.85], (0.6 / 0.75 - 1, 0.6 / 0.65 - 1))
+    assert bars[0.85][1] < 0
+    assert bars[1.15][0] < 0 < bars[1.15][1]
+
+
+def test_prediction_errors_refuse_rows_without_a_middle_half():
+    with pytest.raises(ValueError, match="interleaved"):
+        plot_prediction_errors(SweepResult(ROWS, SETUP))
