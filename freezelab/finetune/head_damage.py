@@ -12,10 +12,9 @@ From each start, base and head train together for ``epochs`` at one learning
 rate (Adam). The damage to the base is read with a **probe**: a fresh head
 (the same random start every time) trained until flat on the base's cached
 outputs. The probe before the epoch is the trained start's own head, so
-``probe_after - probe_before`` for the untrained start is what its epoch did
-to the base's features for the new task, with the head's state taken out of
-the reading. The trained start reports its model's accuracy before and after
-only.
+``probe_after - probe_before`` is what a start's epoch did to the base's
+features for the new task, with the head's state taken out of the reading;
+both starts are probed the same way, so their damage can be compared.
 """
 
 from __future__ import annotations
@@ -54,8 +53,7 @@ class DamageRun:
         val_after: The model's validation accuracy after them.
         probe_before: A fresh head trained until flat on the base before the
             epochs: validation accuracy (the same for both starts of a seed).
-        probe_after: The same probe on the base after the epochs (untrained
-            head only; None for the trained head, whose probe is not run).
+        probe_after: The same probe on this start's base after the epochs.
         base_drift: The largest relative weight change in each base block.
     """
 
@@ -64,7 +62,7 @@ class DamageRun:
     val_before: float
     val_after: float
     probe_before: float
-    probe_after: float | None
+    probe_after: float
     base_drift: dict[str, float]
 
 
@@ -142,12 +140,10 @@ def head_start_damage(
         kept.fit(data[0], data[1], epochs=epochs, batch_size=batch_size, verbose=0)
         after = evaluate_split(kept, *data, batch_size)
         drift = drift_by_block(weight_drift(snapshot, kept))
-        probe_after = None
-        if start == "untrained head":
-            model.set_weights(kept.get_weights())  # the changed base, under the probe's random head
-            for layer, weights in zip(head_layers(model), random_head):
-                layer.set_weights(weights)
-            probe_after = train_head_until_flat(model, data, **head_args).evaluation.val_accuracy
+        model.set_weights(kept.get_weights())  # the changed base, under the probe's random head
+        for layer, weights in zip(head_layers(model), random_head):
+            layer.set_weights(weights)
+        probe_after = train_head_until_flat(model, data, **head_args).evaluation.val_accuracy
         runs.append(
             DamageRun(
                 start=start,

@@ -116,6 +116,20 @@ def _draw(labels, image_size, rng):
     if (~is_grating).any():
         shape_ids = labels[~is_grating] - len(GRATING_CLASSES)
         images[~is_grating] = _paint_shapes(images[~is_grating], shape_ids, rng)
+    return add_noise_and_scale(images, rng)
+
+
+def add_noise_and_scale(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Adds the source task's pixel noise and scales 0..1 images to 0..255.
+
+    Args:
+        images: float32 ``(n, size, size, 3)`` in 0..1 (changed in place).
+        rng: Random generator.
+
+    Returns:
+        The images with Gaussian noise (standard deviation 0.03), clipped to
+        0..1 and multiplied by 255.
+    """
     images += rng.normal(0.0, 0.03, size=images.shape).astype(np.float32)
     return np.clip(images, 0.0, 1.0) * 255.0
 
@@ -165,12 +179,48 @@ def _paint_gratings(background, labels, rng):
 
 
 def _paint_shapes(background, shape_ids, rng):
-    n, size = background.shape[0], background.shape[1]
+    return paint_centred_shapes(background, np.asarray(SHAPES)[shape_ids], rng)
+
+
+def paint_centred_shapes(
+    background: np.ndarray, names: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Paints one large shape per image near its centre, as the source task draws them.
+
+    Args:
+        background: float32 ``(n, size, size, 3)`` in 0..1.
+        names: ``(n,)`` shape names, each one of `SHAPES` or `EXTRA_SHAPES`.
+        rng: Random generator (centre, radius, rotation, then colour).
+
+    Returns:
+        A new float32 array like ``background``.
+
+    Raises:
+        ValueError: For a name that is not a known shape.
+    """
+    mask = centred_shape_masks(names, background.shape[1], rng)
+    return paint_masks(background, mask, rng)
+
+
+def centred_shape_masks(names: np.ndarray, image_size: int, rng: np.random.Generator) -> np.ndarray:
+    """Masks of large shapes near the image centre, at random size and rotation.
+
+    Args:
+        names: ``(n,)`` shape names, each one of `SHAPES` or `EXTRA_SHAPES`.
+        image_size: Side of the square images in pixels.
+        rng: Random generator (centre, radius, then rotation).
+
+    Returns:
+        bool array ``(n, image_size, image_size)``.
+
+    Raises:
+        ValueError: For a name that is not a known shape.
+    """
+    n, size = len(names), image_size
     centre = size * rng.uniform(0.35, 0.65, size=(n, 2))
     radius = size * rng.uniform(0.2, 0.33, size=n)
     rotation = rng.uniform(0, 2 * np.pi, size=n)
-    mask = shape_masks(np.asarray(SHAPES)[shape_ids], size, centre, radius, rotation)
-    return paint_masks(background, mask, rng)
+    return shape_masks(np.asarray(names), size, centre, radius, rotation)
 
 
 def shape_masks(
