@@ -216,6 +216,7 @@ def plot_block_shares(shares: Sequence[BlockShare], ax: Axes | None = None) -> A
     )
     ax.set_xticks(list(positions), [s.block or "(other)" for s in shares])
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.set_ylabel("share of the model's total")
     ax.legend(fontsize=8)
     ax.set_title("Parameters are not compute", fontsize=10)
     return ax
@@ -285,6 +286,6 @@ def plot_prediction_errors(result: SweepResult, ax: Axes | None = None) -> Axes:
     ax.scatter([], [], facecolors="none", edgecolors="#444444", label="FLOP model")
     if len(models) > 1:
         ax.scatter([], [], color="#444444", label="from measured terms")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="best")  # where it hides the fewest points
     ax.set_title("prediction error per mask (a bar crossing 0: inside the middle half)", fontsize=8)
     return ax

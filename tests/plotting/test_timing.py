@@ -222,6 +222,7 @@ def test_block_shares_ticks_legend_and_percent_axis():
     formatter = ax.yaxis.get_major_formatter()
     assert formatter(0.25, 0) == "25%"
     assert formatter(1.0, 0) == "100%"
+    assert ax.get_ylabel() == "share of the model's total"
 
 
 def test_block_shares_draws_into_a_given_axes():
