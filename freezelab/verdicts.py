@@ -290,6 +290,13 @@ def _finite(values: Sequence[float], name: str) -> list[float]:
 
 
 def _percent(probability: float) -> str:
-    """A probability as a percentage with two significant digits, never in exponent form."""
+    """A probability as a percentage with two significant digits, never in exponent form.
+
+    Below 0.001 % it prints ``"< 0.001%"``: two significant digits there would need an exponent.
+    """
     percent = 100 * probability
-    return f"{percent:.0f}%" if percent >= 10 else f"{percent:.2g}%"
+    if percent >= 10:
+        return f"{percent:.0f}%"
+    if percent < 0.001:
+        return "< 0.001%"
+    return f"{percent:.2g}%"

@@ -142,6 +142,11 @@ def test_reading_prints_chances_as_plain_percentages_from_100_down():
     # 4 of 5: (5 + 1) / 32 = 18.75 %; 12 of 12: 1 / 4096 = 0.0244 %.
     assert "(4 of 5; chance 19%)" in paired_verdict([1, 1, 1, 1, 3], [2] * 5, claim="a").reading
     assert "(12 of 12; chance 0.024%)" in paired_verdict([1] * 12, [2] * 12, claim="a").reading
+    # 17 of 17: 1 / 131072 = 0.00076 %, below the floor; 46 of 46 (2**-46) printed "1.4e-12%" once.
+    assert "(17 of 17; chance < 0.001%)" in paired_verdict([1] * 17, [2] * 17, claim="a").reading
+    assert "(46 of 46; chance < 0.001%)" in paired_verdict([1] * 46, [2] * 46, claim="a").reading
+    # 15 of 15: 1 / 32768 = 0.0031 %, above the floor: still two significant digits, no exponent.
+    assert "(15 of 15; chance 0.0031%)" in paired_verdict([1] * 15, [2] * 15, claim="a").reading
 
 
 def test_numbers_are_the_parenthesised_part_of_the_line():
