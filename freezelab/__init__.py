@@ -111,7 +111,9 @@ _LAZY_MODULES = {
         "weight_drift",
     ),
     "freezelab.finetune.seeds": ("compare_over_seeds", "strategies_over_seeds"),
-    "freezelab.finetune.head_start": ("head_start_drift",),
+    "freezelab.finetune.head_first": ("head_first_over_seeds", "train_head_until_flat"),
+    "freezelab.finetune.head_damage": ("head_start_damage",),
+    "freezelab.finetune.shape_task": ("load_shape_dataset",),
     "freezelab.finetune.bn_teacher": ("bn_source_images", "load_bn_teacher"),
     "freezelab.finetune.batchnorm": (
         "bn_change",

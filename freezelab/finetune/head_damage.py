@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import keras
 import numpy as np
 
+from freezelab._quiet import expected_retracing
 from freezelab.finetune.drift import drift_by_block, snapshot_weights, weight_drift
 from freezelab.finetune.head_first import (
     evaluate_split,
@@ -66,6 +67,7 @@ class DamageRun:
     base_drift: dict[str, float]
 
 
+@expected_retracing()  # one compiled copy per trainable set, refitted per seed
 def head_start_damage(
     make_base: Callable[[], keras.Model],
     dataset: SplitData,

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import keras
 import numpy as np
 
+from freezelab._quiet import expected_retracing
 from freezelab.core.freezing import freeze, get_mask
 from freezelab.core.layers import iter_layers
 from freezelab.finetune.drift import (
@@ -281,6 +282,7 @@ def train_head_until_flat(
     return HeadFit(tuple(float(v) for v in history.history["loss"]), evaluation, patience)
 
 
+@expected_retracing()  # one compiled copy per trainable set, refitted per seed
 def head_first_over_seeds(
     make_base: Callable[[], keras.Model],
     make_dataset: Callable[[int], SplitData | TargetDataset],

@@ -1,4 +1,4 @@
-"""Tiny models and data for the fine-tuning helpers' tests (head_start, head_first, head_damage)."""
+"""Tiny models and data for the fine-tuning helpers' tests (head_first, head_damage)."""
 
 import keras
 import numpy as np
