@@ -3,9 +3,10 @@
 Per seed, the pretrained base's outputs are cached once and a new head is
 trained on them until its training loss is flat (`train_head_until_flat`).
 That head on the frozen base *is* feature extraction, and every other arm
-starts from it: freeze blocks 1-3 (``"freeze_blocks"``) or nothing
-(``"full_fine_tuning"``), then the same ``epochs`` of base and head together,
-at each base learning rate of a sweep. From scratch gets the same treatment
+starts from it: freeze the whole base (``"head_only"``: the head alone trains
+on, the control for the extra head epochs), blocks 1-3 (``"freeze_blocks"``)
+or nothing (``"full_fine_tuning"``), then the same ``epochs`` of whatever
+trains, at each base learning rate of a sweep. From scratch gets the same treatment
 on a randomly initialised copy of the base: its own head trained until flat
 on the random base's outputs, then the same epochs at its own rate. So an
 arm differs from feature extraction only in what trains after the head, and
@@ -45,7 +46,9 @@ if TYPE_CHECKING:
     from freezelab.finetune.strategies import SplitData
 
 #: The arms, in table order; ``feature_extraction`` is the trained head itself.
-ARMS = ("feature_extraction", "freeze_blocks", "full_fine_tuning", "from_scratch")
+ARMS = ("feature_extraction", "head_only", "freeze_blocks", "full_fine_tuning", "from_scratch")
+#: The base's last block: ``"head_only"`` freezes up to it, so only the head trains.
+LAST_BLOCK = "block5"
 _LOSS = "sparse_categorical_crossentropy"
 
 
@@ -355,7 +358,7 @@ def head_first_over_seeds(
                 "feature_extraction", None, head.evaluation, head.evaluation
             )
         }
-        for arm in ("freeze_blocks", "full_fine_tuning"):
+        for arm in ("head_only", "freeze_blocks", "full_fine_tuning"):
             for rate in rates:
                 arms[arm, rate] = _fine_tune(
                     model,
@@ -413,10 +416,10 @@ def kept_compiled(
 ) -> tuple[keras.Model, list[np.ndarray]]:
     """One compiled copy of ``model`` per trainable set (kept in ``pool``), and its optimizer's start.
 
-    ``"freeze_blocks"`` freezes up to ``freeze_up_to``; any other arm trains
-    everything. Load weights into the copy and call `reset_optimizer` before each run.
+    ``"freeze_blocks"`` freezes up to ``freeze_up_to``, ``"head_only"`` the
+    whole base (up to `LAST_BLOCK`); any other arm trains everything. Load weights into the copy and call `reset_optimizer` before each run.
     """
-    frozen = freeze_up_to if arm == "freeze_blocks" else None
+    frozen = {"freeze_blocks": freeze_up_to, "head_only": LAST_BLOCK}.get(arm)
     key = ("model", frozen, tuple(model.input.shape), model.output.shape[-1])
     if key not in pool:
         kept = keras.models.clone_model(model)

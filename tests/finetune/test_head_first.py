@@ -74,6 +74,15 @@ def test_freeze_blocks_keeps_its_frozen_block_and_full_fine_tuning_moves_every_b
     assert all(value > 0 for value in seed.arms["full_fine_tuning", 1e-3].drift.values())
 
 
+def test_head_only_keeps_every_base_block_and_trains_the_head_on():
+    seed = default_run().runs[0]
+    head_only = seed.arms["head_only", 1e-3]
+    assert set(head_only.drift) == {"block1", "block4", "block5"}
+    assert all(value == 0.0 for value in head_only.drift.values())
+    # the head went on training: its loss on the validation images moved from the start's
+    assert head_only.end.val_loss != pytest.approx(head_only.start.val_loss, abs=1e-7)
+
+
 def test_a_zero_rate_changes_nothing():
     seed = run(rates=(0.0,), scratch_rate=0.0).runs[0]
     for result in seed.arms.values():
