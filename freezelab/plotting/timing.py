@@ -36,6 +36,7 @@ def plot_measured_vs_predicted(
     *,
     terms: bool = True,
     kind_names: dict[str, str] | None = None,
+    labelled_kinds: Sequence[str] | None = None,
 ) -> Axes:
     """Measured against predicted step-time fraction, one point per mask, with error bars.
 
@@ -55,13 +56,22 @@ def plot_measured_vs_predicted(
             FLOP model's prediction only (filled, with the error bars).
         kind_names: Legend labels that replace `KIND_NAMES` for some kinds,
             e.g. ``{"middle": "blocks 3-4 (middle)"}``.
+        labelled_kinds: Kinds whose points get a name beside the axes (e.g.
+            ``["prefix"]`` where the other masks crowd one corner); None names
+            every point.
 
     Returns:
         The axes.
 
     Raises:
-        ValueError: If ``result`` holds predictions only.
+        ValueError: If ``result`` holds predictions only, or
+            ``labelled_kinds`` names a kind that is not in `KIND_COLOURS`.
     """
+    if labelled_kinds is not None and not set(labelled_kinds) <= set(KIND_COLOURS):
+        raise ValueError(
+            f"labelled_kinds must be kinds of {sorted(KIND_COLOURS)}. "
+            f"Received: labelled_kinds={list(labelled_kinds)!r}"
+        )
     if not result.measured:
         raise ValueError(
             "plot_measured_vs_predicted needs measured rows (from run_sweep). "
@@ -129,8 +139,10 @@ def plot_measured_vs_predicted(
             zorder=4,
             capsize=2,
         )
-        labelled.extend((r.label, r.measured_fraction, y) for r, y in zip(rows, shown))
-    _annotate_apart(ax, labelled, extent)
+        if labelled_kinds is None or kind in labelled_kinds:
+            labelled.extend((r.label, r.measured_fraction, y) for r, y in zip(rows, shown))
+    if labelled:
+        _annotate_apart(ax, labelled, extent)
     floor = result.setup.get("floor_share")
     if floor:
         ax.axvline(floor, color="#999999", linestyle=":", linewidth=1)
@@ -232,6 +244,8 @@ def plot_prediction_errors(result: SweepResult, ax: Axes | None = None) -> Axes:
     quartile) - 1, so it crosses zero exactly when the prediction lies inside
     the measured middle half of the same-round ratios. Small errors that the
     measured-vs-predicted plot squeezes into one corner are spread out here.
+    The legend, right of the axes so that it hides no point, names the
+    colours (`KIND_NAMES`) as well as the two models.
 
     Args:
         result: A measured, interleaved `SweepResult` (from `run_sweep`).
@@ -286,6 +300,9 @@ def plot_prediction_errors(result: SweepResult, ax: Axes | None = None) -> Axes:
     ax.scatter([], [], facecolors="none", edgecolors="#444444", label="FLOP model")
     if len(models) > 1:
         ax.scatter([], [], color="#444444", label="from measured terms")
-    ax.legend(fontsize=7, loc="best")  # where it hides the fewest points
+    for kind, colour in KIND_COLOURS.items():
+        if any(r.kind == kind for r in rows):
+            ax.plot([], [], color=colour, linewidth=4, label=KIND_NAMES[kind])
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title("prediction error per mask (a bar crossing 0: inside the middle half)", fontsize=8)
     return ax

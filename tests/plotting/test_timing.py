@@ -284,3 +284,30 @@ def test_prediction_error_bars_cross_zero_only_when_inside_the_middle_half():
 def test_prediction_errors_refuse_rows_without_a_middle_half():
     with pytest.raises(ValueError, match="interleaved"):
         plot_prediction_errors(SweepResult(ROWS, SETUP))
+
+
+def test_only_the_named_kinds_are_labelled():
+    ax = plot_measured_vs_predicted(SweepResult(ROWS, SETUP), labelled_kinds=["prefix"])
+    assert {a.get_text() for a in ax.texts if a.get_text() != " floor"} == {"block1", "blocks 1-2"}
+    ax = plot_measured_vs_predicted(SweepResult(ROWS, SETUP), labelled_kinds=[])
+    assert not [a for a in ax.texts if a.get_text() != " floor"]
+
+
+def test_labelled_kinds_refuses_an_unknown_kind():
+    with pytest.raises(ValueError, match="labelled_kinds"):
+        plot_measured_vs_predicted(SweepResult(ROWS, SETUP), labelled_kinds=["start"])
+
+
+def test_prediction_errors_legend_names_each_colour_present_outside_the_axes():
+    ax = plot_prediction_errors(SweepResult(error_rows(), SETUP))
+    legend = ax.get_legend()
+    entries = {t.get_text(): h for t, h in zip(legend.get_texts(), legend.legend_handles)}
+    assert set(entries) == {
+        "FLOP model",
+        "from measured terms",
+        "a prefix frozen",
+        "a middle block frozen",
+    }
+    assert to_rgba(entries["a prefix frozen"].get_color()) == to_rgba(KIND_COLOURS["prefix"])
+    assert to_rgba(entries["a middle block frozen"].get_color()) == to_rgba(KIND_COLOURS["middle"])
+    assert legend.get_bbox_to_anchor().x0 > ax.get_window_extent().x1  # right of the axes
