@@ -137,7 +137,9 @@ def plot_measured_vs_predicted(
             color=colour,
             label={**KIND_NAMES, **(kind_names or {})}[kind],
             zorder=4,
-            capsize=2,
+            markersize=4,  # small, so that more of the middle-half bars show beside them
+            elinewidth=1.5,
+            capsize=3,
         )
         if labelled_kinds is None or kind in labelled_kinds:
             labelled.extend((r.label, r.measured_fraction, y) for r, y in zip(rows, shown))
@@ -149,7 +151,10 @@ def plot_measured_vs_predicted(
         ax.text(floor, 0.02 * extent, " floor", fontsize=7, color="#666666")
     ax.set_xlim(0, extent)
     ax.set_ylim(0, extent)
-    ax.set_xlabel("measured step time / fully trainable step (bar: middle half of rounds)")
+    ax.set_xlabel(
+        "measured step time / fully trainable step\n"
+        "(bar: middle half of rounds; hidden where narrower than its marker)"
+    )
     if terms:
         ax.scatter([], [], facecolors="none", edgecolors="#444444", label="FLOP model (hollow)")
         ax.set_ylabel("predicted (filled: from measured terms; hollow: FLOPs)")
@@ -169,7 +174,9 @@ def _annotate_apart(ax, points: list[tuple[str, float, float]], extent: float) -
     """Labels every point in a column right of the axes, each joined to its point by a thin line.
 
     The labels are spaced evenly in the order of their points' heights, so
-    points that lie close together never get overlapping labels.
+    points that lie close together never get overlapping labels. Each leader
+    line is drawn above the markers and ends in a small arrow head exactly on
+    its point, so no other marker hides where it ends.
     """
     ordered = sorted(points, key=lambda point: -point[2])
     step = min(0.06 * extent, 0.97 * extent / max(len(ordered), 1))
@@ -183,7 +190,15 @@ def _annotate_apart(ax, points: list[tuple[str, float, float]], extent: float) -
             fontsize=7,
             va="center",
             annotation_clip=False,
-            arrowprops={"arrowstyle": "-", "color": "#aaaaaa", "linewidth": 0.5},
+            zorder=5,  # above the markers (zorder 4)
+            arrowprops={
+                "arrowstyle": "-|>",
+                "mutation_scale": 6,
+                "color": "#555555",
+                "linewidth": 0.6,
+                "shrinkA": 2,
+                "shrinkB": 0,
+            },
         )
 
 
@@ -242,7 +257,9 @@ def plot_prediction_errors(result: SweepResult, ax: Axes | None = None) -> Axes:
     when there is one, the measured-terms prediction (filled), coloured by
     kind. A bar spans predicted / (upper quartile) - 1 to predicted / (lower
     quartile) - 1, so it crosses zero exactly when the prediction lies inside
-    the measured middle half of the same-round ratios. Small errors that the
+    the measured middle half of the same-round ratios; such a bar is drawn
+    solid, and a bar of a prediction outside it dotted, so that a bar whose
+    end merely touches 0 is not read as inside. Small errors that the
     measured-vs-predicted plot squeezes into one corner are spread out here.
     The legend, right of the axes so that it hides no point, names the
     colours (`KIND_NAMES`) as well as the two models.
@@ -278,11 +295,13 @@ def plot_prediction_errors(result: SweepResult, ax: Axes | None = None) -> Axes:
         colour = KIND_COLOURS.get(r.kind, KIND_COLOURS["custom"])
         for attribute, face, offset in models:
             predicted = getattr(r, attribute)
+            inside = low <= predicted <= high
             ax.plot(
                 [predicted / high - 1, predicted / low - 1],
                 [y + offset] * 2,
                 color=colour,
-                linewidth=1.2,
+                linewidth=1.6 if inside else 1.0,
+                linestyle="-" if inside else ":",
             )
             ax.scatter(
                 [predicted / r.measured_fraction - 1],
@@ -293,6 +312,7 @@ def plot_prediction_errors(result: SweepResult, ax: Axes | None = None) -> Axes:
             )
     ax.axvline(0.0, color="#888888", linewidth=1)
     ax.set_yticks(range(len(rows)), [r.label for r in reversed(rows)], fontsize=8)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(nbins=4))  # few ticks: labels never touch
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value:+.1%}"))
     ax.set_xlabel(
         "predicted / measured - 1 (bar: where the measured middle half would put it)", fontsize=8
@@ -304,5 +324,9 @@ def plot_prediction_errors(result: SweepResult, ax: Axes | None = None) -> Axes:
         if any(r.kind == kind for r in rows):
             ax.plot([], [], color=colour, linewidth=4, label=KIND_NAMES[kind])
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.set_title("prediction error per mask (a bar crossing 0: inside the middle half)", fontsize=8)
+    ax.set_title(
+        "prediction error per mask\n"
+        "(solid bar: inside the measured middle half, crossing 0; dotted: outside)",
+        fontsize=8,
+    )
     return ax

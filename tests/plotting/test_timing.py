@@ -311,3 +311,50 @@ def test_prediction_errors_legend_names_each_colour_present_outside_the_axes():
     assert to_rgba(entries["a prefix frozen"].get_color()) == to_rgba(KIND_COLOURS["prefix"])
     assert to_rgba(entries["a middle block frozen"].get_color()) == to_rgba(KIND_COLOURS["middle"])
     assert legend.get_bbox_to_anchor().x0 > ax.get_window_extent().x1  # right of the axes
+
+
+def test_leader_lines_lie_above_the_markers_and_end_on_their_points():
+    ax = plot_measured_vs_predicted(SweepResult(ROWS, SETUP))
+    marker_zorder = max(c.lines[0].get_zorder() for c in ax.containers)
+    for note in ax.texts:
+        if note.get_text() == " floor":
+            continue
+        assert note.get_zorder() > marker_zorder
+        assert note.arrowprops["shrinkB"] == 0  # the line reaches the point itself
+        assert note.arrowprops["arrowstyle"] == "-|>"
+
+
+def bar_styles(ax):
+    """y of each error bar -> its line style."""
+    styles = {}
+    for line in ax.lines:
+        xs, ys = line.get_data()
+        if len(xs) == 2 and len(set(np.round(ys, 6))) == 1:
+            styles[round(float(ys[0]), 2)] = line.get_linestyle()
+    return styles
+
+
+def test_prediction_error_bars_solid_only_when_inside_even_where_a_bar_touches_zero():
+    rows = error_rows()
+    # block1 (y = 2): FLOPs 0.8 on its lower quartile 0.8 (inside); terms just above 0.9 (outside).
+    rows[1] = replace(rows[1], predicted_fraction=0.8, adjusted_fraction=0.9 * (1 + 1e-9))
+    ax = plot_prediction_errors(SweepResult(rows, SETUP))
+    styles = bar_styles(ax)
+    assert styles[1.85] == "-" and styles[2.15] == ":"
+    # blocks 1-2 (y = 1): FLOPs 0.6 below 0.65-0.75 (outside), terms 0.71 inside.
+    assert styles[0.85] == ":" and styles[1.15] == "-"
+
+
+def test_prediction_error_ticks_are_few_enough_to_read():
+    rows = [replace(r, fraction_quartiles=(0.5, 0.5), adjusted_fraction=0.5) for r in error_rows()]
+    rows[1] = replace(rows[1], predicted_fraction=0.55, measured_fraction=0.5)  # +10 %
+    rows[2] = replace(rows[2], predicted_fraction=0.475, measured_fraction=0.5)  # -5 %
+    ax = plot_prediction_errors(SweepResult(rows, SETUP))
+    ax.figure.canvas.draw()
+    low, high = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if low <= t <= high]
+    assert 2 <= len(ticks) <= 5
+    boxes = [
+        t.get_window_extent() for t in ax.get_xticklabels() if t.get_visible() and t.get_text()
+    ]
+    assert all(a.x1 < b.x0 for a, b in itertools.pairwise(sorted(boxes, key=lambda b: b.x0)))
