@@ -25,8 +25,7 @@ import numpy as np
 
 from freezelab._validation import check_int
 from freezelab.finetune.source_task import (
-    EXTRA_SHAPES,
-    SHAPES,
+    check_shape_names,
     dead_leaves,
     paint_masks,
     shape_masks,
@@ -87,7 +86,7 @@ def make_scenes(
     """
     num_images = check_int(num_images, "num_images", minimum=1)
     image_size = check_int(image_size, "image_size", minimum=MIN_SCENE_SIZE)
-    classes = _check_classes(classes)
+    classes = check_shape_names(classes)
     rng = np.random.default_rng(seed)
     labels = np.arange(num_images) % len(classes)
     rng.shuffle(labels)
@@ -134,7 +133,7 @@ def make_pair_scene(
             they are the same class.
     """
     image_size = check_int(image_size, "image_size", minimum=MIN_SCENE_SIZE)
-    classes = _check_classes(classes)
+    classes = check_shape_names(classes)
     for name, value in (("first", first), ("second", second)):
         if value not in classes:
             raise ValueError(f"{name} must be one of {classes}. Received: {name}={value!r}")
@@ -384,21 +383,6 @@ def _background(num_images: int, image_size: int, rng: np.random.Generator) -> n
 def _finish(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     images = images + rng.normal(0.0, 0.03, size=images.shape).astype(np.float32)
     return (np.clip(images, 0.0, 1.0) * 255.0).astype(np.float32)
-
-
-def _check_classes(classes: Sequence[str]) -> tuple[str, ...]:
-    known = SHAPES + EXTRA_SHAPES
-    names = tuple(classes) if isinstance(classes, (list, tuple)) else None
-    if (
-        names is None
-        or len(names) < 2
-        or len(set(names)) != len(names)
-        or any(name not in known for name in names)
-    ):
-        raise ValueError(
-            f"classes must be two or more different names from {known}. Received: classes={classes!r}"
-        )
-    return names
 
 
 __all__ = [

@@ -30,6 +30,7 @@ from freezelab.finetune.source_task import (
     SHAPES,
     add_noise_and_scale,
     centred_shape_masks,
+    check_shape_names,
     dead_leaves,
     paint_masks,
 )
@@ -67,7 +68,7 @@ def load_shape_dataset(
     image_size = check_int(image_size, "image_size", minimum=MIN_IMAGE_SIZE)
     train_per_class = check_int(train_per_class, "train_per_class", minimum=1)
     val_per_class = check_int(val_per_class, "val_per_class", minimum=1)
-    classes = _check_classes(classes)
+    classes = check_shape_names(classes)
     x_train, y_train, _ = draw_shape_images(
         classes, train_per_class, image_size, np.random.default_rng([seed, 0])
     )
@@ -104,17 +105,3 @@ def draw_shape_images(
     masks = centred_shape_masks(np.asarray(classes)[labels], image_size, rng)
     images = add_noise_and_scale(paint_masks(images, masks, rng), rng)
     return images.astype(np.float32), labels.astype(np.int64), masks
-
-
-def _check_classes(classes: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(classes, str):
-        raise ValueError(
-            f"classes must be a sequence of shape names. Received: classes={classes!r}"
-        )
-    classes = tuple(classes)
-    known = TARGET_SHAPES
-    if len(classes) < 2 or len(set(classes)) != len(classes) or not set(classes) <= set(known):
-        raise ValueError(
-            f"classes must be two or more distinct names from {known}. Received: classes={classes!r}"
-        )
-    return classes

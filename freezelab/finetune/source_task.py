@@ -22,6 +22,7 @@ NumPy only: no TensorFlow, no Keras.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -294,6 +295,32 @@ def paint_masks(background: np.ndarray, mask: np.ndarray, rng: np.random.Generat
     mean = background.mean(axis=(1, 2, 3), keepdims=True)
     colour = np.where(np.abs(colour - mean) < 0.3, 1 - colour, colour)
     return np.where(mask[..., None], colour, background).astype(np.float32)
+
+
+def check_shape_names(classes: Sequence[str]) -> tuple[str, ...]:
+    """Checks a choice of shape classes: two or more different names of known shapes.
+
+    Args:
+        classes: A list or tuple of names from `SHAPES` and `EXTRA_SHAPES`.
+
+    Returns:
+        The names as a tuple.
+
+    Raises:
+        ValueError: For anything else (a string, fewer than two, repeats, unknown names).
+    """
+    known = SHAPES + EXTRA_SHAPES
+    names = tuple(classes) if isinstance(classes, (list, tuple)) else None
+    if (
+        names is None
+        or len(names) < 2
+        or len(set(names)) != len(names)
+        or any(name not in known for name in names)
+    ):
+        raise ValueError(
+            f"classes must be two or more different names from {known}. Received: classes={classes!r}"
+        )
+    return names
 
 
 def _triangle_mask(u, v, radius):
