@@ -6,9 +6,10 @@ That head on the frozen base *is* feature extraction, and every other arm
 starts from it: freeze the whole base (``"head_only"``: the head alone trains
 on, the control for the extra head epochs), blocks 1-3 (``"freeze_blocks"``)
 or nothing (``"full_fine_tuning"``), then the same ``epochs`` of whatever
-trains, at each base learning rate of a sweep. From scratch gets the same treatment
-on a randomly initialised copy of the base: its own head trained until flat
-on the random base's outputs, then the same epochs at its own rate. So an
+trains, at each base learning rate of a sweep. A randomly initialised copy of
+the base gets its own head trained until flat on its outputs (random
+features) and, when a ``scratch_rate`` is given, the same epochs at that rate
+(``"from_scratch"``). So an
 arm differs from feature extraction only in what trains after the head, and
 the learning rate is swept instead of fixed.
 
@@ -129,13 +130,13 @@ class HeadFirstComparison:
     Attributes:
         runs: One `HeadFirstSeed` per seed, in seed order.
         rates: The base learning rates swept (pretrained arms).
-        scratch_rate: From scratch's learning rate.
+        scratch_rate: From scratch's learning rate; None when it was not run.
         epochs: Base epochs of every arm.
     """
 
     runs: tuple[HeadFirstSeed, ...]
     rates: tuple[float, ...]
-    scratch_rate: float
+    scratch_rate: float | None
     epochs: int
 
     @property
@@ -159,10 +160,15 @@ class HeadFirstComparison:
             The values in seed order.
 
         Raises:
-            ValueError: For an unknown arm, rate, key or ``when``.
+            ValueError: For an unknown arm, rate, key or ``when``, or
+                ``"from_scratch"`` when it was not run.
         """
         if arm not in ARMS:
             raise ValueError(f"arm must be one of {ARMS}. Received: arm={arm!r}")
+        if arm == "from_scratch" and self.scratch_rate is None:
+            raise ValueError(
+                "from_scratch was not run (no scratch_rate was given). Received: arm='from_scratch'"
+            )
         if key not in ("val_accuracy", "train_accuracy", "val_loss"):
             raise ValueError(
                 f"key must be 'val_accuracy', 'train_accuracy' or 'val_loss'. Received: key={key!r}"
@@ -292,7 +298,7 @@ def head_first_over_seeds(
     seeds: Sequence[int],
     *,
     rates: Sequence[float],
-    scratch_rate: float,
+    scratch_rate: float | None = None,
     epochs: int,
     batch_size: int,
     head_learning_rate: float,
@@ -301,14 +307,16 @@ def head_first_over_seeds(
     head_min_delta: float = 1e-2,
     freeze_up_to: str = "block3",
 ) -> HeadFirstComparison:
-    """Runs every arm of `ARMS` from the same trained head, for each seed and base rate.
+    """Runs the arms of `ARMS` from the same trained head, for each seed and base rate.
 
     Args:
         make_base: Returns a fresh pretrained base each call.
         make_dataset: Seed to that seed's data split (images RGB in 0..255).
         seeds: One run of every arm per seed.
         rates: Base learning rates for freeze-blocks and full fine-tuning.
-        scratch_rate: From scratch's learning rate (base and head together).
+        scratch_rate: From scratch's learning rate (base and head together);
+            None (the default) runs no ``"from_scratch"`` arm, only the random
+            base's head (random features).
         epochs: Base epochs of every arm, the same for all.
         batch_size: Images per step.
         head_learning_rate: Adam's rate for the heads on cached features.
@@ -378,21 +386,23 @@ def head_first_over_seeds(
         for layer, weights in zip(head_layers(scratch), random_head):
             layer.set_weights(weights)  # the same random head as the pretrained arms
         scratch_head = train_head_until_flat(scratch, data, seed=seed, **head_args)
-        arms["from_scratch", float(scratch_rate)] = _fine_tune(
-            scratch,
-            scratch.get_weights(),
-            scratch_head.evaluation,
-            "from_scratch",
-            float(scratch_rate),
-            data,
-            epochs,
-            batch_size,
-            seed,
-            freeze_up_to,
-            pool,
-        )
+        if scratch_rate is not None:
+            arms["from_scratch", float(scratch_rate)] = _fine_tune(
+                scratch,
+                scratch.get_weights(),
+                scratch_head.evaluation,
+                "from_scratch",
+                float(scratch_rate),
+                data,
+                epochs,
+                batch_size,
+                seed,
+                freeze_up_to,
+                pool,
+            )
         runs.append(HeadFirstSeed(seed, head, scratch_head, arms))
-    return HeadFirstComparison(tuple(runs), rates, float(scratch_rate), epochs)
+    scratch_rate = None if scratch_rate is None else float(scratch_rate)
+    return HeadFirstComparison(tuple(runs), rates, scratch_rate, epochs)
 
 
 def _fine_tune(model, start, before, arm, rate, data, epochs, batch_size, seed, freeze_up_to, pool):

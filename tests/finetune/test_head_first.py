@@ -134,3 +134,15 @@ def test_values_and_drift_refuse_what_was_not_run():
         comparison.drift("from_scratch", 1e-3, "block1")
     with pytest.raises(ValueError, match=r"Received: seeds=\(\)"):
         run(seeds=())
+
+
+def test_no_scratch_rate_runs_no_from_scratch_arm_but_keeps_random_features():
+    with_scratch, without = default_run(), run(scratch_rate=None)
+    assert without.scratch_rate is None
+    assert ("from_scratch", 1e-3) in with_scratch.runs[0].arms
+    assert not any(arm == "from_scratch" for arm, _ in without.runs[0].arms)
+    # the random base's head is trained either way, from the same start
+    assert without.runs[0].scratch_head == with_scratch.runs[0].scratch_head
+    assert without.values("full_fine_tuning", 1e-3) == with_scratch.values("full_fine_tuning", 1e-3)
+    with pytest.raises(ValueError, match="from_scratch was not run"):
+        without.values("from_scratch")
