@@ -110,6 +110,13 @@ STEP_CLAIMS = (
     ("whole base frozen faster than the floor", "blocks 1-5", FLOOR, "lower", "ratio", 0.025),
     ("blocks 1-2 faster than block4 only", "blocks 1-2", "block4 only", "lower", "ratio"),
     (
+        "block3 saves more on a frozen prefix",
+        ("-", "blocks 1-2", "blocks 1-3"),
+        ("-", "nothing frozen", "block3 only"),
+        "higher",
+        "difference",
+    ),
+    (
         "block2 saves more on a frozen prefix",
         ("-", "block1", "blocks 1-2"),
         ("-", "nothing frozen", "block2 only"),

@@ -53,9 +53,14 @@ class QuietCheck:
             if self.load_after
             else ""
         )
+        recent = (
+            "; the 5-minute load was above the bar: other work ran in the minutes before"
+            if five > QUIET_LOAD_PER_CORE
+            else ""
+        )
         return (
             f"load per core before: {one:.2f} (1 min), {five:.2f} (5 min) on {self.cores} cores"
-            f"{after}: {verdict} by the course's rule ({RULE})"
+            f"{after}: {verdict} by the course's rule ({RULE}){recent}"
         )
 
     def __str__(self) -> str:

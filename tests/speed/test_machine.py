@@ -14,6 +14,9 @@ def test_quiet_rule_reads_the_one_minute_load_per_core_before_the_run():
     assert check.load_per_core == pytest.approx(0.49)
     assert "0.49 (1 min), 1.50 (5 min) on 2 cores" in check.line
     assert "quiet by the course's rule" in check.line and "NOT" not in check.line
+    assert "5-minute load was above the bar" in check.line  # 1.50 per core
+    calm = quiet_check({"load_average_before": (0.98, 1.0, 3.0)}, 2)  # 0.50 per core: at the bar
+    assert "5-minute" not in calm.line
     # 1.02 on 2 cores is 0.51 per core: NOT quiet.
     busy = quiet_check({"load_average_before": (1.02, 0.1, 0.1)}, 2)
     assert busy.quiet is False and "NOT quiet" in busy.line
