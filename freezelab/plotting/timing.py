@@ -313,7 +313,9 @@ def plot_prediction_errors(result: SweepResult, ax: Axes | None = None) -> Axes:
     ax.axvline(0.0, color="#888888", linewidth=1)
     ax.set_yticks(range(len(rows)), [r.label for r in reversed(rows)], fontsize=8)
     ax.xaxis.set_major_locator(plt.MaxNLocator(nbins=4))  # few ticks: labels never touch
-    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value:+.1%}"))
+    ax.xaxis.set_major_formatter(
+        plt.FuncFormatter(lambda value, _: "0%" if abs(value) < 1e-12 else f"{value:+.0%}")
+    )
     ax.set_xlabel(
         "predicted / measured - 1 (bar: where the measured middle half would put it)", fontsize=8
     )

@@ -96,7 +96,8 @@ def judge_claims(
 FLOOR = "floor (everything frozen)"
 CACHED = "head on cached features"
 
-# Lesson 03's claims, fixed before the run. The whole base against the floor is
+# Lesson 03's claims, fixed before its committed run (the block3 one chosen after earlier
+# runs, as the lesson says). The whole base against the floor is
 # asked both ways, so each direction gets half of the 5 % bound.
 STEP_CLAIMS = (
     (

@@ -272,7 +272,7 @@ class SweepResult:
                     else f"{'':>14}"
                 )
                 terms = (
-                    f"{r.adjusted_fraction:>8.1%}{r.adjusted_error:>+10.0%}"
+                    f"{r.adjusted_fraction:>8.1%}{r.adjusted_error:>+10.1%}"
                     if r.adjusted_error is not None
                     else ""
                 )
@@ -281,7 +281,7 @@ class SweepResult:
                     line += f"{r.median_ms:>9.1f}{r.iqr_ms:>7.1f}"
                 line += f"{r.measured_fraction:>10.1%} {half}"
                 if predictions:
-                    line += f"{r.predicted_fraction:>8.1%}{r.error:>+10.0%}{terms}"
+                    line += f"{r.predicted_fraction:>8.1%}{r.error:>+10.1%}{terms}"
                 lines.append(line)
             lines.append(
                 "(fractions of the fully trainable step: medians of same-round ratios"
