@@ -34,16 +34,23 @@ import keras
 import numpy as np
 
 from freezelab._validation import check_int, describe, suggestion
+from freezelab.core.freezing import get_mask
 from freezelab.core.models import demo_functional, demo_sequential, load_vgg16
-from freezelab.speed.cost import layer_costs, step_cost
+from freezelab.speed.cost import StepCost, layer_costs, memory_estimate, step_cost
+from freezelab.speed.sweep import predict_sweep
 
 #: Tolerance of a share given as a fraction: a percentage rounded to one
 #: decimal (63.6 % for 0.63583) is within it.
 FRACTION_TOLERANCE = 0.001
 #: Tolerance of a size in MiB given to one decimal.
 MIB_TOLERANCE = 0.05
+#: Relative tolerance of a factor (how many times larger), such as 2.0 for "doubles".
+FACTOR_TOLERANCE = 0.01
 #: The input size of lesson 02's VGG16 at full size (the lesson's quick mode uses 32).
 LESSON_INPUT_SIZE = 224
+#: Lesson 03's CPU settings (its set-up cell: VGG16 at 96x96, batch 8; a GPU uses 224 and 32).
+LESSON03_INPUT_SIZE = 96
+LESSON03_BATCH_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -77,8 +84,9 @@ class _Exercise:
     Attributes:
         question: The question in one line, printed with a wrong answer's hint.
         kind: How answers are read and compared: ``"count"``, ``"fraction"``,
-            ``"mib"``, ``"names"``, ``"name"``, ``"choice"``, ``"bool"`` or
-            ``"counts"`` (a dict of counts).
+            ``"mib"``, ``"factor"`` (a positive number, right within 1 %),
+            ``"names"``, ``"name"``, ``"choice"``, ``"bool"`` or ``"counts"``
+            (a dict of counts).
         truth: Computes the answer from the exercise's settings.
         hint: The hint for any wrong answer: it teaches, never tells.
         near_misses: Recognises common wrong answers: returns a more precise
@@ -390,7 +398,172 @@ def _truth_02_5() -> str:
     return "moved" if moved else "stayed"
 
 
+# Lesson 03 ---------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=2)
+def _lesson03_model(input_size: int) -> keras.Model:
+    """Lesson 03's model (VGG16, Flatten, Dense 128, Dense 10 logits), every layer trainable.
+
+    Built once per input size: the checks pass masks to the cost model and never change the
+    model's flags, so one fresh build serves them all.
+    """
+    base = _vgg16(input_size)
+    x = keras.layers.Flatten(name="flatten")(base.output)
+    x = keras.layers.Dense(128, activation="relu", name="dense_128")(x)
+    outputs = keras.layers.Dense(10, name="logits")(x)
+    return keras.Model(base.input, outputs, name="vgg16_with_head")
+
+
+def _mask_03(input_size: int, frozen: Callable[[str], bool]) -> dict[str, bool]:
+    """A mask of lesson 03's model: True (trains) for every layer ``frozen`` does not name."""
+    return {name: not frozen(name) for name in get_mask(_lesson03_model(input_size))}
+
+
+def _all_but_block1(name: str) -> bool:
+    return name.startswith("block") and not name.startswith("block1_")
+
+
+def _blocks_1_to_4(name: str) -> bool:
+    return name.startswith(("block1_", "block2_", "block3_", "block4_"))
+
+
+def _block5(name: str) -> bool:
+    return name.startswith("block5_")
+
+
+def _cost_03(input_size: int, frozen: Callable[[str], bool]) -> StepCost:
+    return step_cost(_lesson03_model(input_size), _mask_03(input_size, frozen))
+
+
+def _truth_03_1a(input_size: int) -> float:
+    return _cost_03(input_size, _all_but_block1).relative_cost
+
+
+def _near_03_1a(answer, settings) -> str | None:
+    size = settings["input_size"]
+    truth = _truth_03_1a(size)
+    if _close(answer, _cost_03(size, _blocks_1_to_4).relative_cost, FRACTION_TOLERANCE):
+        return (
+            "That is the figure of blocks 1-4 frozen. Here block1 trains and blocks 2-5 are "
+            "frozen: build that mask and pass it to fl.step_cost."
+        )
+    if _close(answer, 1 - truth, FRACTION_TOLERANCE):
+        return (
+            "That is the share the mask removes; the question asks for the share of the step "
+            "that is left (relative_cost)."
+        )
+    mask = _mask_03(size, _all_but_block1)
+    model = _lesson03_model(size)
+    trainable = sum(_size(layer.weights) for layer in model.layers if mask.get(layer.name))
+    share = trainable / model.count_params()
+    if any(_close(answer, value, FRACTION_TOLERANCE) for value in (share, 1 - share)):
+        return (
+            "That is a share of the parameters, not of the step's FLOPs: "
+            "ask fl.step_cost(model, mask) about compute."
+        )
+    return None
+
+
+def _passing_down(
+    input_size: int, frozen: Callable[[str], bool], weighted_only: bool = True
+) -> int:
+    rows = _cost_03(input_size, frozen).layers
+    return sum(row.computes_input_grad for row in rows if row.has_weights or not weighted_only)
+
+
+def _truth_03_1b(input_size: int) -> int:
+    return _passing_down(input_size, _all_but_block1)
+
+
+def _near_03_1b(answer, settings) -> str | None:
+    size = settings["input_size"]
+    truth = _truth_03_1b(size)
+    if answer == _passing_down(size, _blocks_1_to_4):
+        return "That is the count of blocks 1-4 frozen. Here block1 trains: build its mask."
+    if answer == _passing_down(size, _all_but_block1, weighted_only=False):
+        return (
+            "You counted the layers without weights too (pools, flatten): count only the rows "
+            "with row.has_weights."
+        )
+    if answer == truth + 1:
+        return (
+            "You counted block1_conv1 too: nothing below it trains, so its input-gradient "
+            "reaches no one and is never computed."
+        )
+    frozen = sum(not trains for trains in _mask_03(size, _all_but_block1).values())
+    if answer == frozen:
+        return (
+            "You counted the frozen layers only. Every layer above a trainable one passes the "
+            "gradient down, trainable or not: the trainable ones above block1_conv1 too."
+        )
+    return None
+
+
+def _truth_03_2a(input_size: int, batch_size: int) -> bool:
+    model = _lesson03_model(input_size)
+    single = predict_sweep(model, batch_size=batch_size).rows
+    double = predict_sweep(model, batch_size=2 * batch_size).rows
+    return all(
+        math.isclose(a.predicted_fraction, b.predicted_fraction, rel_tol=1e-9)
+        for a, b in zip(single, double)
+    )
+
+
+def _truth_03_2b(input_size: int, batch_size: int) -> float:
+    model = _lesson03_model(input_size)
+    single = step_cost(model, batch_size=batch_size)
+    double = step_cost(model, batch_size=2 * batch_size)
+    return double.full_total_flops / single.full_total_flops
+
+
+def _near_03_2b(answer, settings) -> str | None:
+    if math.isclose(answer, 1.0, rel_tol=FACTOR_TOLERANCE):
+        return (
+            "The fractions stay the same; the question asks about the FLOP counts themselves: "
+            "compare cost.forward_flops at the two batch sizes."
+        )
+    if math.isclose(answer, 4.0, rel_tol=FACTOR_TOLERANCE):
+        return (
+            "Four times is what doubling the image's side does (its area); doubling the batch "
+            "adds examples of the same size."
+        )
+    return None
+
+
+def _adam_mib_03(frozen: Callable[[str], bool]) -> float:
+    size = LESSON03_INPUT_SIZE  # optimizer state does not depend on the input size of block5
+    estimate = memory_estimate(_lesson03_model(size), _mask_03(size, frozen), optimizer="adam")
+    return estimate.optimizer_bytes / 2**20
+
+
+def _truth_03_4() -> float:
+    return _adam_mib_03(lambda name: False) - _adam_mib_03(_block5)
+
+
+def _near_03_4(answer, settings) -> str | None:
+    truth = _truth_03_4()
+    everything = _adam_mib_03(lambda name: False)
+    if _close(answer, truth / 2, MIB_TOLERANCE):
+        return "Adam keeps two numbers per trainable parameter (its two moving averages)."
+    if _close(answer, truth * 2**20 / 1e6, MIB_TOLERANCE):
+        return "That is in MB (10**6 bytes); the course counts MiB (2**20 bytes)."
+    if _close(answer, everything, MIB_TOLERANCE):
+        return (
+            "That is Adam's state for the whole model. Block5's part is what freezing block5 "
+            "alone takes away from it."
+        )
+    if _close(answer, everything - truth, MIB_TOLERANCE):
+        return (
+            "That is what Adam keeps with block5 frozen; the question asks for block5's own "
+            "part: the difference from nothing frozen."
+        )
+    return None
+
+
 _SIZE = {"input_size": LESSON_INPUT_SIZE}
+_SIZE_03 = {"input_size": LESSON03_INPUT_SIZE}
+_RUN_03 = {"input_size": LESSON03_INPUT_SIZE, "batch_size": LESSON03_BATCH_SIZE}
 
 EXERCISES: dict[str, _Exercise] = {
     "01.1": _Exercise(
@@ -499,6 +672,53 @@ EXERCISES: dict[str, _Exercise] = {
         "after; a ValueError from fit() means refused.",
         choices=("moved", "stayed", "refused"),
     ),
+    "03.1a": _Exercise(
+        question="Lesson 03's model with everything frozen except block1 and the head: what "
+        "fraction of the fully trainable step's FLOPs does fl.step_cost predict?",
+        kind="fraction",
+        truth=_truth_03_1a,
+        hint="Build the mask (True: the layer trains) and read fl.step_cost(model, mask)"
+        ".relative_cost. Frozen blocks above a trainable one still pass the gradient down.",
+        near_misses=_near_03_1a,
+        settings=dict(_SIZE_03),
+    ),
+    "03.1b": _Exercise(
+        question="The same mask: how many layers with weights compute an input-gradient (pass "
+        "the gradient down)?",
+        kind="count",
+        truth=_truth_03_1b,
+        hint="A layer passes the gradient down when some layer below it trains. Count the rows "
+        "of fl.step_cost(model, mask).layers with has_weights and computes_input_grad.",
+        near_misses=_near_03_1b,
+        settings=dict(_SIZE_03),
+    ),
+    "03.2a": _Exercise(
+        question="With the batch doubled, does every predicted fraction of fl.predict_sweep "
+        "stay the same (True or False)?",
+        kind="bool",
+        truth=_truth_03_2a,
+        hint="A fraction is a masked step's FLOPs over the fully trainable step's FLOPs: ask how "
+        "each of the two grows with the batch, or compare the two sweeps' rows.",
+        settings=dict(_RUN_03),
+    ),
+    "03.2b": _Exercise(
+        question="With the batch doubled, by what factor do the fully trainable step's FLOPs grow?",
+        kind="factor",
+        truth=_truth_03_2b,
+        hint="Every example runs through the same layers: divide fl.step_cost(model, "
+        "batch_size=...).full_total_flops at the two batch sizes.",
+        near_misses=_near_03_2b,
+        settings=dict(_RUN_03),
+    ),
+    "03.4": _Exercise(
+        question="How many MiB of Adam's state (estimated) does block5 alone carry?",
+        kind="mib",
+        truth=_truth_03_4,
+        hint="fl.memory_estimate(model, mask, optimizer='adam').optimizer_bytes counts the state "
+        "of the layers that train: compare nothing frozen with block5 frozen; 1 MiB is 2**20 "
+        "bytes.",
+        near_misses=_near_03_4,
+    ),
 }
 
 
@@ -522,7 +742,7 @@ def _read(exercise: _Exercise, answer: object) -> tuple[object, str | None]:
         if isinstance(answer, (bool, np.bool_)) or not isinstance(answer, (int, np.integer)):
             return None, f"give a whole number (an int), not {describe(answer)}."
         return int(answer), None
-    if kind in ("fraction", "mib"):
+    if kind in ("fraction", "mib", "factor"):
         if isinstance(answer, (bool, np.bool_)) or not isinstance(
             answer, (int, float, np.integer, np.floating)
         ):
@@ -532,6 +752,8 @@ def _read(exercise: _Exercise, answer: object) -> tuple[object, str | None]:
             return None, f"give a finite number, not {value}."
         if kind == "fraction" and not 0 <= value <= 1:
             return None, "give the share as a fraction between 0 and 1, not a percentage."
+        if kind == "factor" and value <= 0:
+            return None, f"give how many times larger, a positive number, not {value}."
         return value, None
     if kind == "bool":
         if not isinstance(answer, (bool, np.bool_)):
@@ -572,6 +794,8 @@ def _is_right(exercise: _Exercise, answer: object, truth: object) -> bool:
         return _close(answer, truth, FRACTION_TOLERANCE)
     if exercise.kind == "mib":
         return _close(answer, truth, MIB_TOLERANCE)
+    if exercise.kind == "factor":
+        return math.isclose(answer, truth, rel_tol=FACTOR_TOLERANCE)
     if exercise.kind == "names":
         return answer == frozenset(truth)
     return answer == truth
@@ -583,15 +807,18 @@ def check(exercise_id: str, answer: object, **settings: object) -> CheckResult:
     The truth is computed from Keras (and freezelab's cost model) on a fresh
     build of the exercise's model, never stored; the hint for a wrong answer
     explains where to look and never prints the answer. A share is a fraction
-    (0.25, not 25), right within 0.001; a size in MiB within 0.05.
+    (0.25, not 25), right within 0.001; a size in MiB within 0.05; a factor
+    (how many times larger) within 1 %.
 
     Args:
         exercise_id: ``"01.1"``, ``"02.1a"``, ...; `EXERCISES` lists them.
         answer: The learner's answer: an int, a fraction, a layer name, a list
             of names, True/False, or a dict, as the exercise asks.
-        **settings: The learner's run settings the truth depends on; only
-            ``input_size`` (the square input size of VGG16, default 224) for
-            the exercises on VGG16's FLOPs and Adam's memory, and ``01.3``.
+        **settings: The learner's run settings the truth depends on:
+            ``input_size`` (the square input size of VGG16; default 224 for
+            lessons 01-02, lesson 03's CPU size 96 for its exercises) for the
+            exercises on VGG16's FLOPs and Adam's memory and ``01.3``, and
+            ``batch_size`` (default 8) for ``03.2a``/``03.2b``.
 
     Returns:
         A `CheckResult`, truthy when the answer is right (so a test can
@@ -600,7 +827,8 @@ def check(exercise_id: str, answer: object, **settings: object) -> CheckResult:
 
     Raises:
         ValueError: For an unknown exercise id (the accepted ids are named),
-            or a setting the exercise does not take.
+            a setting the exercise does not take, or an ``input_size`` below
+            32 or ``batch_size`` below 1.
     """
     if exercise_id not in EXERCISES:
         accepted = ", ".join(EXERCISES)
@@ -619,6 +847,8 @@ def check(exercise_id: str, answer: object, **settings: object) -> CheckResult:
     merged = {**exercise.settings, **settings}
     if "input_size" in merged:
         merged["input_size"] = check_int(merged["input_size"], "input_size", minimum=32)
+    if "batch_size" in merged:
+        merged["batch_size"] = check_int(merged["batch_size"], "batch_size", minimum=1)
     value, problem = _read(exercise, answer)
     if problem is None:
         truth = _cached_truth(exercise_id, tuple(sorted(merged.items())))

@@ -20,6 +20,11 @@ HEAD_224 = 7 * 7 * 512 * 256 + 256 + 256 * 10 + 10
 # weight-gradients of dense_32 and dense_10, the input-gradient of dense_10 only.
 MACS = {"dense_64": 100 * 64, "dense_32": 64 * 32, "dense_10": 32 * 10}
 STEP = 2 * sum(MACS.values()) + MACS["dense_32"] + MACS["dense_10"]
+# Lesson 03's model (VGG16, Flatten, Dense 128, Dense 10): 13 convolutions and 2 Dense layers.
+# Everything frozen but block1: all 15 pass the gradient down except block1_conv1 (nothing below).
+PASSING_DOWN_03 = 13 + 2 - 1
+# Adam's state for all of lesson 03's model at 96 px: VGG16's base, then Flatten (3x3x512) -> 128 -> 10.
+ADAM_MIB_03_ALL = (14_714_688 + 3 * 3 * 512 * 128 + 128 + 128 * 10 + 10) * 2 * 4 / 2**20
 BY_HAND = {
     "01.1": DENSE_32,
     "01.2": 1 + 3 + 3 + 4 + 1,  # InputLayer, blocks 1-3 with their pools, block4_conv1
@@ -30,6 +35,10 @@ BY_HAND = {
     "02.3": ["avg_pool", "block5_pool"],
     "02.4a": (100 * 64 + 64) / (100 * 64 + 64 + DENSE_32 + 32 * 10 + 10),
     "02.4b": (MACS["dense_64"] + MACS["dense_32"]) / STEP,
+    "03.1b": PASSING_DOWN_03,
+    "03.2a": True,
+    "03.2b": 2.0,
+    "03.4": 3 * CONV_512 * 2 * 4 / 2**20,  # block5's three convolutions, two float32 moments
 }
 
 
@@ -44,7 +53,17 @@ def test_every_exercise_has_a_hint_and_its_truth_is_not_written_in_the_module():
     source = Path(exercises.__file__).read_text()
     for exercise_id, exercise in exercises.EXERCISES.items():
         assert exercise.hint and exercise.question, exercise_id
-    for number in ("2080", "2,080", "6425354", "36.5", "0.636", "42.4", "block1_conv2"):
+    for number in (
+        "2080",
+        "2,080",
+        "6425354",
+        "36.5",
+        "0.636",
+        "42.4",
+        "block1_conv2",
+        "54.0",
+        "0.708",
+    ):
         assert number not in source
 
 
@@ -67,6 +86,18 @@ def test_fractions_are_right_within_a_tenth_of_a_percent():
         ("02.4b", MACS["dense_64"] / STEP, "weight-gradient alone"),
         ("02.4b", BY_HAND["02.4a"], "parameters, not of the step's FLOPs"),
         ("02.4a", 72.8, "fraction between 0 and 1"),
+        ("03.1b", PASSING_DOWN_03 + 1, "block1_conv1 too"),
+        ("03.1b", 4, "blocks 1-4"),
+        ("03.1b", 11, "frozen layers only"),
+        ("03.1b", PASSING_DOWN_03 + 6, "without weights"),  # + 5 pools and flatten
+        ("03.2a", False, "grows with the batch"),
+        ("03.2b", 1.0, "FLOP counts themselves"),
+        ("03.2b", 4.0, "image's side"),
+        ("03.2b", -2, "positive number"),
+        ("03.4", BY_HAND["03.4"] / 2, "two numbers per trainable parameter"),
+        ("03.4", BY_HAND["03.4"] * 2**20 / 1e6, "MiB"),
+        ("03.4", ADAM_MIB_03_ALL, "whole model"),
+        ("03.4", ADAM_MIB_03_ALL - BY_HAND["03.4"], "with block5 frozen"),
         ("01.3", [1, 2, 3], "keys"),
         ("01.5", "yes", "True or False"),
         ("02.5", "maybe", "'moved', 'stayed', 'refused'"),
@@ -134,3 +165,38 @@ def test_the_exported_name_is_the_same_check(capsys):
     assert fl.check_exercise("01.1", DENSE_32)
     assert capsys.readouterr().out.strip() == "01.1: right."
     assert repr(exercises.check("01.1", 1)) == "CheckResult('01.1', right=False)"
+
+
+def lesson03_model(frozen_blocks: tuple[str, ...]) -> keras.Model:
+    """Lesson 03's model at 96 px built here, frozen with plain Keras flags (not a mask)."""
+    base = fl.load_vgg16(weights=None, input_size=96, verbose=False)
+    x = keras.layers.Flatten()(base.output)
+    x = keras.layers.Dense(128, activation="relu")(x)
+    model = keras.Model(base.input, keras.layers.Dense(10)(x))
+    for layer in model.layers:
+        layer.trainable = not layer.name.startswith(frozen_blocks)
+    return model
+
+
+def test_lesson03_share_is_the_cost_model_on_a_model_frozen_by_its_flags():
+    all_but_block1 = fl.step_cost(lesson03_model(("block2", "block3", "block4", "block5")))
+    blocks_1_to_4 = fl.step_cost(lesson03_model(("block1", "block2", "block3", "block4")))
+    truth = all_but_block1.relative_cost
+    assert exercises.check("03.1a", truth)
+    assert exercises.check("03.1a", round(truth, 3))
+    assert not exercises.check("03.1a", truth + 0.002)
+    # Blocks 1-4 frozen leaves far less of the step: four frozen blocks, but a prefix.
+    assert blocks_1_to_4.relative_cost < truth - 0.2
+    rows = [row for row in all_but_block1.layers if row.has_weights]
+    assert sum(row.computes_input_grad for row in rows) == PASSING_DOWN_03
+    assert "blocks 1-4" in exercises.check("03.1a", blocks_1_to_4.relative_cost).message
+    assert "share the mask removes" in exercises.check("03.1a", 1 - truth).message
+
+
+def test_lesson03_settings_are_checked_and_a_doubled_batch_doubles_at_any_batch():
+    assert exercises.check("03.2b", 2.0, batch_size=16)
+    assert exercises.check("03.2a", True, batch_size=1)
+    with pytest.raises(ValueError, match=r"`batch_size` must be an int.*Received: batch_size=0"):
+        exercises.check("03.2b", 2.0, batch_size=0)
+    with pytest.raises(ValueError, match=r"Exercise 03\.4 takes these settings: none\."):
+        exercises.check("03.4", BY_HAND["03.4"], input_size=96)
