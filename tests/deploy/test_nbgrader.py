@@ -25,7 +25,7 @@ from nbgrader.api import Gradebook
 REPO = Path(__file__).resolve().parents[2]
 COURSE = REPO / "deploy" / "nbgrader"
 BIN = Path(sys.executable).parent  # nbgrader and alembic, which nbgrader runs, live here
-LESSONS = ("lesson01", "lesson02")
+LESSONS = ("lesson01", "lesson02", "lesson03")
 #: lesson -> (answer cell, its right line, a wrong line, the test cell whose points it loses)
 WRONG = {
     "lesson01": ("ex2_answer", "stop = 12\n", "stop = 11\n", "ex2_tests"),
@@ -34,6 +34,12 @@ WRONG = {
         "adam_mib = trainable * 2 * 4 / 2**20",
         "adam_mib = trainable * 4 / 2**20",
         "ex1_tests",
+    ),
+    "lesson03": (
+        "ex4_answer",
+        "block5_frozen.optimizer_bytes) / 2**20",
+        "block5_frozen.optimizer_bytes) / 1e6",
+        "ex4_tests",
     ),
 }
 STUDENTS = {"a": "untouched", "b": "solutions", "c": "one_wrong"}
@@ -136,7 +142,7 @@ def round_trip(root: Path, lesson: str) -> tuple[float, dict]:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Both lessons' round trips, side by side (each kernel mostly waits on one core)."""
+    """The lessons' round trips, side by side (each kernel mostly waits on one core)."""
     base = tmp_path_factory.mktemp("courses")
     roots = {lesson: base / lesson for lesson in LESSONS}
     with ThreadPoolExecutor(max_workers=len(LESSONS)) as pool:
