@@ -69,6 +69,7 @@ _LAZY_MODULES = {
         "timing_records",
     ),
     "freezelab.verdicts": ("fewest_to_show", "paired_verdict", "sign_test_chance"),
+    "freezelab.verdict_log": ("VerdictLog",),
     "freezelab.exercises": ("check_exercise",),
     "freezelab.vis.images": ("from_caffe", "sample_image", "to_caffe"),
     "freezelab.vis.activations": ("feature_maps", "heatmap", "overlay", "peak_location"),
