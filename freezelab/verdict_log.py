@@ -43,10 +43,13 @@ class VerdictLog:
         """
         _check_verdict(verdict)
         kind = "ratio" if verdict.statistic == "ratio" else "difference"
-        return (
+        text = (
             f"{verdict.claim}: {verdict.reading}; median {kind} {verdict.median:.3g}{unit}, "
             f"middle half {verdict.lower_quartile:.3g} to {verdict.upper_quartile:.3g}{unit}"
         )
+        if not verdict.shown and verdict.favouring >= verdict.fewest_to_show:
+            text += " (enough rounds agree, but the middle half reaches no difference)"
+        return text
 
     def show(self, verdict: PairedVerdict, unit: str = "") -> PairedVerdict:
         """Prints `line` for a verdict and records it among the questions asked.
@@ -103,7 +106,12 @@ class VerdictLog:
         """
         kept = self.kept(headline)
         halved = sum(verdict.max_chance < MAX_CHANCE for verdict in self.asked)
-        bounds = "each at 5 %" + (f", {halved} of them asked both ways at 2.5 %" if halved else "")
+        bounds = (
+            f"{len(self.asked) - halved} at 5 %, {halved} at 2.5 %: a question asked both ways "
+            "counts as two"
+            if halved
+            else "each at 5 %"
+        )
         failing = [verdict.claim for verdict, ok in zip(headline, kept) if not ok]
         verdict = "(all pass it)" if not failing else "except: " + "; ".join(failing)
         return (

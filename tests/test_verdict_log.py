@@ -47,6 +47,8 @@ def test_a_verdict_not_shown_by_the_paired_rule_is_never_kept():
     # sits a quarter of the way from 0.99 to 1.5: the middle half crosses "no difference".
     spread = paired_verdict([0.99] * 15 + [1.5] * 5, [1.0] * 20, claim="wide")
     assert not spread.shown and spread.chance < 0.05
+    assert VerdictLog.line(spread).endswith("but the middle half reaches no difference)")
+    assert "reaches" not in VerdictLog.line(_verdict(10))  # too few rounds agree: nothing to add
     log = VerdictLog()
     log.show(spread)
     assert log.kept([spread]) == [False]
@@ -58,7 +60,9 @@ def test_questions_asked_both_ways_are_named_in_the_footnote():
     both = [_verdict(10, claim=f"way {i}", max_chance=0.025) for i in range(2)]
     for verdict in [_verdict(20), *both]:
         log.show(verdict)
-    assert "(each at 5 %, 2 of them asked both ways at 2.5 %)" in log.footnote(log.asked[:1])
+    assert "(1 at 5 %, 2 at 2.5 %: a question asked both ways counts as two)" in log.footnote(
+        log.asked[:1]
+    )
 
 
 def test_bad_input_is_refused_with_what_was_received():

@@ -272,7 +272,7 @@ class SweepResult:
                     else f"{'':>14}"
                 )
                 terms = (
-                    f"{r.adjusted_fraction:>8.1%}{r.adjusted_error:>+10.1%}"
+                    f"{r.adjusted_fraction:>8.1%}{_signed(r.adjusted_error):>10}"
                     if r.adjusted_error is not None
                     else ""
                 )
@@ -281,7 +281,7 @@ class SweepResult:
                     line += f"{r.median_ms:>9.1f}{r.iqr_ms:>7.1f}"
                 line += f"{r.measured_fraction:>10.1%} {half}"
                 if predictions:
-                    line += f"{r.predicted_fraction:>8.1%}{r.error:>+10.1%}{terms}"
+                    line += f"{r.predicted_fraction:>8.1%}{_signed(r.error):>10}{terms}"
                 lines.append(line)
             lines.append(
                 "(fractions of the fully trainable step: medians of same-round ratios"
@@ -749,3 +749,8 @@ def _labelled_cases(cases: Mapping, case_type: type, purpose: str) -> list:
             frozen = tuple(name for name, trains in item.items() if not trains)
             result.append(case_type(label=label, kind="custom", frozen=frozen, mask=dict(item)))
     return result
+
+
+def _signed(fraction: float) -> str:
+    """A signed percentage with one decimal, with no "-0.0%" for a value that rounds to zero."""
+    return "+0.0%" if abs(fraction) < 0.0005 else f"{fraction:+.1%}"
