@@ -24,6 +24,7 @@ traces its train function once.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -366,39 +367,30 @@ def head_first_over_seeds(
                 "feature_extraction", None, head.evaluation, head.evaluation
             )
         }
+        tune = functools.partial(  # what every arm of this seed shares
+            _fine_tune,
+            data=data,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            freeze_up_to=freeze_up_to,
+            pool=pool,
+        )
         for arm in ("head_only", "freeze_blocks", "full_fine_tuning"):
             for rate in rates:
-                arms[arm, rate] = _fine_tune(
-                    model,
-                    start,
-                    head.evaluation,
-                    arm,
-                    rate,
-                    data,
-                    epochs,
-                    batch_size,
-                    seed,
-                    freeze_up_to,
-                    pool,
-                )
+                arms[arm, rate] = tune(model, start, head.evaluation, arm, rate)
         keras.utils.set_random_seed(seed)
         scratch = build_classifier(keras.models.clone_model(base), dataset.num_classes)
         for layer, weights in zip(head_layers(scratch), random_head):
             layer.set_weights(weights)  # the same random head as the pretrained arms
         scratch_head = train_head_until_flat(scratch, data, seed=seed, **head_args)
         if scratch_rate is not None:
-            arms["from_scratch", float(scratch_rate)] = _fine_tune(
+            arms["from_scratch", float(scratch_rate)] = tune(
                 scratch,
                 scratch.get_weights(),
                 scratch_head.evaluation,
                 "from_scratch",
                 float(scratch_rate),
-                data,
-                epochs,
-                batch_size,
-                seed,
-                freeze_up_to,
-                pool,
             )
         runs.append(HeadFirstSeed(seed, head, scratch_head, arms))
     scratch_rate = None if scratch_rate is None else float(scratch_rate)
