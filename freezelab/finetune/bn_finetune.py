@@ -69,7 +69,7 @@ class ArmRun:
 
     Attributes:
         arm: The arm's name.
-        seed: Seed of the data split, the head's initial weights and the shuffling.
+        seed: Seed of the data split, the head's initial weights and the batch order.
         val_accuracy: Validation accuracy after training (inference mode).
         train_accuracy: Training accuracy of the last epoch, as ``fit()`` reports it.
         reestimated_val_accuracy: Validation accuracy after re-estimating the
@@ -207,7 +207,9 @@ def compare_arms(
     that seed trains and is evaluated on, so the arms are paired. For each
     arm and seed: the seed is set (Keras, NumPy, Python), the arm builds its
     model from ``make_base()`` and the preprocessed training images, and the
-    model is compiled with Adam at ``budget.learning_rate``, fitted for
+    model is compiled with Adam at ``budget.learning_rate``; the seed is set
+    again right before ``fit()``, so every arm of a seed sees the same batch
+    order whatever its builder drew; the model is fitted for
     ``budget.epochs`` and evaluated on the validation images. After each run,
     every layer the arm froze is checked to have moved exactly zero, moving
     statistics included. With ``reestimate=True`` the BN statistics are then
@@ -334,6 +336,10 @@ def _fit_and_measure(model, name, seed, arrays, budget, options, verbose) -> Arm
     epochs = _EpochEvaluation(x_train, x_val, y_val, evaluate) if eval_every_epoch else None
     mask = get_mask(model)
     before, weights_before = bn_snapshot(model), snapshot_weights(model)
+    # Reseeded here, after the builder ran: every arm of a seed sees the same batch order,
+    # whatever its builder drew (Keras 3.15.1 shuffles with TF's global seed on TensorFlow and
+    # with NumPy's global generator on JAX and torch).
+    keras.utils.set_random_seed(seed)
     start = time.perf_counter()
     history = model.fit(
         x_train,

@@ -116,6 +116,7 @@ def test_eval_every_epoch_leaves_training_unchanged_and_ends_at_the_final_number
     model.optimizer.build(model.trainable_variables)
     data = splits(0)
     x_train = preprocess_images(data.x_train)
+    keras.utils.set_random_seed(0)  # as compare_arms does right before fit()
     model.fit(x_train, data.y_train, epochs=1, batch_size=8, verbose=0)
     by_hand = model.evaluate(preprocess_images(data.x_val), data.y_val, verbose=0, return_dict=True)
     assert epochs.epoch_values("updating")[0][0] == pytest.approx(by_hand["accuracy"])
@@ -123,6 +124,30 @@ def test_eval_every_epoch_leaves_training_unchanged_and_ends_at_the_final_number
         plain.epoch_values("updating")
     with pytest.raises(ValueError, match="metric must be one of"):
         epochs.epoch_values("updating", "train_accuracy")
+
+
+@pytest.mark.slow
+def test_identical_arms_see_the_same_batches_whatever_their_builders_draw():
+    def plain(base, x_train):
+        return head(base)
+
+    def drawing(base, x_train):
+        # A builder may draw random numbers (NumPy's global generator, which the JAX and torch
+        # trainers shuffle with) or reseed while it builds (here: to 7, as a helper of its own
+        # might); neither may change the order of the batches in fit().
+        model = head(base)
+        np.random.permutation(len(x_train))
+        keras.utils.set_random_seed(7)
+        np.random.permutation(len(x_train))
+        return model
+
+    result = compare_arms(tiny_base, splits, {"plain": plain, "drawing": drawing}, BUDGET, (0, 1))
+    for same, other in zip(result.of_arm("plain"), result.of_arm("drawing")):
+        # Same initial weights (both built right after the seed is set, draws after), so any
+        # difference comes from the batch order: the moving statistics follow every batch.
+        assert other.moving_change == same.moving_change
+        assert other.val_accuracy == same.val_accuracy
+        assert other.train_accuracy == same.train_accuracy
 
 
 def test_arm_comparison_values_and_table_in_seed_order():
