@@ -76,11 +76,15 @@ class HeadFit:
     Attributes:
         losses: Training loss per check (Keras's running mean since the last check).
         evaluation: The head on the frozen base, after training.
+        passes_per_check: Passes over the features per check (one Keras epoch).
+        start_fingerprint: The sum of every head weight before training: equal
+            sums mark the same starting head.
     """
 
     losses: tuple[float, ...]
     evaluation: Evaluation
     passes_per_check: int = 1
+    start_fingerprint: float = 0.0
 
     @property
     def epochs(self) -> int:
@@ -229,16 +233,19 @@ def train_head_until_flat(
     min_delta: float,
     seed: int = 0,
     pool: dict | None = None,
+    stop_when_flat: bool = True,
 ) -> HeadFit:
     """Trains ``model``'s head on its base's cached outputs until the training loss is flat.
 
-    "Flat": the training loss is checked once every ``patience`` epochs
-    (``patience`` passes over the features make one Keras epoch, run in one
-    call with ``steps_per_execution``), and training stops at the first
-    check that did not bring it ``min_delta`` below its best
-    (``keras.callbacks.EarlyStopping(monitor="loss", patience=1)``), or after
-    ``max_epochs`` epochs. The head's
-    trained weights are written back into ``model``; its base is untouched.
+    "Flat": one Keras epoch holds ``patience`` passes over the features (run
+    in one call with ``steps_per_execution``, except on PyTorch, whose
+    trainer takes only 1), the training loss is checked once per Keras epoch,
+    and training stops at the first check that did not bring it ``min_delta``
+    below its best (``keras.callbacks.EarlyStopping(monitor="loss",
+    patience=1)``), or after ``max_epochs`` passes. With
+    ``stop_when_flat=False`` there is no rule: the head trains exactly
+    ``max_epochs`` passes (rounded down to whole checks). The head's trained
+    weights are written back into ``model``; its base is untouched.
 
     Args:
         model: A classifier from `freezelab.build_classifier` (its head random
@@ -246,12 +253,15 @@ def train_head_until_flat(
         data: ``(x_train, y_train, x_val, y_val)``, preprocessed images.
         learning_rate: Adam's learning rate for the head.
         batch_size: Images per step.
-        max_epochs: Most epochs.
-        patience: Epochs without a fall of the loss by ``min_delta`` before stopping.
+        max_epochs: Most passes over the features.
+        patience: Passes over the features per check (one Keras epoch). The
+            rule stops at the first check without a fall of ``min_delta``.
         min_delta: The smallest fall of the loss that counts.
         seed: Seeds the shuffling.
         pool: A dict kept between calls (``{}`` to start) that keeps one
             compiled head per feature shape; None compiles anew.
+        stop_when_flat: False trains ``max_epochs`` passes with no stopping
+            rule (a control of equal training length).
 
     Returns:
         A `HeadFit`: the losses and the head's evaluation on the frozen base.
@@ -270,18 +280,20 @@ def train_head_until_flat(
     layers = head_layers(model)
     steps = patience * -(-len(train_features) // batch_size)
     head, optimizer_start = _kept_head(layers, train_features.shape[1:], learning_rate, steps, pool)
-    head.set_weights([w for layer in layers for w in layer.get_weights()])
+    start = [w for layer in layers for w in layer.get_weights()]
+    head.set_weights(start)
     reset_optimizer(head, optimizer_start, learning_rate)
     keras.utils.set_random_seed(seed)
-    # One Keras epoch holds `patience` passes over the features, run in one call: the stopping
-    # rule is checked once per `patience` epochs, which costs far less than once per epoch.
+    # One Keras epoch holds `patience` passes over the features: the stopping rule is checked once
+    # per `patience` passes, which costs far less than once per pass.
+    flat = keras.callbacks.EarlyStopping(monitor="loss", patience=1, min_delta=min_delta)
     history = head.fit(
         np.concatenate([train_features] * patience),
         np.concatenate([np.asarray(y_train)] * patience),
         epochs=max(1, max_epochs // patience),
         batch_size=batch_size,
         verbose=0,
-        callbacks=[keras.callbacks.EarlyStopping(monitor="loss", patience=1, min_delta=min_delta)],
+        callbacks=[flat] if stop_when_flat else [],
     )
     weights = head.get_weights()
     for layer in layers:
@@ -289,7 +301,9 @@ def train_head_until_flat(
         layer.set_weights(weights[:count])
         weights = weights[count:]
     evaluation = evaluate_split(head, train_features, y_train, val_features, y_val, batch_size)
-    return HeadFit(tuple(float(v) for v in history.history["loss"]), evaluation, patience)
+    fingerprint = float(sum(np.sum(w, dtype="float64") for w in start))
+    losses = tuple(float(v) for v in history.history["loss"])
+    return HeadFit(losses, evaluation, patience, fingerprint)
 
 
 @expected_retracing()  # one compiled copy per trainable set, refitted per seed
@@ -449,13 +463,31 @@ def _kept_head(layers, feature_shape, learning_rate, steps, pool):
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=_LOSS,
         metrics=["accuracy"],
-        steps_per_execution=steps,  # one call per epoch: the same steps, less overhead
+        steps_per_execution=steps_per_call(steps),  # the same steps, fewer calls
     )
     head.optimizer.build(head.trainable_variables)
     entry = (head, [np.array(v) for v in head.optimizer.variables])
     if pool is not None:
         pool[key] = entry
     return entry
+
+
+def steps_per_call(steps: int, backend: str | None = None) -> int:
+    """Training steps per call for ``compile(steps_per_execution=...)``.
+
+    Keras 3.15.1's PyTorch trainer accepts only 1; TensorFlow and JAX run
+    ``steps`` (one Keras epoch) per call. The steps taken, and so the
+    results, are the same either way: only the overhead differs.
+
+    Args:
+        steps: Steps in one Keras epoch.
+        backend: A Keras backend name; None reads `keras.backend.backend()`.
+
+    Returns:
+        1 on ``"torch"``, else ``steps``.
+    """
+    backend = keras.backend.backend() if backend is None else backend
+    return 1 if backend == "torch" else steps
 
 
 def reset_optimizer(

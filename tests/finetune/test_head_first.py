@@ -3,11 +3,14 @@
 import functools
 
 import keras
+import numpy as np
 import pytest
 
 from freezelab.finetune.head_first import (
     ARMS,
     head_first_over_seeds,
+    head_layers,
+    steps_per_call,
     train_head_until_flat,
 )
 from freezelab.finetune.strategies import build_classifier, preprocess_images
@@ -146,3 +149,62 @@ def test_no_scratch_rate_runs_no_from_scratch_arm_but_keeps_random_features():
     assert without.values("full_fine_tuning", 1e-3) == with_scratch.values("full_fine_tuning", 1e-3)
     with pytest.raises(ValueError, match="from_scratch was not run"):
         without.values("from_scratch")
+
+
+def tiny_arrays():
+    data = tiny_data()
+    return (
+        preprocess_images(data.x_train),
+        data.y_train,
+        preprocess_images(data.x_val),
+        data.y_val,
+    )
+
+
+def test_without_the_rule_the_head_trains_exactly_the_passes_asked():
+    arrays = tiny_arrays()
+    keras.utils.set_random_seed(0)
+    model = build_classifier(tiny_base(), 3)
+    # a loss that never falls by 100: the rule would stop at the second check (4 passes)
+    common = dict(learning_rate=1e-3, batch_size=8, max_epochs=10, patience=2, min_delta=100.0)
+    ruled = train_head_until_flat(model, arrays, **common)
+    fixed = train_head_until_flat(model, arrays, stop_when_flat=False, **common)
+    assert ruled.epochs == 4
+    assert fixed.epochs == 10
+    assert len(fixed.losses) == 5
+
+
+def test_the_start_fingerprint_is_the_sum_of_the_starting_head():
+    arrays = tiny_arrays()
+    keras.utils.set_random_seed(0)
+    model = build_classifier(tiny_base(), 3)
+    start = [w for layer in head_layers(model) for w in layer.get_weights()]
+    fit = train_head_until_flat(
+        model, arrays, learning_rate=1e-2, batch_size=8, max_epochs=4, patience=2, min_delta=0.01
+    )
+    assert fit.start_fingerprint == pytest.approx(float(sum(np.sum(w) for w in start)), rel=1e-6)
+    again = train_head_until_flat(  # now from the trained head: another fingerprint
+        model, arrays, learning_rate=1e-2, batch_size=8, max_epochs=4, patience=2, min_delta=0.01
+    )
+    assert again.start_fingerprint != pytest.approx(fit.start_fingerprint, rel=1e-6)
+
+
+@pytest.mark.parametrize(("backend", "expected"), [("torch", 1), ("tensorflow", 60), ("jax", 60)])
+def test_steps_per_call_is_one_on_torch_only(backend, expected):
+    assert steps_per_call(60, backend) == expected
+
+
+def test_the_compiled_head_takes_one_step_per_call_when_the_backend_is_torch(monkeypatch):
+    arrays = tiny_arrays()
+    keras.utils.set_random_seed(0)
+    model = build_classifier(tiny_base(), 3)
+    settings = dict(learning_rate=1e-2, batch_size=8, max_epochs=4, patience=2, min_delta=0.01)
+    pool = {}
+    train_head_until_flat(model, arrays, pool=pool, **settings)
+    (kept,) = [head for head, _ in pool.values()]
+    assert kept.steps_per_execution == 2 * -(-len(arrays[1]) // 8)  # a check's steps per call
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    torch_pool = {}
+    train_head_until_flat(model, arrays, pool=torch_pool, **settings)
+    (kept,) = [head for head, _ in torch_pool.values()]
+    assert kept.steps_per_execution == 1
