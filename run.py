@@ -3,6 +3,7 @@
 
     python3 run.py course   # set up, then JupyterLab on notebooks/ (localhost, token)
     python3 run.py test     # set up, then lint + unit tests + notebooks (nbval) + browser test
+                            # (on one worker per core, then the wall-clock tests alone)
     python3 run.py app      # set up, then the freeze lab app page (Voilà; localhost, token)
 
 Options (before or among the arguments passed on to JupyterLab or pytest):
@@ -56,6 +57,24 @@ NPM_PREFIX = ROOT / ".cache" / "npm"
 PROXY = NPM_PREFIX / "node_modules" / ".bin" / "configurable-http-proxy"
 NODE_INSTALL = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "nodejs", "npm"]
 APP_NOTEBOOK = ROOT / "apps" / "freeze_lab.ipynb"
+# The whole suite runs in two parts: first everything else on several workers at once
+# (pytest-xdist, one file per worker so a notebook's cells stay together), then these
+# alone. They assert wall-clock bounds that another worker's load could break: a tick
+# updating the count within a second in the browser, the panel following code within a
+# second, and the hang guards of the downloads (an unanswered server given up on in time).
+SERIAL_TESTS = (
+    "tests/browser",
+    "tests/apps/test_app_page.py",
+    "tests/deploy/test_hub_browser.py",
+    "tests/core/test_downloads.py",
+    "tests/core/test_models.py",
+    "tests/finetune/test_data.py",
+    "tests/test_readme.py",
+    "tests/widgets/test_background.py",
+    "tests/widgets/test_follow.py",
+    "tests/widgets/test_freeze_panel.py",
+)
+MAX_TEST_WORKERS = 4
 # Voilà's configuration for the app page (deploy/voila/voila.json): idle kernels are culled.
 APP_CONFIG_DIR = ROOT / "deploy" / "voila"
 APP_HELP = """python3 run.py app [--backend NAME] [--gpu] [VOILA_OPTION ...]
@@ -320,8 +339,41 @@ def app(args: list[str]) -> int:
     return subprocess.call(app_command(port, token, extra_args), cwd=ROOT, env=env)
 
 
+def worker_count(cpus: int | None = None) -> int:
+    """How many pytest workers the whole suite gets: one per core, at most `MAX_TEST_WORKERS`."""
+    cpus = os.cpu_count() if cpus is None else cpus
+    return max(1, min(cpus or 1, MAX_TEST_WORKERS))
+
+
+def pytest_commands(extra_args: list[str], workers: int) -> list[list[str]]:
+    """The pytest runs of ``run.py test``, in order.
+
+    Args:
+        extra_args: Arguments for pytest. Any given (a file, ``-x``, ``-k``) select
+            what to run, and that runs as one plain pytest run.
+        workers: Parallel workers for the whole suite (see `worker_count`).
+
+    Returns:
+        One command when arguments were given or there is one worker; else two:
+        every test except `SERIAL_TESTS` on ``workers`` workers, then `SERIAL_TESTS`
+        alone.
+    """
+    pytest = [str(venv_python()), "-m", "pytest"]
+    if extra_args or workers < 2:
+        return [[*pytest, *extra_args]]
+    ignored = [f"--ignore={path}" for path in SERIAL_TESTS]
+    return [
+        [*pytest, "-n", str(workers), "--dist", "loadfile", *ignored],
+        [*pytest, *SERIAL_TESTS],
+    ]
+
+
 def test(args: list[str]) -> int:
-    """Sets up and runs the whole test suite in quick mode, on the chosen backend."""
+    """Sets up and runs the whole test suite in quick mode, on the chosen backend.
+
+    Every pytest run runs, also after one fails; the result is the first failing
+    run's exit status, or 0.
+    """
     backend, gpu, extra_args = parse_options(args)
     if gpu:
         raise SystemExit("--gpu is for `course`; `test` runs on the CPU builds. Received: --gpu")
@@ -334,9 +386,12 @@ def test(args: list[str]) -> int:
         "KERAS_BACKEND": backend,
     }
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    command = [str(venv_python()), "-m", "pytest", *extra_args]
-    print(f"Running (KERAS_BACKEND={backend}):", " ".join(command), flush=True)
-    return subprocess.call(command, cwd=ROOT, env=env)
+    status = 0
+    for command in pytest_commands(extra_args, worker_count()):
+        print(f"Running (KERAS_BACKEND={backend}):", " ".join(command), flush=True)
+        returned = subprocess.call(command, cwd=ROOT, env=env)
+        status = status or returned
+    return status
 
 
 def main(argv: list[str]) -> int:

@@ -139,6 +139,44 @@ def test_run_test_sets_the_backend_for_pytest(monkeypatch):
         run.main(["test", "--gpu"])
 
 
+def test_the_whole_suite_runs_in_parallel_then_the_wall_clock_tests_alone(monkeypatch):
+    run = load_run_script()
+    monkeypatch.setattr(run, "ensure_environment", lambda extras: None)
+    monkeypatch.setattr(run, "ensure_chromium", lambda: None)
+    monkeypatch.setattr(run, "ensure_proxy", lambda: None)
+    monkeypatch.setattr(run, "worker_count", lambda: 2)
+    calls = []
+    statuses = iter([1, 0])  # the parallel part fails: the serial part still runs
+    monkeypatch.setattr(
+        run.subprocess, "call", lambda command, **kw: calls.append(command) or next(statuses)
+    )
+    assert run.main(["test"]) == 1
+    parallel, serial = calls
+    assert parallel[parallel.index("-n") + 1] == "2" and "loadfile" in parallel
+    serial_paths = serial[serial.index("pytest") + 1 :]
+    assert serial_paths and set(serial_paths) == set(run.SERIAL_TESTS)
+    assert {a.removeprefix("--ignore=") for a in parallel if a.startswith("--ignore=")} == set(
+        serial_paths
+    )
+    for path in serial_paths:  # a renamed file would otherwise run twice
+        assert (ROOT / path).exists(), path
+    browser_files = {  # every browser test (it times what a learner sees) is among them
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "tests").rglob("test_*.py")
+        if re.search(r"^pytestmark = .*pytest\.mark\.browser", p.read_text(), re.M)
+    }
+    assert browser_files and all(
+        any(f == s or f.startswith(s + "/") for s in serial_paths) for f in browser_files
+    )
+
+
+def test_worker_count_is_one_per_core_within_bounds():
+    run = load_run_script()
+    assert [run.worker_count(c) for c in (None, 0, 1, 2, 16)][1:] == [1, 1, 2, run.MAX_TEST_WORKERS]
+    assert run.pytest_commands([], 1) == [[str(run.venv_python()), "-m", "pytest"]]
+    assert run.pytest_commands(["tests/core"], 4)[0][-1] == "tests/core"
+
+
 def test_the_stamp_records_what_each_install_covers(tmp_path):
     run = load_run_script()
     stamp = tmp_path / "stamp.json"
