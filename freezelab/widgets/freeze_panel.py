@@ -43,6 +43,7 @@ from freezelab.speed.readouts import PanelLayout, Readout
 from freezelab.widgets.background import BackgroundJob
 from freezelab.widgets.follow import Follower
 from freezelab.widgets.panel_html import (
+    PRE_STYLE,
     TICK_MEANING,
     backward_map_html,
     block_bars_html,
@@ -543,12 +544,12 @@ class FreezePanel:
         self.trainable_count.value = f"<b>{readout.trainable_params:,}</b>"
         self.counts.value = (
             f"{readout.trainable_share:.1%} of {readout.total_params:,} parameters train · "
-            f"non-trainable: {readout.non_trainable_params:,}"
+            f"<span{_NOWRAP}>non-trainable: {readout.non_trainable_params:,}</span>"
         )
         self.optimizer_state.value = (
             f"Adam optimizer state ({optimizer_slots('adam')} slots × trainable × "
             f"{FLOAT32_BYTES} bytes): "
-            f"<b>{readout.optimizer_state_mib:.1f} MiB</b>"
+            f"<b{_NOWRAP}>{readout.optimizer_state_mib:.1f} MiB</b>"
         )
         self.block_bars.value = block_bars_html(readout)
         self.backward_map.value = backward_map_html(readout)
@@ -670,8 +671,10 @@ def _current_mask(model: keras.Model, names: list[str]) -> dict[str, bool]:
 
 
 _WRAP = widgets.Layout(flex_flow="row wrap", align_items="center", max_width="100%")
-# Timing lines wrap in a narrow panel instead of running past its edge.
-_PRE = ' style="margin:0;white-space:pre-wrap;overflow-wrap:anywhere"'
+# Timing lines wrap in a narrow panel instead of running past its edge, between words.
+_PRE = f' style="margin:0;{PRE_STYLE}"'
+# A number stays on the line of its label or unit ("112.8 MiB", "non-trainable: 2,359,808").
+_NOWRAP = ' style="white-space:nowrap"'
 
 
 def _short_name(name: str, group: str) -> str:

@@ -25,6 +25,15 @@ from freezelab.widgets.mask_code import mask_code
 # How the panel names where its costs come from (a learner reads words, not a module path).
 COST_SOURCE_WORDS = "FLOP count, forward + backward per layer"
 TICK_MEANING = "ticked = trains (<code>layer.trainable = True</code>); untick to freeze"
+# Every <pre> of the panel (code, timing lines) sets its own font, line height and line
+# breaking: JupyterLab's output area breaks words anywhere (``word-break: break-all``, so
+# "a fre|sh optimizer"), and in Voila a widget's HTML inherits a proportional font and a
+# 28 px line height, so the code for a mask would read as double-spaced prose. Long words
+# still wrap (``overflow-wrap: anywhere``), but only where a whole word does not fit.
+PRE_STYLE = (
+    "white-space:pre-wrap;overflow-wrap:anywhere;word-break:normal;"
+    "font-family:Menlo,Consolas,DejaVu Sans Mono,monospace;line-height:1.4"
+)
 
 
 def block_bars_html(readout: Readout, max_width_px: int = 320) -> str:
@@ -65,8 +74,8 @@ def block_bars_html(readout: Readout, max_width_px: int = 320) -> str:
     scale = f", relative to {html.escape(largest_name)}" if largest_name else ""
     legend = (
         f'<div style="font-size:11px;color:#555">'
-        f"<span {_swatch(_solid(TRAINABLE_COLOUR, TRAINABLE_COLOUR))}></span> trainable "
-        f"<span {_swatch(_solid(FROZEN_COLOUR, FROZEN_EDGE))}></span> frozen "
+        f"{_legend_entry(_solid(TRAINABLE_COLOUR, TRAINABLE_COLOUR), 'trainable')} "
+        f"{_legend_entry(_solid(FROZEN_COLOUR, FROZEN_EDGE), 'frozen')} "
         f"(bar length: parameters per block{scale})</div>"
     )
     return '<div style="max-width:100%">' + "".join(lines) + legend + "</div>"
@@ -99,6 +108,18 @@ def _weightless(colour: str) -> str:
 def _swatch(style: str) -> str:
     """The ``style`` attribute of a 10 px legend swatch drawn with ``style``."""
     return f'style="display:inline-block;box-sizing:border-box;width:10px;height:10px;{style}"'
+
+
+def _legend_entry(style: str, words: str) -> str:
+    """A swatch and its words as one unit: a line breaks before the swatch, never after it.
+
+    A swatch left at the end of a line reads as belonging to the words before it. The
+    entry is an inline block, so a narrow panel still wraps the words inside it.
+    """
+    return (
+        f'<span class="fl-legend-entry" style="display:inline-block">'
+        f"<span {_swatch(style)}></span> {html.escape(words)}</span>"
+    )
 
 
 #: CSS of each kind of backward-map cell (`MAP_LEGEND`'s wording), the same in the legend.
@@ -149,12 +170,11 @@ def backward_map_html(readout: Readout) -> str:
         "</span></span>"
         for group, cells in groups
     )
+    # Each entry keeps its swatch and the dot after its words; the line breaks between entries.
     legend = (
         '<div style="font-size:11px;color:#555">'
-        + " · ".join(
-            f"<span {_swatch(_MAP_CELL_STYLE[kind])}></span> {kind}" for kind in MAP_LEGEND
-        )
-        + " · input → output</div>"
+        + " ".join(_legend_entry(_MAP_CELL_STYLE[kind], f"{kind} ·") for kind in MAP_LEGEND)
+        + " input → output</div>"
     )
     source = html.escape(cost_source_words(readout.cost_source))
     headline = (
@@ -197,7 +217,7 @@ def mask_code_html(mask: dict[str, bool]) -> str:
         '<span style="color:#555;font-size:12px">(on every backend: change flags, then '
         "compile() again with a fresh optimizer)</span>"
         '<pre class="fl-code" style="margin:2px 0;padding:4px;background:#f6f6f6;font-size:12px;'
-        'white-space:pre-wrap;overflow-wrap:anywhere">'
+        f'{PRE_STYLE}">'
         f"{html.escape(mask_code(mask))}</pre></div>"
     )
 
@@ -234,8 +254,10 @@ def panel_snapshot_html(
         )
     counts = (
         f"<div><b>{readout.trainable_params:,}</b> trainable · {readout.trainable_share:.1%} of "
-        f"{readout.total_params:,} parameters train · non-trainable: "
-        f"{readout.non_trainable_params:,} · Adam state: <b>{readout.optimizer_state_mib:.1f} MiB</b></div>"
+        f"{readout.total_params:,} parameters train · "
+        f'<span style="white-space:nowrap">non-trainable: {readout.non_trainable_params:,}</span>'
+        " · Adam state: "
+        f'<b style="white-space:nowrap">{readout.optimizer_state_mib:.1f} MiB</b></div>'
     )
     return (
         '<div style="border:1px solid #ccc;padding:6px;font-size:12px">'

@@ -424,3 +424,100 @@ def test_header_says_ticked_trains_and_a_partial_block_shows_its_count(small_vgg
     assert panel.group_toggles["block5"].description == "block5 (none)"
     quiet = FreezePanel(small_vgg_flat, timer=None, follow_interval=None, show_weights=False)
     assert "Weights in use" not in quiet.widget.children[0].value
+
+
+# What the pages around the panel do to its HTML, as measured in Chromium (issue 25):
+# JupyterLab's output area breaks <pre> text anywhere ("a fre|sh optimizer", "x|86_64"),
+# and Voila's widget HTML gives it a proportional font and a 28 px line height.
+_HOST_CSS = """
+.host { font-family: sans-serif; font-size: 13px; line-height: 28px; }
+.host pre { word-break: break-all; font-family: sans-serif; line-height: 28px; }
+"""
+_LAYOUT_JS = r"""([width, phrases]) => {
+    const host = document.querySelector('.host');
+    host.style.width = width + 'px';
+    const pres = [...host.querySelectorAll('pre')].map(pre => {
+        const style = getComputedStyle(pre);
+        return {
+            wordBreak: style.wordBreak,
+            monospace: /mono/i.test(style.fontFamily),
+            lineHeightRatio: parseFloat(style.lineHeight) / parseFloat(style.fontSize),
+        };
+    });
+    // Each phrase wherever it is written: on how many lines is it drawn?
+    const lines = [];
+    const walker = document.createTreeWalker(host, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        for (const phrase of phrases) {
+            const at = node.textContent.indexOf(phrase);
+            if (at < 0) continue;
+            const range = document.createRange();
+            range.setStart(node, at);
+            range.setEnd(node, at + phrase.length);
+            const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+            lines.push([phrase, tops.size]);
+        }
+    }
+    // A legend swatch and the first letter of its words are drawn on the same line.
+    const orphans = [];
+    for (const swatch of host.querySelectorAll('span[style*="width:10px;height:10px"]')) {
+        const words = swatch.nextSibling;
+        const at = words ? words.textContent.search(/\S/) : -1;
+        if (at < 0) { orphans.push('(no words)'); continue; }
+        const range = document.createRange();
+        range.setStart(words, at);
+        range.setEnd(words, at + 1);
+        const letter = range.getBoundingClientRect();
+        const box = swatch.getBoundingClientRect();
+        if (box.bottom <= letter.top || box.top >= letter.bottom)
+            orphans.push(words.textContent.trim());
+    }
+    return {pres, lines, orphans};
+}"""
+
+
+@pytest.mark.browser
+def test_numbers_keep_their_units_and_code_reads_as_code_on_any_page(small_vgg_flat):
+    """Drawn in Chromium under the host pages' own CSS, at panel widths from 160 to 500 px.
+
+    Numbers stay with their label or unit, legend swatches with their words, and the code
+    and timing lines keep a monospace font, a normal line height and whole words.
+    """
+    from tests.support.web import chromium
+
+    panel = freeze_panel(small_vgg_flat, follow_interval=None)  # the live timer: timing lines
+    panel.checkboxes["block5_conv1"].value = False  # a non-trainable count to show
+    assert "<pre" in panel.timing.value
+    readout = panel.readout
+    phrases = [
+        f"{readout.optimizer_state_mib:.1f} MiB",
+        f"non-trainable: {readout.non_trainable_params:,}",
+    ]
+    fragments = [
+        panel.counts.value,
+        panel.optimizer_state.value,
+        panel.block_bars.value,
+        panel.backward_map.value,
+        panel.code.value,
+        panel.timing.value,
+        panel.snapshot_html(),
+    ]
+    with chromium() as browser:
+        page = browser.new_page()
+        page.set_content(
+            f"<style>{_HOST_CSS}</style><div class='host'>"
+            + "".join(f"<div>{fragment}</div>" for fragment in fragments)
+            + "</div>"
+        )
+        for width in range(160, 501, 4):
+            layout = page.evaluate(_LAYOUT_JS, [width, phrases])
+            # Each phrase twice: in the panel's labels and in its static snapshot.
+            assert sorted(phrase for phrase, _ in layout["lines"]) == sorted(phrases * 2), layout
+            split = [phrase for phrase, lines in layout["lines"] if lines != 1]
+            assert not split, f"split across lines at {width} px: {split}"
+            assert not layout["orphans"], f"swatch apart from its words at {width} px: {layout}"
+            assert len(layout["pres"]) == 3, layout  # code box, timing lines, snapshot's code
+            for pre in layout["pres"]:
+                assert pre["wordBreak"] == "normal", (width, pre)
+                assert pre["monospace"], (width, pre)
+                assert pre["lineHeightRatio"] < 1.6, (width, pre)
