@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pwd
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,6 +17,7 @@ HUB_VARIABLES = [
     "FREEZELAB_HUB_MODE", "FREEZELAB_HUB_IP", "FREEZELAB_HUB_PORT", "FREEZELAB_HUB_USERS",
     "FREEZELAB_HUB_HOMES", "FREEZELAB_HUB_MEM_LIMIT", "FREEZELAB_HUB_CPU_LIMIT",
     "FREEZELAB_HUB_ADMINS", "FREEZELAB_HUB_API_TOKEN", "FREEZELAB_HUB_CULL_IDLE",
+    "FREEZELAB_HUB_INSTRUCTORS", "FREEZELAB_NBGRADER_EXCHANGE",
 ]  # fmt: skip
 
 
@@ -132,3 +134,59 @@ def test_a_service_token_gets_only_what_the_measuring_script_needs(monkeypatch, 
     (role,) = config.JupyterHub.load_roles
     assert role["services"] == ["freezelab-measure"]
     assert set(role["scopes"]) == {"admin:users", "admin:servers", "access:servers", "read:users"}
+
+
+def test_class_mode_nbgrader_settings_leave_the_learners_name_to_their_os_user(
+    monkeypatch, tmp_path
+):
+    _, namespace = load(monkeypatch, tmp_path, FREEZELAB_HUB_INSTRUCTORS="ada, root")
+    assert namespace["exchange_root"] == Path("/srv/nbgrader/exchange")
+
+    def system_user(name):  # no spawner home: the system user's, as in class mode
+        return SimpleNamespace(home_dir="", user=SimpleNamespace(name=name), log=logging)
+
+    settings = namespace["nbgrader_settings"]
+    instructor, learner = settings(system_user("root")), settings(system_user("nobody"))
+    grading = Path(pwd.getpwnam("root").pw_dir) / "freezelab-grading"
+    assert f"c.CourseDirectory.root = '{grading}'" in instructor
+    assert "CourseDirectory.root" not in learner
+    for text in (instructor, learner):
+        assert "c.Exchange.root = '/srv/nbgrader/exchange'" in text
+        assert "c.CourseDirectory.course_id = 'freezelab'" in text
+        assert "student_id" not in text  # nbgrader names a submission after the OS user
+
+
+def test_test_mode_names_each_learner_for_nbgrader_in_their_own_home(monkeypatch, tmp_path):
+    config, namespace = load(
+        monkeypatch, tmp_path, FREEZELAB_HUB_MODE="test", FREEZELAB_HUB_INSTRUCTORS="ada"
+    )
+    exchange = tmp_path / "state" / "nbgrader-exchange"
+    assert namespace["exchange_root"] == exchange
+    for name in ("ada", "bob"):
+        config.Spawner.pre_spawn_hook(fake_spawner(tmp_path / name, name))
+    assert exchange.stat().st_mode & 0o7777 == 0o1777
+    bob = (tmp_path / "bob" / ".jupyter" / "nbgrader_config.py").read_text()
+    assert "c.CourseDirectory.student_id = 'bob'" in bob and "CourseDirectory.root" not in bob
+    ada = (tmp_path / "ada" / ".jupyter" / "nbgrader_config.py").read_text()
+    assert "student_id" not in ada
+    assert f"c.CourseDirectory.root = '{tmp_path / 'ada' / 'freezelab-grading'}'" in ada
+    course = sorted(p.name for p in (tmp_path / "ada" / "freezelab-grading").iterdir())
+    assert course == ["nbgrader_config.py", "source"]
+    assert not (tmp_path / "bob" / "freezelab-grading").exists()
+
+
+def test_learners_servers_find_the_environments_commands(monkeypatch, tmp_path):
+    config, _ = load(monkeypatch, tmp_path, FREEZELAB_HUB_MODE="test")
+    first = config.Spawner.environment["PATH"].split(os.pathsep)[0]
+    assert (Path(first) / "nbgrader").exists() and (Path(first) / "alembic").exists()
+
+
+def test_nbgrader_settings_are_not_written_through_a_link(monkeypatch, tmp_path):
+    config, _ = load(monkeypatch, tmp_path, FREEZELAB_HUB_MODE="test")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "eve").mkdir()
+    (tmp_path / "eve" / ".jupyter").symlink_to(elsewhere)
+    with pytest.raises(ValueError, match="is a link"):
+        config.Spawner.pre_spawn_hook(fake_spawner(tmp_path / "eve", "eve"))
+    assert list(elsewhere.iterdir()) == []
