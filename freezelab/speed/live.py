@@ -359,9 +359,11 @@ def follow_mask(
 
     First the fully trainable mask (the reference for fractions), then the
     current mask to ``first_steps``; then it refines the current mask two
-    steps at a time up to ``max_steps``. After each batch of steps it asks
-    ``wanted()`` again, so a tick during timing moves the work to the new mask
-    within one step. Returns when the current mask has ``max_steps``.
+    steps at a time up to ``max_steps``; last it brings the reference to
+    ``max_steps`` too, so the measured fraction compares medians of as many
+    steps each. After each batch of steps it asks ``wanted()`` again, so a
+    tick during timing moves the work to the new mask within one step.
+    Returns when the current mask and the reference have ``max_steps``.
 
     Args:
         timer: The `LiveTimer`.
@@ -378,12 +380,16 @@ def follow_mask(
     while True:
         mask = dict(wanted())
         target = timer.full_mask if timer.reference is None else mask
-        found = timer.measurements.get(mask_to_text(target))
-        done = found.steps if found is not None else 0
-        if done >= max_steps:  # Only the current mask can get here: the reference exists.
-            return
-        steps = first_steps - done if done < first_steps else min(2, max_steps - done)
-        run.planned = _steps_left(timer, mask, first_steps, max_steps)
+        done = _steps_done(timer, target)
+        if done >= max_steps:  # The current mask is done: level the reference with it.
+            target = timer.full_mask
+            done = _steps_done(timer, target)
+            if done >= max_steps:
+                return
+            steps = max_steps - done  # in one go: one compile
+        else:
+            steps = first_steps - done if done < first_steps else min(2, max_steps - done)
+        run.planned = _steps_left(timer, mask, max_steps)
         label = "the fully trainable step" if target is timer.full_mask else "this mask"
         timer.measure(target, steps=steps, progress=run, label=label)
         run.steps_before += steps
@@ -391,14 +397,15 @@ def follow_mask(
             on_update()
 
 
-def _steps_left(timer: LiveTimer, mask: dict[str, bool], first_steps: int, max_steps: int) -> int:
-    """Steps `follow_mask` still plans: the reference's first steps, then ``mask`` to the end."""
+def _steps_done(timer: LiveTimer, mask: dict[str, bool]) -> int:
+    """Timed steps of ``mask`` so far (0 before its first)."""
+    found = timer.measurements.get(mask_to_text(mask))
+    return found.steps if found is not None else 0
 
-    def done(m: dict[str, bool]) -> int:
-        found = timer.measurements.get(mask_to_text(m))
-        return found.steps if found is not None else 0
 
-    left = max(max_steps - done(mask), 0)
+def _steps_left(timer: LiveTimer, mask: dict[str, bool], max_steps: int) -> int:
+    """Steps `follow_mask` still plans: ``mask`` and the reference, each to ``max_steps``."""
+    left = max(max_steps - _steps_done(timer, mask), 0)
     if mask_to_text(mask) != mask_to_text(timer.full_mask):
-        left += max(first_steps - done(timer.full_mask), 0)
+        left += max(max_steps - _steps_done(timer, timer.full_mask), 0)
     return left
