@@ -306,24 +306,64 @@ def _not_a_weights_file(path: Path) -> str:
 def describe_weights(model: keras.Model) -> str:
     """One line saying which weights ``model`` holds, for lessons to print.
 
+    A model freezelab did not build itself, e.g. ``keras.Model(base.input,
+    head(base.output))`` on a freezelab base, is described by its layers: how
+    many came from a freezelab model and with which weights, and how many
+    were added outside freezelab's builders.
+
+    Args:
+        model: A Keras model.
+
+    Returns:
+        The line, e.g. ``"Weights in use for 'vgg16': ImageNet (pretrained)."``.
+
     Raises:
         ValueError: If ``model`` is not a Keras model.
     """
     source = weights_source(model)
-    if source == "imagenet":
-        return f"Weights in use for {model.name!r}: ImageNet (pretrained)."
-    if source == "untrained":
-        return (
-            f"Weights in use for {model.name!r}: UNTRAINED (random). Parameter and FLOP "
-            "counts do not depend on the weights' values; pictures of what layers learned "
-            "are not meaningful."
+    if source == "unknown":
+        return _describe_by_layers(model)
+    return f"Weights in use for {model.name!r}: {_SOURCE_WORDS.get(source, source)}."
+
+
+_SOURCE_WORDS = {
+    "imagenet": "ImageNet (pretrained)",
+    "untrained": (
+        "UNTRAINED (random). Parameter and FLOP counts do not depend on the weights' values; "
+        "pictures of what layers learned are not meaningful"
+    ),
+    "teacher": (
+        "freezelab's offline teacher, pretrained by tools/train_teacher.py on its 20-class "
+        "source task (not ImageNet)"
+    ),
+}
+
+
+def _describe_by_layers(model: keras.Model) -> str:
+    """`describe_weights` for a model freezelab did not build: counted by its layers."""
+    with_weights = [
+        layer
+        for layer in _all_layers(model)
+        if layer.weights and not isinstance(layer, keras.Model)
+    ]
+    by_source: dict[str, int] = {}
+    for layer in with_weights:
+        found = layer_weights_source(layer)
+        by_source[found] = by_source.get(found, 0) + 1
+    added = by_source.pop("unknown", 0)
+    if not by_source:
+        return f"Weights in use for {model.name!r}: unknown (a model freezelab did not build)."
+    parts = [
+        f"{count} layer{'s' if count != 1 else ''} with weights came from a freezelab model "
+        f"with {_SOURCE_WORDS.get(found, found).split('. ')[0]}"
+        for found, count in sorted(by_source.items())
+    ]
+    if added:
+        parts.append(
+            f"{added} layer{'s' if added != 1 else ''} with weights added outside freezelab "
+            "(initialised by Keras unless trained since)"
         )
-    if source == "teacher":
-        return (
-            f"Weights in use for {model.name!r}: freezelab's offline teacher, pretrained by "
-            "tools/train_teacher.py on its 20-class source task (not ImageNet)."
-        )
-    return f"Weights in use for {model.name!r}: {source}."
+    return f"Weights in use for {model.name!r}: " + "; ".join(parts) + "."
 
 
 def fetch_imagenet(

@@ -221,6 +221,20 @@ def test_untrained_notice_claims_exact_counts_and_nothing_about_timings():
     assert "timing" not in line  # no run measures whether timings depend on the values
 
 
+def test_a_model_built_on_a_freezelab_base_is_described_by_its_layers():
+    base = load_vgg16(weights=None, input_size=32, verbose=False)
+    head = keras.layers.Dense(3, name="head")
+    model = keras.Model(base.input, head(keras.layers.Flatten()(base.output)))
+    line = describe_weights(model)
+    conv_layers = sum(1 for layer in base.layers if layer.weights)  # 13 convolutions
+    assert conv_layers == 13
+    assert f"{conv_layers} layers with weights came from a freezelab model with UNTRAINED" in line
+    assert "1 layer with weights added outside freezelab" in line
+    assert "unknown" not in line
+    stranger = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    assert "unknown (a model freezelab did not build)" in describe_weights(stranger)
+
+
 def test_teacher_notice_says_who_pretrained_it_and_on_what():
     from freezelab.finetune.teacher import load_teacher
 
