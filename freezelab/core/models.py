@@ -323,18 +323,22 @@ def describe_weights(model: keras.Model) -> str:
     source = weights_source(model)
     if source == "unknown":
         return _describe_by_layers(model)
-    return f"Weights in use for {model.name!r}: {_SOURCE_WORDS.get(source, source)}."
+    name, note = _SOURCE_WORDS.get(source, (source, ""))
+    return f"Weights in use for {model.name!r}: {name}{note}."
 
 
+#: source -> (what the weights are, a note for the whole model's line)
 _SOURCE_WORDS = {
-    "imagenet": "ImageNet (pretrained)",
+    "imagenet": ("ImageNet (pretrained)", ""),
     "untrained": (
-        "UNTRAINED (random). Parameter and FLOP counts do not depend on the weights' values; "
-        "pictures of what layers learned are not meaningful"
+        "UNTRAINED (random)",
+        ". Parameter and FLOP counts do not depend on the weights' values; "
+        "pictures of what layers learned are not meaningful",
     ),
     "teacher": (
         "freezelab's offline teacher, pretrained by tools/train_teacher.py on its 20-class "
-        "source task (not ImageNet)"
+        "source task (not ImageNet)",
+        "",
     ),
 }
 
@@ -355,7 +359,7 @@ def _describe_by_layers(model: keras.Model) -> str:
         return f"Weights in use for {model.name!r}: unknown (a model freezelab did not build)."
     parts = [
         f"{count} layer{'s' if count != 1 else ''} with weights came from a freezelab model "
-        f"with {_SOURCE_WORDS.get(found, found).split('. ')[0]}"
+        f"with {_SOURCE_WORDS.get(found, (found, ''))[0]}"
         for found, count in sorted(by_source.items())
     ]
     if added:
