@@ -21,6 +21,13 @@ FLOP per element and operation; they are small next to the convolutions.
 Layers are treated as a chain in model order, which is exact for VGG-style
 stacks and an over-estimate of backward work for branching models.
 
+Transformers: ``MultiHeadAttention``, ``LayerNormalization``, ``Dense`` on
+token sequences, GELU and position tables have formulas too, and layers whose
+variables can train apart (a bias without its kernel, LoRA factors beside a
+frozen kernel) are costed variable by variable: `step_cost` reads which
+variables train from the model itself (see `trained_variables` and
+`freezelab.speed.transformer_cost`).
+
 Everything here is plain Python over layer configurations and shapes; no
 backend computation runs, so it works on any Keras 3 backend.
 """
@@ -28,8 +35,8 @@ backend computation runs, so it works on any Keras 3 backend.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import keras
@@ -37,6 +44,16 @@ import keras
 from freezelab._validation import check_int, check_model, suggestion
 from freezelab.core.freezing import get_mask
 from freezelab.core.layers import iter_layers, unique_weights, weight_size
+from freezelab.speed.transformer_cost import (
+    LayerFormula,
+    activation_flops,
+    added_table_formula,
+    attention_formula,
+    dense_formula,
+    is_added_table,
+    layer_norm_formula,
+    relative_name,
+)
 
 #: Optimizer state slots per trainable parameter (Adam keeps two moments).
 OPTIMIZER_SLOTS = {
@@ -81,6 +98,10 @@ class LayerCost:
             once when either gradient is computed.
         estimated: True when the layer type has no formula here and the
             figures are a rough estimate (see `layer_costs`).
+        formula: The backward pass as named pieces with, per variable, the
+            pieces its gradient needs (`freezelab.speed.transformer_cost`),
+            for layers whose variables can train apart (Dense, convolutions,
+            attention, LayerNormalization, position tables); None otherwise.
     """
 
     name: str
@@ -94,6 +115,7 @@ class LayerCost:
     macs: int = 0
     activation_grad_flops: int = 0
     estimated: bool = False
+    formula: LayerFormula | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -332,11 +354,24 @@ def step_cost(
 ) -> StepCost:
     """Predicts the FLOPs of one training step under a freeze mask.
 
+    What trains is read variable by variable: for a layer the mask does not
+    name (every layer when ``mask`` is None), the variables that train are
+    those in ``model.trainable_weights``, so ``step_cost(model)`` costs the
+    model as it is set to train now, including a per-variable choice such as
+    BitFit (biases and LayerNormalization's ``gamma``/``beta`` train, kernels
+    do not) or LoRA (``enable_lora`` factors train beside a frozen kernel).
+    A layer the mask names trains all its variables (True) or none (False),
+    as ``layer.trainable = ...`` would set them. Every layer above the lowest
+    trainable variable passes the gradient down (its input gradient); a
+    layer pays the gradients of its own trainable variables only, plus the
+    part of its backward pass that they need (see
+    `freezelab.speed.transformer_cost`).
+
     Args:
         model: A built Keras model.
         mask: Layer name to trainable flag, as `get_mask` returns it. Layers
             with weights that the mask does not name keep their current
-            flag; None uses the model's current flags.
+            flags; None uses the model's current flags.
         batch_size: Number of examples per step.
 
     Returns:
@@ -349,18 +384,59 @@ def step_cost(
     """
     costs = layer_costs(model, batch_size)
     trains = _trains(model, mask)
-    rows = backward_rows(costs, trains)
+    variables = trained_variables(model, mask)
+    rows = backward_rows(costs, trains, variables)
     everything = backward_rows(costs, {c.name: True for c in costs if c.params})
     forward = sum(c.forward_flops for c in costs)
+    trainable = 0
+    for cost in costs:
+        if cost.formula is not None and cost.name in variables:
+            sizes = {part.name: part.params for part in cost.formula.parts}
+            trainable += sum(sizes.get(name, 0) for name in variables[cost.name])
+        elif cost.params and trains.get(cost.name, False):
+            trainable += cost.params
     return StepCost(
         forward_flops=forward,
         backward_flops=sum(row.backward_flops for row in rows),
         full_total_flops=forward + sum(row.backward_flops for row in everything),
         layers=rows,
         batch_size=batch_size,
-        trainable_params=sum(c.params for c in costs if c.params and trains.get(c.name, False)),
+        trainable_params=trainable,
         full_trainable_params=sum(c.params for c in costs),
     )
+
+
+def trained_variables(
+    model: keras.Model, mask: dict[str, bool] | None = None
+) -> dict[str, tuple[str, ...]]:
+    """Which variables of each weighted layer train, as `step_cost` reads them.
+
+    Args:
+        model: A built Keras model.
+        mask: As in `step_cost`: a layer it names trains all its variables
+            (True) or none (False); the others keep their current flags.
+
+    Returns:
+        Layer name to the paths, inside the layer, of its variables that
+        train (``"kernel"``, ``"query/bias"``, ``"value/lora_kernel_a"``…),
+        for every layer with weights, in model order; a variable trains when
+        it is in ``model.trainable_weights``.
+
+    Raises:
+        ValueError: As `step_cost` for a bad mask.
+    """
+    _trains(model, mask)  # validates the mask
+    trainable_ids = {id(v) for v in model.trainable_weights}
+    found: dict[str, tuple[str, ...]] = {}
+    for ref in iter_layers(model):
+        if not ref.layer.weights:
+            continue
+        if mask is not None and ref.name in mask:
+            chosen = list(ref.layer.weights) if mask[ref.name] else []
+        else:
+            chosen = [v for v in ref.layer.weights if id(v) in trainable_ids]
+        found[ref.name] = tuple(relative_name(ref.layer, v) for v in chosen)
+    return found
 
 
 def memory_estimate(
@@ -419,7 +495,11 @@ class CostRow(Protocol):
     activation_grad_flops: float
 
 
-def backward_rows(costs: Sequence[CostRow], trains: dict[str, bool]) -> list[LayerBackward]:
+def backward_rows(
+    costs: Sequence[CostRow],
+    trains: Mapping[str, bool],
+    variables: Mapping[str, Collection[str]] | None = None,
+) -> list[LayerBackward]:
     """Applies the backward rule to per-layer costs under a freeze mask.
 
     A layer computes its weight-gradient when it has weights and trains; it
@@ -432,6 +512,11 @@ def backward_rows(costs: Sequence[CostRow], trains: dict[str, bool]) -> list[Lay
         costs: Per-layer costs in model order (`LayerCost`, or any row with
             the same fields, such as the panel's cached rows).
         trains: Layer name to trainable flag; layers not named are frozen.
+        variables: Optional layer name to the names of its variables that
+            train (as `trained_variables` returns). A row with a ``formula``
+            named here pays only the backward pieces those variables need
+            (a bias gradient alone is a sum); it trains when the collection
+            is not empty, whatever ``trains`` says.
 
     Returns:
         One `LayerBackward` per row, in order.
@@ -439,13 +524,28 @@ def backward_rows(costs: Sequence[CostRow], trains: dict[str, bool]) -> list[Lay
     rows = []
     trainable_below = False
     for cost in costs:
-        weight_grad = bool(cost.params) and trains.get(cost.name, False)
+        formula = getattr(cost, "formula", None)
+        trained = None
+        if formula is not None and variables is not None and cost.name in variables:
+            trained = set(variables[cost.name])
+            known = {part.name for part in formula.parts}
+            if trained - known:  # a variable without a formula: count every gradient
+                trained = known
+            weight_grad = bool(trained)
+        else:
+            weight_grad = bool(cost.params) and trains.get(cost.name, False)
         input_grad = trainable_below
         backward = 0
-        if weight_grad:
-            backward += cost.weight_grad_flops
-        if input_grad:
-            backward += cost.input_grad_flops
+        if formula is not None:
+            if weight_grad:
+                backward += formula.weight_grad_flops(trained, with_input=input_grad)
+            if input_grad:
+                backward += formula.input_grad_flops
+        else:
+            if weight_grad:
+                backward += cost.weight_grad_flops
+            if input_grad:
+                backward += cost.input_grad_flops
         if weight_grad or input_grad:
             backward += cost.activation_grad_flops
         rows.append(
@@ -509,21 +609,34 @@ def _layer_cost(layer, block: str, batch_size: int, params: int) -> LayerCost:
     out_elements = _elements(out_shape) * batch_size
     macs = 0
     activation_grad = 0
-    if _is_conv(layer):
-        macs = _conv_macs(layer, in_shape, out_shape) * batch_size
+    formula = None
+    if _is_conv(layer) or isinstance(layer, keras.layers.Dense):
+        if _is_conv(layer):
+            macs = _conv_macs(layer, in_shape, out_shape) * batch_size
+        else:  # on vectors or token sequences: every leading axis is a row
+            rows = _elements(in_shape[:-1]) * batch_size
+            macs = rows * int(in_shape[-1]) * int(layer.units)
+        formula = dense_formula(layer, out_elements, macs)
         fused = _fused_elementwise(layer, out_elements)
-        forward = 2 * macs + fused
-        input_grad = 2 * macs
-        weight_grad = 2 * macs + (out_elements if layer.use_bias else 0)
+        forward = formula.forward_flops + fused
+        input_grad = formula.input_grad_flops
+        weight_grad = formula.weight_grad_flops()
         activation_grad = fused
-    elif isinstance(layer, keras.layers.Dense):
-        rows = _elements(in_shape[:-1]) * batch_size
-        macs = rows * int(in_shape[-1]) * int(layer.units)
-        fused = _fused_elementwise(layer, out_elements)
-        forward = 2 * macs + fused
-        input_grad = 2 * macs
-        weight_grad = 2 * macs + (out_elements if layer.use_bias else 0)
-        activation_grad = fused
+    elif isinstance(layer, keras.layers.MultiHeadAttention):
+        formula = attention_formula(layer, batch_size)
+        macs = formula.macs
+        forward = formula.forward_flops
+        input_grad = formula.input_grad_flops
+        weight_grad = formula.weight_grad_flops()
+    elif isinstance(layer, keras.layers.LayerNormalization):
+        formula = layer_norm_formula(layer, out_elements)
+        forward = formula.forward_flops
+        input_grad = formula.input_grad_flops
+        weight_grad = formula.weight_grad_flops()
+    elif kind == "Activation":
+        per_element = activation_flops(layer) or 1
+        forward = input_grad = per_element * out_elements
+        weight_grad = 0
     elif kind in _FREE_LAYERS:
         forward = input_grad = weight_grad = 0
     elif kind in _POOLING_LAYERS:
@@ -536,6 +649,11 @@ def _layer_cost(layer, block: str, batch_size: int, params: int) -> LayerCost:
         forward = per_element * out_elements
         input_grad = per_element * out_elements
         weight_grad = 2 * out_elements if params else 0
+    elif is_added_table(layer):
+        formula = added_table_formula(layer, out_elements)
+        forward = formula.forward_flops
+        input_grad = formula.input_grad_flops
+        weight_grad = formula.weight_grad_flops()
     else:
         raise _unsupported(layer)
     return LayerCost(
@@ -549,6 +667,7 @@ def _layer_cost(layer, block: str, batch_size: int, params: int) -> LayerCost:
         type=kind,
         macs=macs,
         activation_grad_flops=activation_grad,
+        formula=formula,
     )
 
 
@@ -660,9 +779,7 @@ def _conv_macs(layer, in_shape, out_shape) -> int:
 
 def _fused_elementwise(layer, out_elements: int) -> int:
     bias = out_elements if getattr(layer, "use_bias", False) else 0
-    activation = getattr(layer, "activation", None)
-    is_linear = activation is None or getattr(activation, "__name__", "") == "linear"
-    return bias + (0 if is_linear else out_elements)
+    return bias + activation_flops(layer) * out_elements
 
 
 def _shape(layer, which: str) -> tuple[int, ...]:
@@ -693,14 +810,15 @@ def _elements(shape) -> int:
 
 def _unsupported(layer) -> ValueError:
     known = sorted(
-        {"Conv1D", "Conv2D", "Conv3D", "Dense", "InputLayer"}
+        {"Conv1D", "Conv2D", "Conv3D", "Dense", "InputLayer", "MultiHeadAttention"}
         | _FREE_LAYERS
         | _POOLING_LAYERS
         | set(_ELEMENTWISE_LAYERS)
     )
     return ValueError(
         f"The cost model does not know layers of type {type(layer).__name__}. "
-        f"Supported: {', '.join(known)}. Received: layer {layer.name!r} of type "
+        f"Supported: {', '.join(known)}, and a layer adding one learned table to its input "
+        f"(a position embedding). Received: layer {layer.name!r} of type "
         f"{type(layer).__name__}"
     )
 
