@@ -58,6 +58,7 @@ __version__ = "0.1.0"
 _LAZY_MODULES = {
     "freezelab.speed.cost": ("block_shares", "layer_costs", "memory_estimate", "step_cost"),
     "freezelab.speed.timing": ("describe_device", "time_train_step"),
+    "freezelab.speed.strategy_timing": ("time_strategies",),
     "freezelab.speed.sweep": ("predict_sweep", "run_sweep", "standard_cases"),
     "freezelab.speed.machine": ("quiet_check", "step_mode"),
     "freezelab.speed.claims": ("check_against_record",),
@@ -115,6 +116,11 @@ _LAZY_MODULES = {
     "freezelab.finetune.head_first": ("head_first_over_seeds", "train_head_until_flat"),
     "freezelab.finetune.head_damage": ("head_start_damage",),
     "freezelab.finetune.shape_task": ("load_shape_dataset",),
+    "freezelab.finetune.stripe_task": ("load_stripe_dataset",),
+    "freezelab.finetune.vit": ("load_vit_teacher",),
+    "freezelab.core.peft": ("apply_strategy", "merge_lora", "peft_line"),
+    "freezelab.speed.memory_breakdown": ("memory_breakdown",),
+    "freezelab.finetune.peft_compare": ("PeftArm", "compare_peft_strategies", "merge_gap"),
     "freezelab.finetune.bn_teacher": ("bn_source_images", "load_bn_teacher"),
     "freezelab.finetune.batchnorm": (
         "bn_change",

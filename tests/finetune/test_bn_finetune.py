@@ -141,13 +141,24 @@ def test_identical_arms_see_the_same_batches_whatever_their_builders_draw():
         np.random.permutation(len(x_train))
         return model
 
-    result = compare_arms(tiny_base, splits, {"plain": plain, "drawing": drawing}, BUDGET, (0, 1))
-    for same, other in zip(result.of_arm("plain"), result.of_arm("drawing")):
-        # Same initial weights (both built right after the seed is set, draws after), so any
-        # difference comes from the batch order: the moving statistics follow every batch.
-        assert other.moving_change == same.moving_change
-        assert other.val_accuracy == same.val_accuracy
-        assert other.train_accuracy == same.train_accuracy
+    def cloned(base, x_train):
+        # As lesson 06's "statistics kept" arm is built: through clone_model (which draws new
+        # initial weights), then the plain model's weights copied in.
+        model = head(base)
+        copy = keras.models.clone_model(model)
+        copy.set_weights(model.get_weights())
+        return copy
+
+    builders = {"plain": plain, "drawing": drawing, "cloned": cloned}
+    result = compare_arms(tiny_base, splits, builders, BUDGET, (0, 1), eval_every_epoch=True)
+    for other_arm in ("drawing", "cloned"):
+        for same, other in zip(result.of_arm("plain"), result.of_arm(other_arm)):
+            # Same initial weights (built right after the seed is set, draws after), so any
+            # difference comes from the batch order: the moving statistics follow every batch.
+            assert other.moving_change == same.moving_change
+            assert other.val_accuracy == same.val_accuracy
+            assert other.train_accuracy == same.train_accuracy
+            assert other.epoch_val_accuracy == same.epoch_val_accuracy
 
 
 def test_arm_comparison_values_and_table_in_seed_order():
