@@ -131,11 +131,7 @@ _LAZY_MODULES = {
         "reestimate_bn_statistics",
         "training_inference_gap",
     ),
-    "freezelab.finetune.bn_finetune": (
-        "compare_arms",
-        "nested_classifier",
-        "run_guide_recipe",
-    ),
+    "freezelab.finetune.bn_finetune": ("compare_arms",),
     "freezelab.finetune.bn_verdicts": ("accuracy_both_ways", "both_ways_line", "holm_both_ways"),
     "freezelab.widgets.freeze_panel": ("freeze_panel",),
     "freezelab.widgets.feature_views": ("filter_grid_view", "heatmap_view"),
