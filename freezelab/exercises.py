@@ -19,7 +19,9 @@ model afresh and reads the answer from Keras itself (``trainable_weights``,
 that depend on the learner's run take the run's settings as keywords (the
 input size for a FLOP share), and behaviour that differs by backend (the
 recompile trap) is run on the backend in use. Truths are cached per
-exercise and settings, so a second check is instant.
+exercise and settings, so a second check is instant. Lessons 04-06's truths
+(freezelab's offline teachers: which layers train, receptive fields, Grad-CAM's
+layer, BatchNorm's modes) live in `freezelab._exercises_04_06`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
+from freezelab import _exercises_04_06 as later
 from freezelab._validation import check_int, describe, suggestion
 from freezelab.core.freezing import get_mask
 from freezelab.core.models import demo_functional, demo_sequential, load_vgg16
@@ -562,6 +565,7 @@ def _near_03_4(answer, settings) -> str | None:
 
 
 _SIZE = {"input_size": LESSON_INPUT_SIZE}
+_SIZE_04 = {"input_size": later.LESSON04_INPUT_SIZE}
 _SIZE_03 = {"input_size": LESSON03_INPUT_SIZE}
 _RUN_03 = {"input_size": LESSON03_INPUT_SIZE, "batch_size": LESSON03_BATCH_SIZE}
 
@@ -719,6 +723,149 @@ EXERCISES: dict[str, _Exercise] = {
         "bytes.",
         near_misses=_near_03_4,
     ),
+    "04.1a": _Exercise(
+        question="Lesson 04's scene classifier (blocks 1-2 of a copied base frozen, a new head): "
+        "which layers does it train?",
+        kind="names",
+        truth=later.truth_04_1a,
+        hint="A layer trains when it holds trainable weights: read the layer part of each path in "
+        "classifier.trainable_weights (weight.path.split('/')[0]).",
+    ),
+    "04.1b": _Exercise(
+        question="The same classifier: how many parameters does it train?",
+        kind="count",
+        truth=later.truth_04_1b,
+        hint="Add up np.prod(weight.shape) over classifier.trainable_weights; the frozen blocks "
+        "add nothing.",
+        near_misses=later.near_04_1b,
+    ),
+    "04.3": _Exercise(
+        question="At which layer of the base does a unit first see the whole image?",
+        kind="name",
+        truth=later.truth_04_3,
+        hint="Walk base.layers[1:] with fl.receptive_field(base, name): a unit i is centred at "
+        "field.centre + i * field.stride and sees field.size / 2 each way; stop at the first "
+        "layer where one unit's field covers [0, SIZE).",
+        near_misses=later.near_04_3,
+        settings=dict(_SIZE_04),
+    ),
+    "04.6a": _Exercise(
+        question=f"How many input pixels wide is the receptive field of a {later.FIELD_LAYER} "
+        "unit?",
+        kind="count",
+        truth=later.truth_04_6a,
+        hint="Start at 1 pixel; each layer adds (kernel - 1) times the product of the strides of "
+        "the layers below it (a pooling doubles that step).",
+        near_misses=later.near_04_6a,
+    ),
+    "04.6b": _Exercise(
+        question=f"How many input pixels apart are two neighbouring {later.FIELD_LAYER} units?",
+        kind="count",
+        truth=later.truth_04_6b,
+        hint="Multiply the strides of every layer from the input up to the layer: a 3x3 "
+        "convolution with padding 'same' has stride 1, a 2x2 pooling stride 2.",
+        near_misses=later.near_04_6b,
+    ),
+    "04.7a": _Exercise(
+        question="fl.grad_cam(classifier, image, class_index=...) with no layer_name: which "
+        "layer's maps does it explain?",
+        kind="name",
+        truth=later.truth_04_7a,
+        hint="Call it and print cam.layer_name; the rule is the last layer whose output still "
+        "has a grid of positions and a kernel of its own.",
+        near_misses=later.near_04_7a,
+    ),
+    "04.7b": _Exercise(
+        question="How many cells per side does that Grad-CAM map have at the lesson's image size?",
+        kind="count",
+        truth=later.truth_04_7b,
+        hint="The map has one cell per position of the layer's output: read "
+        "classifier.get_layer(name).output.shape, or cam.coarse.shape.",
+        near_misses=later.near_04_7b,
+        settings=dict(_SIZE_04),
+    ),
+    "05.3a": _Exercise(
+        question="After `for layer in base.layers[:-4]: layer.trainable = False` on the teacher, "
+        "which layers with weights still train?",
+        kind="names",
+        truth=later.truth_05_3a,
+        hint="Print [layer.name for layer in base.layers[-4:]]: the slice leaves the last four "
+        "entries, and only those with weights train anything.",
+        near_misses=later.near_05_3a,
+    ),
+    "05.3b": _Exercise(
+        question="The same slice: how many parameters still train?",
+        kind="count",
+        truth=later.truth_05_3b,
+        hint="A 3x3 convolution holds 3*3*c_in*c_out + c_out numbers; read c_in and c_out from "
+        "the filter widths of the blocks (block5's first convolution reads block4's maps).",
+        near_misses=later.near_05_3b,
+    ),
+    "05.3c": _Exercise(
+        question="Section 2's nested model (input, the whole base, the head): trainable "
+        "parameters after `for layer in model.layers[:-1]: layer.trainable = False`?",
+        kind="count",
+        truth=later.truth_05_3c,
+        hint="A slice of model.layers counts entries: print the nested model's layer names, "
+        "then count the weights of the entries the slice leaves.",
+        near_misses=later.near_05_3cd,
+    ),
+    "05.3d": _Exercise(
+        question="The same nested model: trainable parameters after `model.layers[:-4]` frozen?",
+        kind="count",
+        truth=later.truth_05_3d,
+        hint="How many entries does the nested model's model.layers hold? A slice that stops "
+        "before the first entry freezes nothing.",
+        near_misses=later.near_05_3cd,
+    ),
+    "06.1": _Exercise(
+        question="What share of the source statistics do the BN layers keep after `steps` "
+        "training-mode steps (the teacher's momentum; a fraction)?",
+        kind="fraction",
+        truth=later.truth_06_1,
+        hint="Each training-mode step keeps momentum of the old moving statistic: "
+        "moving = momentum * moving + (1 - momentum) * batch. Read layer.momentum from a BN "
+        "layer and apply the rule once per step.",
+        near_misses=later.near_06_1,
+        settings={"steps": None},  # None: the lesson's full mode
+    ),
+    "06.2": _Exercise(
+        question="Only block1_bn frozen, the model called once with training=True: which BN "
+        "layers' moving statistics move?",
+        kind="names",
+        truth=later.truth_06_2,
+        hint="Take fl.bn_snapshot(model) before and after the call and compare each layer with "
+        "fl.bn_change; a BN layer's trainable flag decides its mode.",
+        near_misses=later.near_06_2,
+    ),
+    "06.3": _Exercise(
+        question="fl.reestimate_bn_statistics(base, x) called after base.trainable = False: how "
+        "many BN layers does it change?",
+        kind="count",
+        truth=later.truth_06_3,
+        hint="The helper calls the model with training=True at momentum 0: a BN layer updates "
+        "only when it runs in training mode. Count what the helper returns.",
+        near_misses=later.near_06_3,
+    ),
+    "06.5a": _Exercise(
+        question="The guide's model, `base(inputs, training=False)` with the base unfrozen "
+        "(base.trainable = True): called with training=True, how many BN layers update their "
+        "moving statistics?",
+        kind="count",
+        truth=later.truth_06_5a,
+        hint="Run it: fl.bn_snapshot before, the model called with training=True, then "
+        "fl.bn_change per layer. The graph's training=False and the outer call's training both "
+        "reach the base: check which one wins.",
+    ),
+    "06.5b": _Exercise(
+        question="The BN teacher with every BatchNormalization layer frozen and the rest "
+        "trainable: how many parameters train?",
+        kind="count",
+        truth=later.truth_06_5b,
+        hint="A BN layer holds gamma, beta (trainable when the layer is) and the moving mean "
+        "and variance (never trainable); add up base.trainable_weights after the freeze.",
+        near_misses=later.near_06_5b,
+    ),
 }
 
 
@@ -817,8 +964,11 @@ def check(exercise_id: str, answer: object, **settings: object) -> CheckResult:
         **settings: The learner's run settings the truth depends on:
             ``input_size`` (the square input size of VGG16; default 224 for
             lessons 01-02, lesson 03's CPU size 96 for its exercises) for the
-            exercises on VGG16's FLOPs and Adam's memory and ``01.3``, and
-            ``batch_size`` (default 8) for ``03.2a``/``03.2b``.
+            exercises on VGG16's FLOPs and Adam's memory and ``01.3``; lesson
+            04's image side, default 96, for ``04.3`` and ``04.7b``),
+            ``batch_size`` (default 8) for ``03.2a``/``03.2b``, and ``steps``
+            (the training steps of the learner's mode; default: lesson 06's
+            full mode) for ``06.1``.
 
     Returns:
         A `CheckResult`, truthy when the answer is right (so a test can
@@ -828,7 +978,7 @@ def check(exercise_id: str, answer: object, **settings: object) -> CheckResult:
     Raises:
         ValueError: For an unknown exercise id (the accepted ids are named),
             a setting the exercise does not take, or an ``input_size`` below
-            32 or ``batch_size`` below 1.
+            32, a ``batch_size`` below 1 or ``steps`` below 0.
     """
     if exercise_id not in EXERCISES:
         accepted = ", ".join(EXERCISES)
@@ -849,6 +999,8 @@ def check(exercise_id: str, answer: object, **settings: object) -> CheckResult:
         merged["input_size"] = check_int(merged["input_size"], "input_size", minimum=32)
     if "batch_size" in merged:
         merged["batch_size"] = check_int(merged["batch_size"], "batch_size", minimum=1)
+    if merged.get("steps") is not None:
+        merged["steps"] = check_int(merged["steps"], "steps", minimum=0)
     value, problem = _read(exercise, answer)
     if problem is None:
         truth = _cached_truth(exercise_id, tuple(sorted(merged.items())))

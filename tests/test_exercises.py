@@ -3,13 +3,14 @@ print the answer, and bad ids or settings raise Keras-style errors."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import keras
 import pytest
 
 import freezelab as fl
-from freezelab import exercises
+from freezelab import _exercises_04_06, exercises
 
 # Right answers worked out by hand, independently of the checks' own Keras builds.
 DENSE_32 = 64 * 32 + 32
@@ -25,6 +26,31 @@ STEP = 2 * sum(MACS.values()) + MACS["dense_32"] + MACS["dense_10"]
 PASSING_DOWN_03 = 13 + 2 - 1
 # Adam's state for all of lesson 03's model at 96 px: VGG16's base, then Flatten (3x3x512) -> 128 -> 10.
 ADAM_MIB_03_ALL = (14_714_688 + 3 * 3 * 512 * 128 + 128 + 128 * 10 + 10) * 2 * 4 / 2**20
+
+
+def conv(c_in: int, c_out: int) -> int:
+    """A 3x3 convolution's parameters: kernel and bias."""
+    return 3 * 3 * c_in * c_out + c_out
+
+
+# Lessons 04-05's teacher: VGG16's layers with its own filter widths, read from the layers.
+_TEACHER = fl.pretrained_base(input_size=32, prefer="teacher", verbose=False)
+W = [_TEACHER.get_layer(f"block{b}_conv1").filters for b in range(1, 6)]
+BLOCK5 = conv(W[3], W[4]) + 2 * conv(W[4], W[4])
+BLOCKS_3_TO_5 = (
+    conv(W[1], W[2]) + 2 * conv(W[2], W[2]) + conv(W[2], W[3]) + 2 * conv(W[3], W[3]) + BLOCK5
+)
+SCENE_HEAD = W[4] * 64 + 64 + 64 * 4 + 4  # lesson 04: Dense 64, then the 4 scene classes
+SHAPES = fl.load_shape_dataset(
+    image_size=32, seed=0, train_per_class=1, val_per_class=1
+).num_classes
+SHAPE_HEAD = W[4] * 64 + 64 + 64 * SHAPES + SHAPES  # lesson 05: Dense 64, then the shapes
+# Lesson 06's BN teacher: four blocks of a 3x3 convolution without a bias (BN follows) and BN
+# (gamma, beta, moving mean and variance).
+_BN_TEACHER = fl.load_bn_teacher(32, verbose=False)
+BN_CHANNELS = [_BN_TEACHER.get_layer(f"block{b}_conv").filters for b in range(1, 5)]
+BN_CONVS = sum(3 * 3 * c_in * c_out for c_in, c_out in zip([3, *BN_CHANNELS], BN_CHANNELS))
+PHOTO_CLASSES = 10  # lesson 06's photo patches
 BY_HAND = {
     "01.1": DENSE_32,
     "01.2": 1 + 3 + 3 + 4 + 1,  # InputLayer, blocks 1-3 with their pools, block4_conv1
@@ -39,6 +65,28 @@ BY_HAND = {
     "03.2a": True,
     "03.2b": 2.0,
     "03.4": 3 * CONV_512 * 2 * 4 / 2**20,  # block5's three convolutions, two float32 moments
+    "04.1a": [
+        *(f"block{b}_conv{i}" for b in (3, 4, 5) for i in (1, 2, 3)),
+        "head_dense_1",
+        "predictions",
+    ],
+    "04.1b": BLOCKS_3_TO_5 + SCENE_HEAD,
+    # At 96 px block4_pool's 100-px fields are 16 px apart, the first centred near 8: none reaches
+    # both edges; block5_conv1 adds 2 * 16 px on each side.
+    "04.3": "block5_conv1",
+    "04.6a": 1 + 2 + 2 + 1 + 2 * (2 + 2 + 1) + 4 * 2,  # conv, conv, pool; conv, conv, pool; conv
+    "04.6b": 2 * 2,  # two poolings of stride 2
+    "04.7a": "block5_conv3",
+    "04.7b": 96 // 16,  # four poolings before block5_conv3
+    "05.3a": ["block5_conv1", "block5_conv2", "block5_conv3"],
+    "05.3b": BLOCK5,
+    "05.3c": SHAPE_HEAD,
+    "05.3d": _TEACHER.count_params() + SHAPE_HEAD,
+    "06.1": 0.99 ** (12 * math.ceil(PHOTO_CLASSES * 64 / 16)),
+    "06.2": ["block2_bn", "block3_bn", "block4_bn"],
+    "06.3": 0,
+    "06.5a": 4,  # the outer call's training=True reaches the unfrozen base's four BN layers
+    "06.5b": BN_CONVS,
 }
 
 
@@ -50,7 +98,7 @@ def test_right_answers_counted_by_hand_pass(exercise_id, capsys):
 
 
 def test_every_exercise_has_a_hint_and_its_truth_is_not_written_in_the_module():
-    source = Path(exercises.__file__).read_text()
+    source = Path(exercises.__file__).read_text() + Path(_exercises_04_06.__file__).read_text()
     for exercise_id, exercise in exercises.EXERCISES.items():
         assert exercise.hint and exercise.question, exercise_id
     for number in (
@@ -63,6 +111,12 @@ def test_every_exercise_has_a_hint_and_its_truth_is_not_written_in_the_module():
         "block1_conv2",
         "54.0",
         "0.708",
+        "912644",
+        "442752",
+        "442,752",
+        "8646",
+        "97200",
+        "0.00803",
     ):
         assert number not in source
 
@@ -98,6 +152,26 @@ def test_fractions_are_right_within_a_tenth_of_a_percent():
         ("03.4", BY_HAND["03.4"] * 2**20 / 1e6, "MiB"),
         ("03.4", ADAM_MIB_03_ALL, "whole model"),
         ("03.4", ADAM_MIB_03_ALL - BY_HAND["03.4"], "with block5 frozen"),
+        ("04.1b", SCENE_HEAD, "head alone"),
+        ("04.1b", BY_HAND["04.1b"] + 1, "classifier.trainable_weights"),
+        ("04.3", "block4_pool", "reach both edges"),
+        ("04.3", "block5_pool", "fl.receptive_field"),
+        ("04.6a", 1 + 2 + 2 + 1 + 2 + 2 + 1 + 2, "multiply each span"),
+        ("04.6a", BY_HAND["04.6b"], "the stride"),
+        ("04.6b", BY_HAND["04.6a"], "the field's size"),
+        ("04.7a", "block5_pool", "before any pooling"),
+        ("04.7b", 96 // 32, "after block5_pool"),
+        ("05.3a", [*BY_HAND["05.3a"], "block5_pool"], "no weights"),
+        ("05.3b", BLOCK5 - 3 * W[4], "one bias per filter"),
+        ("05.3c", BLOCK5, "flat base's count"),
+        ("05.3d", BLOCK5, "flat base's count"),
+        ("06.1", 1 - BY_HAND["06.1"], "replaced"),
+        ("06.1", 48.0, "fraction between 0 and 1"),
+        ("06.2", ["block1_bn", "block2_bn", "block3_bn", "block4_bn"], "inference mode"),
+        ("06.3", 4, "before the freeze"),
+        ("06.5a", 0, "which one wins"),
+        ("06.5a", "four", "whole number"),
+        ("06.5b", _BN_TEACHER.count_params() - 2 * sum(BN_CHANNELS), "gamma and beta"),
         ("01.3", [1, 2, 3], "keys"),
         ("01.5", "yes", "True or False"),
         ("02.5", "maybe", "'moved', 'stayed', 'refused'"),
@@ -109,10 +183,11 @@ def test_wrong_answers_get_a_hint_that_does_not_print_the_answer(exercise_id, wr
     assert not result and result.message == printed.strip()
     assert printed.startswith(f"{exercise_id}: not yet") and says in printed
     truth = BY_HAND.get(exercise_id)
+    hint = printed.removeprefix(exercise_id)  # the id's own digits are no answer
     if isinstance(truth, int) and not isinstance(truth, bool):
-        assert str(truth) not in printed and f"{truth:,}" not in printed
+        assert str(truth) not in hint and f"{truth:,}" not in hint
     if isinstance(truth, float):
-        assert f"{truth:.3f}" not in printed and f"{truth:.1%}" not in printed
+        assert f"{truth:.3f}" not in hint and f"{truth:.1%}" not in hint
 
 
 def test_a_share_is_checked_at_the_learners_input_size():
@@ -200,3 +275,19 @@ def test_lesson03_settings_are_checked_and_a_doubled_batch_doubles_at_any_batch(
         exercises.check("03.2b", 2.0, batch_size=0)
     with pytest.raises(ValueError, match=r"Exercise 03\.4 takes these settings: none\."):
         exercises.check("03.4", BY_HAND["03.4"], input_size=96)
+
+
+def test_lesson04_first_full_view_is_checked_at_the_learners_size():
+    # At 64 px block4_conv2's 76-px fields, 8 px apart, first reach both edges (block4_conv1: 60 px).
+    assert exercises.check("04.3", "block4_conv2", input_size=64)
+    assert not exercises.check("04.3", BY_HAND["04.3"], input_size=64)
+    assert exercises.check("04.7b", 64 // 16, input_size=64)
+
+
+def test_lesson06_share_is_checked_at_the_learners_steps_and_bad_steps_are_refused():
+    assert exercises.check("06.1", 0.99**40, steps=40)
+    assert not exercises.check("06.1", BY_HAND["06.1"], steps=40)
+    with pytest.raises(ValueError, match=r"`steps` must be an int.*Received: steps=-1"):
+        exercises.check("06.1", 0.5, steps=-1)
+    with pytest.raises(ValueError, match=r"Exercise 06\.2 takes these settings: none\."):
+        exercises.check("06.2", BY_HAND["06.2"], steps=40)
