@@ -9,6 +9,12 @@ the same images (``make_data(seed)``), the same starting weights
 the same batch order (the seed is set again before ``fit()``) and the same
 number of steps. Only the strategy and its learning rate differ.
 
+An arm given several learning rates picks one first: it trains from a
+separate tuning seed at each rate (same data, head, batches and steps) and
+keeps the rate with the highest final validation accuracy there; the
+compared seeds then run at that rate only, so no compared seed takes part
+in the choice.
+
 Tracing a training step costs seconds on TensorFlow, more than a short run
 itself, so each arm is compiled once: a warm-up step traces it, then every
 seed loads its own starting weights into that model and resets the
@@ -41,19 +47,20 @@ DataFactory = Callable[[int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
 
 @dataclass(frozen=True)
 class PeftArm:
-    """One strategy of a comparison, with its learning rate.
+    """One strategy of a comparison, with its learning rate or the rates to choose from.
 
     Attributes:
         label: A unique name for tables, e.g. ``"LoRA r=4"``.
         strategy: One of `freezelab.core.peft.PEFT_STRATEGIES`.
-        learning_rate: Adam's learning rate for every trainable variable of the arm.
+        learning_rates: Adam's learning rate for every trainable variable of
+            the arm, or several: the one that does best on the tuning seed is used.
         rank: The LoRA rank (``"lora"`` only).
         top_blocks: How many of the last blocks train (``"top_blocks"`` only).
     """
 
     label: str
     strategy: str
-    learning_rate: float
+    learning_rates: tuple[float, ...]
     rank: int = 4
     top_blocks: int = 1
 
@@ -124,6 +131,10 @@ class PeftComparison:
         results: Arm label -> what its strategy left trainable.
         models: Arm label -> its model, holding the last seed's trained weights.
         target_accuracy: The accuracy `steps_to` and `seconds_to` read.
+        rates: Arm label -> the learning rate its compared seeds ran at.
+        tuning: Arm label -> ``{rate: final validation accuracy}`` on the
+            tuning seed; empty for an arm given one rate.
+        tuning_seed: The seed the rates were chosen on, or None.
     """
 
     arms: tuple[PeftArm, ...]
@@ -132,6 +143,9 @@ class PeftComparison:
     results: dict[str, StrategyResult]
     models: dict[str, keras.Model]
     target_accuracy: float
+    rates: dict[str, float]
+    tuning: dict[str, dict[float, float]]
+    tuning_seed: int | None
 
     def values(self, label: str, key: str = "final_accuracy") -> list[float]:
         """One number per seed for an arm: an `ArmRun` attribute such as ``"ms_per_step"``.
@@ -169,7 +183,7 @@ class PeftComparison:
                 else f"0 of {len(runs)}"
             )
             lines.append(
-                f"{arm.label:<14}{arm.learning_rate:>7g}{result.trainable_params:>11,}"
+                f"{arm.label:<14}{self.rates[arm.label]:>7g}{result.trainable_params:>11,}"
                 f"{100 * result.trainable_share:>8.2f}%{np.median(accuracy):>10.3f}"
                 f"{f'{min(accuracy):.3f}-{max(accuracy):.3f}':>13}"
                 f"{np.median([run.ms_per_step for run in runs]):>9.1f}   {to_target}"
@@ -208,6 +222,7 @@ def compare_peft_strategies(
     epochs: int,
     batch_size: int = 32,
     target_accuracy: float = 0.9,
+    tuning_seed: int | None = None,
     verbose: bool = True,
 ) -> PeftComparison:
     """Trains every arm from every seed, paired, and records accuracy and step time.
@@ -225,6 +240,9 @@ def compare_peft_strategies(
         batch_size: Examples per step.
         target_accuracy: The validation accuracy whose first crossing
             `ArmRun.steps_to` reports in `PeftComparison.table`.
+        tuning_seed: The seed that arms with several learning rates choose
+            their rate on (highest final validation accuracy; the lower rate
+            on a tie); not one of ``seeds``. Needed only for such arms.
         verbose: Print one line per arm as it finishes.
 
     Returns:
@@ -232,30 +250,60 @@ def compare_peft_strategies(
 
     Raises:
         ValueError: For no arms, repeated labels, an unknown strategy, no
-            or repeated seeds, counts below 1, or a target outside (0, 1].
+            or repeated seeds, counts below 1, a target outside (0, 1], or
+            a tuning seed that is missing or among ``seeds``.
     """
     arms = _check_arms(arms)
     seeds = _check_seeds(seeds)
     epochs = check_int(epochs, "epochs", minimum=1)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     target_accuracy = check_float(target_accuracy, "target_accuracy", above=0.0, maximum=1.0)
-    data = {seed: make_data(seed) for seed in seeds}
-    runs, results, models = {}, {}, {}
+    tuned = any(len(arm.learning_rates) > 1 for arm in arms)
+    if tuned and (tuning_seed is None or tuning_seed in seeds):
+        raise ValueError(
+            "Arms with several learning rates need a tuning_seed that is not one of the "
+            f"compared seeds {seeds}. Received: tuning_seed={tuning_seed!r}"
+        )
+    if tuning_seed is not None:
+        tuning_seed = check_int(tuning_seed, "tuning_seed", minimum=0)
+    data = {seed: make_data(seed) for seed in [*seeds, *([tuning_seed] if tuned else [])]}
+    runs, results, models, rates, tuning = {}, {}, {}, {}, {}
     for arm in arms:
         started = time.perf_counter()
         model, results[arm.label], reset = _compiled_arm(make_model, arm, seeds[0], data[seeds[0]])
-        runs[arm.label] = [
-            _run_seed(model, reset, make_model, arm, seed, data[seed], epochs, batch_size)
-            for seed in seeds
-        ]
+
+        def run(seed, rate, model=model, reset=reset, arm=arm):
+            return _run_seed(
+                model, reset, make_model, arm, seed, rate, data[seed], epochs, batch_size
+            )
+
+        tuning[arm.label] = {}
+        if len(arm.learning_rates) > 1:
+            for rate in arm.learning_rates:
+                tuning[arm.label][rate] = run(tuning_seed, rate).final_accuracy
+            best = max(tuning[arm.label].values())
+            rates[arm.label] = min(r for r, a in tuning[arm.label].items() if a == best)
+        else:
+            rates[arm.label] = arm.learning_rates[0]
+        runs[arm.label] = [run(seed, rates[arm.label]) for seed in seeds]
         models[arm.label] = model
         if verbose:
-            median = np.median([run.final_accuracy for run in runs[arm.label]])
+            median = np.median([r.final_accuracy for r in runs[arm.label]])
             print(
-                f"{arm.label}: {len(seeds)} seeds, median validation accuracy {median:.3f} "
-                f"({time.perf_counter() - started:.0f} s)"
+                f"{arm.label}: rate {rates[arm.label]:g}, {len(seeds)} seeds, median validation "
+                f"accuracy {median:.3f} ({time.perf_counter() - started:.0f} s)"
             )
-    return PeftComparison(tuple(arms), tuple(seeds), runs, results, models, target_accuracy)
+    return PeftComparison(
+        tuple(arms),
+        tuple(seeds),
+        runs,
+        results,
+        models,
+        target_accuracy,
+        rates,
+        tuning,
+        tuning_seed if tuned else None,
+    )
 
 
 def compile_arm(model: keras.Model, learning_rate: float) -> None:
@@ -281,7 +329,7 @@ def _compiled_arm(make_model, arm, seed, data):
     keras.utils.set_random_seed(seed)
     model = make_model(seed)
     result = arm.apply(model)
-    compile_arm(model, arm.learning_rate)
+    compile_arm(model, arm.learning_rates[0])
     model.optimizer.build(model.trainable_variables)
     start_state = [_numpy(variable) for variable in model.optimizer.variables]
 
@@ -296,7 +344,7 @@ def _compiled_arm(make_model, arm, seed, data):
     return model, result, reset
 
 
-def _run_seed(model, reset, make_model, arm, seed, data, epochs, batch_size) -> ArmRun:
+def _run_seed(model, reset, make_model, arm, seed, rate, data, epochs, batch_size) -> ArmRun:
     keras.utils.set_random_seed(seed)
     fresh = make_model(seed)
     arm.apply(fresh)
@@ -307,6 +355,7 @@ def _run_seed(model, reset, make_model, arm, seed, data, epochs, batch_size) -> 
         )
     model.set_weights(fresh.get_weights())
     reset()
+    model.optimizer.learning_rate = rate  # assigns Adam's rate variable: nothing is traced again
     frozen = {id(v): _numpy(v) for v in model.weights if not v.trainable}
     fingerprint = float(np.sum(_numpy(model.layers[-1].kernel)))
     x_train, y_train, x_val, y_val = data
@@ -376,7 +425,13 @@ def _check_arms(arms) -> list[PeftArm]:
             raise ValueError(
                 f"strategy must be one of {PEFT_STRATEGIES}. Received: strategy={arm.strategy!r}"
             )
-        check_float(arm.learning_rate, "learning_rate", above=0.0)
+        rates = arm.learning_rates
+        if not isinstance(rates, tuple) or not rates:
+            raise ValueError(
+                f"learning_rates must be a non-empty tuple. Received: learning_rates={rates!r}"
+            )
+        for rate in rates:
+            check_float(rate, "learning_rates", above=0.0)
     return arms
 
 

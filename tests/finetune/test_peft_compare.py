@@ -41,9 +41,9 @@ def make_data(seed):
 
 
 ARMS = [
-    PeftArm("head", "head", 1e-2),
-    PeftArm("LoRA r=2", "lora", 1e-2, rank=2),
-    PeftArm("full", "full", 1e-3),
+    PeftArm("head", "head", (1e-2,)),
+    PeftArm("LoRA r=2", "lora", (1e-2,), rank=2),
+    PeftArm("full", "full", (1e-3,)),
 ]
 
 
@@ -100,7 +100,7 @@ def test_a_reused_arm_ends_where_a_freshly_compiled_one_does(comparison):
     keras.utils.set_random_seed(seed)
     fresh = make_model(seed)
     ARMS[1].apply(fresh)
-    compile_arm(fresh, ARMS[1].learning_rate)
+    compile_arm(fresh, ARMS[1].learning_rates[0])
     x_train, y_train, _, _ = make_data(seed)
     keras.utils.set_random_seed(seed)
     fresh.fit(x_train, y_train, epochs=2, batch_size=8, verbose=0)
@@ -135,12 +135,15 @@ def test_steps_and_seconds_to_a_target():
     "arms, seeds, kwargs",
     [
         ([], [0], {}),
-        ([PeftArm("a", "head", 1e-3), PeftArm("a", "full", 1e-3)], [0], {}),
-        ([PeftArm("a", "prefix", 1e-3)], [0], {}),
-        ([PeftArm("a", "head", -1.0)], [0], {}),
-        ([PeftArm("a", "head", 1e-3)], [0, 0], {}),
-        ([PeftArm("a", "head", 1e-3)], [0], {"epochs": 0}),
-        ([PeftArm("a", "head", 1e-3)], [0], {"target_accuracy": 1.5}),
+        ([PeftArm("a", "head", (1e-3,)), PeftArm("a", "full", (1e-3,))], [0], {}),
+        ([PeftArm("a", "prefix", (1e-3,))], [0], {}),
+        ([PeftArm("a", "head", (-1.0,))], [0], {}),
+        ([PeftArm("a", "head", 1e-3)], [0], {}),
+        ([PeftArm("a", "head", (1e-3,))], [0, 0], {}),
+        ([PeftArm("a", "head", (1e-3,))], [0], {"epochs": 0}),
+        ([PeftArm("a", "head", (1e-3,))], [0], {"target_accuracy": 1.5}),
+        ([PeftArm("a", "head", (1e-3, 1e-2))], [0], {}),
+        ([PeftArm("a", "head", (1e-3, 1e-2))], [0], {"tuning_seed": 0}),
     ],
 )
 def test_bad_input_raises_with_the_received_value(arms, seeds, kwargs):
@@ -152,3 +155,30 @@ def test_bad_input_raises_with_the_received_value(arms, seeds, kwargs):
 def test_values_rejects_an_unknown_arm(comparison):
     with pytest.raises(ValueError, match="Received"):
         comparison.values("LoRA r=64")
+
+
+def _fresh_fit(arm, seed, rate, epochs=2):
+    keras.utils.set_random_seed(seed)
+    fresh = make_model(seed)
+    arm.apply(fresh)
+    compile_arm(fresh, rate)
+    x_train, y_train, x_val, y_val = make_data(seed)
+    keras.utils.set_random_seed(seed)
+    fresh.fit(x_train, y_train, epochs=epochs, batch_size=8, verbose=0)
+    return fresh, fresh.evaluate(x_val, y_val, verbose=0, return_dict=True)["accuracy"]
+
+
+def test_a_tuned_arm_keeps_the_rate_that_did_best_on_the_tuning_seed_only():
+    arm = PeftArm("LoRA r=2", "lora", (1e-4, 3e-2), rank=2)
+    tuned = compare_peft_strategies(
+        make_model, make_data, [arm], [1], epochs=2, batch_size=8, tuning_seed=9, verbose=False
+    )
+    # Independent truth: each rate's accuracy on seed 9 from a freshly compiled model.
+    expected = {rate: _fresh_fit(arm, 9, rate)[1] for rate in arm.learning_rates}
+    assert tuned.tuning["LoRA r=2"] == pytest.approx(expected, abs=1e-6)
+    best = max(expected.values())
+    assert tuned.rates["LoRA r=2"] == min(r for r, a in expected.items() if a == best)
+    assert tuned.tuning_seed == 9 and tuned.seeds == (1,)
+    trained, _ = _fresh_fit(arm, 1, tuned.rates["LoRA r=2"])
+    for a, b in zip(trained.weights, tuned.models["LoRA r=2"].weights):
+        np.testing.assert_allclose(np.array(a), np.array(b), atol=1e-6)
