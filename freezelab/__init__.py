@@ -105,7 +105,12 @@ _LAZY_MODULES = {
         "run_strategy",
         "subset_per_class",
     ),
-    "freezelab.finetune.unfreezing": ("GradualUnfreezing", "UnfreezeSchedule", "fit_in_stages"),
+    "freezelab.finetune.unfreezing": (
+        "GradualUnfreezing",
+        "UnfreezeSchedule",
+        "fit_in_stages",
+        "fit_recording_warnings",
+    ),
     "freezelab.finetune.drift": (
         "drift_by_block",
         "snapshot_weights",

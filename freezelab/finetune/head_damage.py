@@ -27,7 +27,12 @@ import keras
 import numpy as np
 
 from freezelab._quiet import expected_retracing
-from freezelab.finetune.drift import drift_by_block, snapshot_weights, weight_drift
+from freezelab.finetune.drift import (
+    drift_by_block,
+    relative_change,
+    snapshot_weights,
+    weight_drift,
+)
 from freezelab.finetune.head_first import (
     evaluate_split,
     head_layers,
@@ -56,6 +61,8 @@ class DamageRun:
             epochs: validation accuracy (the same for both starts of a seed).
         probe_after: The same probe on this start's base after the epochs.
         base_drift: The largest relative weight change in each base block.
+        base_drift_whole: The relative change of all the base's weights taken
+            together, ``||W1 - W0|| / ||W0||`` over every block's layers.
     """
 
     start: str
@@ -65,6 +72,7 @@ class DamageRun:
     probe_before: float
     probe_after: float
     base_drift: dict[str, float]
+    base_drift_whole: float
 
 
 @expected_retracing()  # one compiled copy per trainable set, refitted per seed
@@ -141,7 +149,14 @@ def head_start_damage(
         keras.utils.set_random_seed(seed)
         kept.fit(data[0], data[1], epochs=epochs, batch_size=batch_size, verbose=0)
         after = evaluate_split(kept, *data, batch_size)
-        drift = drift_by_block(weight_drift(snapshot, kept))
+        layer_drifts = weight_drift(snapshot, kept)
+        drift = drift_by_block(layer_drifts)
+        base_names = [d.name for d in layer_drifts if d.block.startswith("block")]
+        now = snapshot_weights(kept)
+        whole = relative_change(
+            [w for name in base_names for w in snapshot[name]],
+            [w for name in base_names for w in now[name]],
+        )
         model.set_weights(kept.get_weights())  # the changed base, under the probe's random head
         for layer, weights in zip(head_layers(model), random_head):
             layer.set_weights(weights)
@@ -155,6 +170,7 @@ def head_start_damage(
                 probe_before=probe_before,
                 probe_after=probe_after,
                 base_drift={k: v for k, v in drift.items() if k.startswith("block")},
+                base_drift_whole=whole,
             )
         )
     return runs

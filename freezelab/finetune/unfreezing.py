@@ -22,9 +22,11 @@ learning rate. Two ways run it:
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass, field
 
 import keras
+import numpy as np
 
 from freezelab._validation import is_int
 from freezelab.core.compile_guard import compile_status, fresh_optimizer, recompile
@@ -299,3 +301,54 @@ def _record(model, epoch, schedule, recompiled) -> StageRecord:
         recompiled=recompiled,
         in_sync=not compile_status(model).needs_recompile,
     )
+
+
+@dataclass(frozen=True)
+class FitRecord:
+    """What one ``fit()`` call raised, warned or refused.
+
+    Attributes:
+        warnings: The first line of every warning the call raised, in order.
+        refused: The first line of the ``ValueError`` the call raised (JAX
+            refuses a ``fit()`` whose trainable set changed since
+            ``compile()``), or None when it ran.
+    """
+
+    warnings: tuple[str, ...]
+    refused: str | None
+
+
+def fit_recording_warnings(model: keras.Model, *args, **fit_kwargs) -> FitRecord:
+    """Calls ``model.fit(*args, **fit_kwargs)``, recording every warning and a refusal.
+
+    A ``fit()`` after a change to ``trainable`` without ``compile()`` behaves
+    differently per backend (Keras 3.15.1): TensorFlow keeps its traced train
+    function, PyTorch may raise in the optimizer, JAX raises ``ValueError``
+    and empties the model's variables. On a ``ValueError`` the model's weights
+    are written back as they were before the call, so the model can be
+    compiled and trained again.
+
+    Args:
+        model: A compiled Keras model.
+        *args: Passed to ``model.fit``.
+        **fit_kwargs: Passed to ``model.fit``.
+
+    Returns:
+        A `FitRecord`.
+
+    Raises:
+        ValueError: If ``model`` is not a Keras model.
+    """
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"model must be a keras.Model. Received: model={type(model).__name__}")
+    before = [np.array(w, copy=True) for w in model.get_weights()]
+    refused = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.fit(*args, **fit_kwargs)
+        except ValueError as error:
+            refused = (str(error).splitlines() or [""])[0]
+            model.set_weights(before)
+    messages = tuple((str(w.message).splitlines() or [""])[0] for w in caught)
+    return FitRecord(messages, refused)

@@ -1,5 +1,7 @@
 """Tests for freezelab.finetune.head_damage: the base probed before and after an unfrozen epoch."""
 
+import keras
+import numpy as np
 import pytest
 
 from freezelab.finetune.head_damage import STARTS, head_start_damage
@@ -17,12 +19,33 @@ def test_both_starts_are_reported_with_one_probe_before():
     for run in runs:
         assert set(run.base_drift) == {"block1", "block5"}
         assert all(value > 0 for value in run.base_drift.values())
+        assert run.base_drift_whole > 0
+
+
+def test_whole_base_drift_weights_each_layer_by_its_starting_size():
+    runs = head_start_damage(tiny_base, tiny_data(), learning_rate=1e-3, **HEAD)
+    keras.utils.set_random_seed(0)  # head_start_damage builds its base the same way
+    start = tiny_base()
+    squared = {
+        layer.name.split("_")[0]: sum(
+            float(np.sum(w.astype("float64") ** 2)) for w in layer.get_weights()
+        )
+        for layer in start.layers
+        if layer.weights
+    }
+    for run in runs:  # one layer per block: ||dW||^2 = sum of (drift * ||W0||)^2
+        expected = np.sqrt(
+            sum(run.base_drift[block] ** 2 * size for block, size in squared.items())
+            / sum(squared.values())
+        )
+        assert run.base_drift_whole == pytest.approx(expected, rel=1e-5)
 
 
 def test_zero_learning_rate_leaves_the_base_and_so_the_probe_unchanged():
     runs = head_start_damage(tiny_base, tiny_data(), learning_rate=0.0, **HEAD)
     for run in runs:
         assert all(value == 0.0 for value in run.base_drift.values())
+        assert run.base_drift_whole == 0.0
         assert run.val_after == pytest.approx(run.val_before, abs=1e-6)
     # same base, same random start, same seed: the probe after repeats the probe before
     for run in runs:

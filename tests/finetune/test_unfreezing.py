@@ -10,6 +10,7 @@ from freezelab.finetune.unfreezing import (
     UnfreezeSchedule,
     UnfreezeStage,
     fit_in_stages,
+    fit_recording_warnings,
 )
 
 LAYERS = ["block1_conv1", "block2_conv1", "block3_conv1", "predictions"]
@@ -149,3 +150,44 @@ def test_schedule_naming_a_missing_block_fails_clearly():
     plan = UnfreezeSchedule.top_down(blocks=("block5",), frozen_at_start=("block1",))
     with pytest.raises(ValueError, match="block5"):
         plan.mask_at(tiny_vgg_like(), 1)
+
+
+class _WarnOnce(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        import warnings
+
+        warnings.warn("first line\nsecond line", UserWarning, stacklevel=1)
+
+
+class _RefuseAfterOneStep(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        raise ValueError("refused here\nmore detail")
+
+
+def _tiny_fit_data():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(8, 8, 8, 3)).astype("float32"), np.arange(8) % 3
+
+
+def test_fit_recording_warnings_records_each_warning_once():
+    model = tiny_vgg_like()
+    x, y = _tiny_fit_data()
+    record = fit_recording_warnings(
+        model, x, y, epochs=1, batch_size=4, verbose=0, callbacks=[_WarnOnce()]
+    )
+    assert record.refused is None
+    assert "first line" in record.warnings
+    assert all("\n" not in message for message in record.warnings)
+
+
+def test_fit_recording_warnings_restores_the_weights_after_a_refusal():
+    model = tiny_vgg_like()
+    x, y = _tiny_fit_data()
+    before = model.get_weights()
+    record = fit_recording_warnings(
+        model, x, y, epochs=1, batch_size=4, verbose=0, callbacks=[_RefuseAfterOneStep()]
+    )
+    assert record.refused == "refused here"
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), before))
+    with pytest.raises(ValueError, match="Received: model="):
+        fit_recording_warnings("not a model", x, y)
