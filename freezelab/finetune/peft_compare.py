@@ -70,7 +70,7 @@ class PeftArm:
 
 
 @dataclass(frozen=True)
-class ArmRun:
+class PeftRun:
     """One arm trained from one seed.
 
     Attributes:
@@ -127,7 +127,7 @@ class PeftComparison:
     Attributes:
         arms: The arms, in the order given.
         seeds: The seeds, in the order run.
-        runs: Arm label -> one `ArmRun` per seed, in seed order.
+        runs: Arm label -> one `PeftRun` per seed, in seed order.
         results: Arm label -> what its strategy left trainable.
         models: Arm label -> its model, holding the last seed's trained weights.
         target_accuracy: The accuracy `steps_to` and `seconds_to` read.
@@ -139,7 +139,7 @@ class PeftComparison:
 
     arms: tuple[PeftArm, ...]
     seeds: tuple[int, ...]
-    runs: dict[str, list[ArmRun]]
+    runs: dict[str, list[PeftRun]]
     results: dict[str, StrategyResult]
     models: dict[str, keras.Model]
     target_accuracy: float
@@ -148,7 +148,7 @@ class PeftComparison:
     tuning_seed: int | None
 
     def values(self, label: str, key: str = "final_accuracy") -> list[float]:
-        """One number per seed for an arm: an `ArmRun` attribute such as ``"ms_per_step"``.
+        """One number per seed for an arm: an `PeftRun` attribute such as ``"ms_per_step"``.
 
         Raises:
             ValueError: For an unknown label or key.
@@ -235,7 +235,7 @@ def compare_peft_strategies(
         epochs: Epochs per run; validation accuracy is read after each.
         batch_size: Examples per step.
         target_accuracy: The validation accuracy whose first crossing
-            `ArmRun.steps_to` reports in `PeftComparison.table`.
+            `PeftRun.steps_to` reports in `PeftComparison.table`.
         tuning_seed: The seed that arms with several learning rates choose
             their rate on (highest final validation accuracy; the lower rate
             on a tie); not one of ``seeds``. Needed only for such arms.
@@ -356,7 +356,7 @@ def _starting_weights(make_model, arm, seed, model) -> list[np.ndarray]:
     return fresh.get_weights()
 
 
-def _run_seed(model, reset, start, label, seed, rate, data, epochs, batch_size) -> ArmRun:
+def _run_seed(model, reset, start, label, seed, rate, data, epochs, batch_size) -> PeftRun:
     model.set_weights(start)
     reset()
     model.optimizer.learning_rate = rate  # assigns Adam's rate variable: nothing is traced again
@@ -378,7 +378,7 @@ def _run_seed(model, reset, start, label, seed, rate, data, epochs, batch_size) 
     changed = sum(
         not np.array_equal(_numpy(v), frozen[id(v)]) for v in model.weights if id(v) in frozen
     )
-    return ArmRun(
+    return PeftRun(
         label=label,
         seed=seed,
         steps=tuple(steps_per_epoch * (epoch + 1) for epoch in range(epochs)),

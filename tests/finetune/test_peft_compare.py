@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from freezelab.finetune.peft_compare import (
-    ArmRun,
     PeftArm,
+    PeftRun,
     compare_peft_strategies,
     compile_arm,
     merge_gap,
@@ -125,7 +125,7 @@ def test_merged_lora_gives_the_same_outputs(comparison):
 
 
 def test_steps_and_seconds_to_a_target():
-    run = ArmRun("a", 0, (4, 8, 12), (0.5, 0.8, 0.7), (1.0, 2.0, 3.0), 0.0, 0)
+    run = PeftRun("a", 0, (4, 8, 12), (0.5, 0.8, 0.7), (1.0, 2.0, 3.0), 0.0, 0)
     assert run.steps_to(0.8) == 8 and run.seconds_to(0.8) == 2.0
     assert run.steps_to(0.9) is None and run.seconds_to(0.9) is None
     assert run.final_accuracy == 0.7 and run.ms_per_step == pytest.approx(250.0)
