@@ -150,10 +150,10 @@ class HolmStep:
 
     @property
     def reading(self) -> str:
-        """E.g. ``"not shown in this run (P = 0.015, Holm threshold 0.0167; Holm stopped at a smaller P that failed)"``."""
+        """E.g. ``"not shown in this run (P = 0.015, Holm threshold 0.0167; Holm stopped at an earlier P, equal or smaller, that failed)"``."""
         text = f"P = {self.p_value:.2g}, Holm threshold {self.threshold:.3g}"
         if self.stopped_earlier:
-            text += "; Holm stopped at a smaller P that failed"
+            text += "; Holm stopped at an earlier P, equal or smaller, that failed"
         verdict = "shown in this run" if self.shown else "not shown in this run"
         return f"{verdict} ({text})"
 

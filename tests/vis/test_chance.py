@@ -70,7 +70,7 @@ def test_holm_matches_a_hand_worked_family():
     assert [s.shown for s in steps] == [False] * 4
     assert [s.threshold for s in steps] == pytest.approx([0.05, 0.05 / 3, 0.05 / 2, 0.05 / 4])
     assert [s.stopped_earlier for s in steps] == [True, True, True, False]
-    assert "Holm stopped at a smaller P that failed" in steps[1].reading
+    assert "Holm stopped at an earlier P, equal or smaller, that failed" in steps[1].reading
     # 0.01 < 0.0125 and 0.012 < 0.0167 pass; 0.04 >= 0.025 fails, so 0.03 fails too.
     steps = holm([0.04, 0.01, 0.03, 0.012])
     assert [s.shown for s in steps] == [False, True, False, True]
