@@ -5,8 +5,10 @@ Five ways to choose what trains in a model whose layers carry block names
 
 * ``"head"``: only the layers after the last block (`block_labels`' ``head``);
 * ``"top_blocks"``: the head and the last ``top_blocks`` blocks;
-* ``"bitfit"``: every bias and every LayerNormalization ``gamma`` / ``beta``,
-  plus the head (Ben Zaken et al., 2022, "BitFit");
+* ``"bitfit"``: BitFit-style, every bias and every LayerNormalization
+  ``gamma`` / ``beta``, plus the head. BitFit as published (Ben Zaken et al.,
+  2022) trains the bias terms only; this strategy also trains LayerNorm's
+  scale ``gamma``;
 * ``"lora"``: low-rank factors on each attention layer's query and value
   projections (the two that Hu et al., 2022, "LoRA", adapt in their main
   experiments), plus the head; the projections' own kernels and biases, and
@@ -48,7 +50,8 @@ from freezelab.core.keras_adapter import inner_layers
 from freezelab.core.layers import iter_layers
 
 PEFT_STRATEGIES = ("head", "top_blocks", "bitfit", "lora", "full")
-#: Variable names BitFit trains: biases and LayerNormalization's scale and offset.
+#: Variable names the BitFit-style strategy trains: biases and LayerNormalization's
+#: scale and offset (published BitFit keeps the scale ``gamma`` frozen).
 BITFIT_VARIABLE_NAMES = ("bias", "gamma", "beta")
 
 
