@@ -73,6 +73,9 @@ SERIAL_TESTS = (
     "tests/widgets/test_background.py",
     "tests/widgets/test_follow.py",
     "tests/widgets/test_freeze_panel.py",
+    # nbgrader runs each cell under its default 30 s timeout: graded alone, not beside other tests
+    "tests/deploy/test_nbgrader.py",
+    "tests/deploy/test_nbgrader_exchange.py",
 )
 MAX_TEST_WORKERS = 4
 # Voilà's configuration for the app page (deploy/voila/voila.json): idle kernels are culled.
