@@ -31,7 +31,6 @@ os.environ["FREEZELAB_QUICK"] = "0"  # before freezelab reads it: full-mode size
 
 import argparse
 import datetime
-import importlib.metadata
 import json
 import math
 import platform
@@ -138,13 +137,9 @@ def device_label() -> str:
 
 def versions() -> dict[str, str]:
     """Python and the libraries the run used."""
-    found = {"python": platform.python_version()}
-    for name in ("freezelab", "keras", "numpy", "tensorflow", "jax", "torch"):
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return found
+    from freezelab.speed.records import library_versions
+
+    return library_versions(("keras", "numpy", "tensorflow", "jax", "torch"))
 
 
 def per_seed(comparison, metric="val_accuracy") -> dict[str, list[float]]:

@@ -31,10 +31,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.metadata
 import json
 import os
-import platform
 import re
 import shlex
 import subprocess
@@ -277,14 +275,9 @@ def save_record(record: dict, folder: str | os.PathLike) -> Path:
 
 def _versions(backend: str) -> dict[str, str]:
     """Python, Keras, NumPy, freezelab and the backend's libraries (those installed)."""
-    import freezelab
+    from freezelab.speed.records import library_versions
 
-    versions = {"python": platform.python_version(), "freezelab": freezelab.__version__}
-    for name in ("keras", "numpy", *RECORD_VERSIONS.get(backend, ())):
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
+    versions = library_versions(("keras", "numpy", *RECORD_VERSIONS.get(backend, ())))
     if backend == "torch":
         import torch
 

@@ -32,10 +32,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.metadata
 import json
 import os
-import platform
 import re
 import shlex
 import subprocess
@@ -212,15 +210,9 @@ def save_record(record: dict, folder: str | os.PathLike) -> Path:
 
 
 def _versions() -> dict[str, str]:
-    import freezelab
+    from freezelab.speed.records import library_versions
 
-    versions = {"python": platform.python_version(), "freezelab": freezelab.__version__}
-    for name in ("keras", "numpy", "jax", "jaxlib", "tensorflow", "torch"):
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
+    return library_versions(("keras", "numpy", "jax", "jaxlib", "tensorflow", "torch"))
 
 
 if __name__ == "__main__":

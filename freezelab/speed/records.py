@@ -8,7 +8,9 @@ sits beside the package; elsewhere there may be none, and the functions say so.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import platform
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -190,3 +192,24 @@ def agreement_table(rows: Sequence[tuple[str, PairedVerdict, PairedVerdict]]) ->
         else "every claim reads the same in both runs"
     )
     return "\n".join(lines)
+
+
+def library_versions(names: Sequence[str]) -> dict[str, str]:
+    """Python, freezelab and the named libraries, as a benchmark record lists them.
+
+    Args:
+        names: Distribution names to look up (``"keras"``, ``"jax"``, ...).
+
+    Returns:
+        ``{"python": ..., "freezelab": ..., name: version, ...}``; a library
+        that is not installed is left out.
+    """
+    import freezelab
+
+    found = {"python": platform.python_version(), "freezelab": freezelab.__version__}
+    for name in names:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found

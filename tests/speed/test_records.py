@@ -134,3 +134,21 @@ def test_matching_record_takes_the_newest_with_the_same_settings(tmp_path):
     assert matching_record({**setup, "batch_size": 4}, tmp_path) is None
     with pytest.raises(ValueError, match="Received"):
         matching_record({"device": "CPU"}, tmp_path)
+
+
+def test_library_versions_name_installed_libraries_and_leave_out_missing_ones():
+    import platform
+
+    import keras
+    import numpy as np
+
+    import freezelab as fl
+    from freezelab.speed.records import library_versions
+
+    found = library_versions(("keras", "numpy", "no-such-distribution-freezelab"))
+    assert found == {
+        "python": platform.python_version(),
+        "freezelab": fl.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
