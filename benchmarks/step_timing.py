@@ -16,6 +16,8 @@ Usage::
     python benchmarks/step_timing.py --backend jax --input-size 224 --batch-size 32
     python benchmarks/step_timing.py --json sweep.json     # also write the sweep as JSON
     python benchmarks/step_timing.py --record benchmarks/records   # a dated, labelled record
+    python benchmarks/step_timing.py --repeats 20 --update-probes block3 block4 --record benchmarks/records
+                                                           # lesson 03's arms, for its record check
 
 ``--record DIR`` writes one JSON record (`build_record`: date, device,
 backend, library versions, input size, batch, ms/step per mask, predicted
@@ -67,6 +69,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="time masks one after another instead of side by side (less memory)",
     )
     parser.add_argument("--eager", action="store_true", help="also time with run_eagerly=True")
+    parser.add_argument(
+        "--update-probes",
+        nargs="+",
+        metavar="BLOCK",
+        default=(),
+        help="also time an update probe holding only these blocks' weights, e.g. "
+        "'block3 block4' (as lesson 03 does: arms 'update probe: block3', ...)",
+    )
     parser.add_argument("--json", metavar="PATH", help="write the sweep as JSON")
     parser.add_argument(
         "--record",
@@ -132,6 +142,8 @@ def _run(args: argparse.Namespace) -> int:
         jit_compile=jit,
         interleave=not args.one_by_one,
         eager=list(dict.fromkeys(eager)),
+        update_probes={f"update probe: {block}": [f"{block}_"] for block in args.update_probes}
+        or None,
     )
     print()
     print(result.table())

@@ -61,7 +61,7 @@ _LAZY_MODULES = {
     "freezelab.speed.strategy_timing": ("time_strategies",),
     "freezelab.speed.sweep": ("predict_sweep", "run_sweep", "standard_cases"),
     "freezelab.speed.machine": ("quiet_check", "step_mode"),
-    "freezelab.speed.claims": ("check_against_record",),
+    "freezelab.speed.claims": ("check_against_record", "record_statuses"),
     "freezelab.speed.probes": ("features_model",),
     "freezelab.speed.records": (
         "agreement_table",
@@ -124,7 +124,7 @@ _LAZY_MODULES = {
     "freezelab.finetune.stripe_task": ("load_stripe_dataset",),
     "freezelab.finetune.vit": ("load_vit_teacher",),
     "freezelab.core.peft": ("apply_strategy", "merge_lora", "peft_line"),
-    "freezelab.speed.memory_breakdown": ("memory_breakdown",),
+    "freezelab.speed.memory_breakdown": ("kept_activations_by_layer", "memory_breakdown"),
     "freezelab.finetune.peft_compare": ("PeftArm", "compare_peft_strategies", "merge_gap"),
     "freezelab.finetune.bn_teacher": ("bn_source_images", "load_bn_teacher"),
     "freezelab.finetune.batchnorm": (

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from freezelab.verdicts import MAX_CHANCE, PairedVerdict
+from freezelab.verdicts import MAX_CHANCE, PairedVerdict, format_statistic
 from freezelab.vis.chance import holm
 
 
@@ -43,9 +43,13 @@ class VerdictLog:
         """
         _check_verdict(verdict)
         kind = "ratio" if verdict.statistic == "ratio" else "difference"
+        median, low, high = (
+            format_statistic(v, verdict.statistic)
+            for v in (verdict.median, verdict.lower_quartile, verdict.upper_quartile)
+        )
         text = (
-            f"{verdict.claim}: {verdict.reading}; median {kind} {verdict.median:.3g}{unit}, "
-            f"middle half {verdict.lower_quartile:.3g} to {verdict.upper_quartile:.3g}{unit}"
+            f"{verdict.claim}: {verdict.reading}; median {kind} {median}{unit}, "
+            f"middle half {low} to {high}{unit}"
         )
         if not verdict.shown and verdict.favouring >= verdict.fewest_to_show:
             text += " (enough rounds agree, but the middle half reaches no difference)"

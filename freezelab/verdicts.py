@@ -36,6 +36,24 @@ STATISTICS = ("ratio", "difference")
 DIRECTIONS = ("lower", "higher")
 
 
+def format_statistic(value: float, statistic: str) -> str:
+    """A verdict's median or quartile as text: three significant digits, three decimals near 1.
+
+    A ratio between 0.9 and 1.1 keeps three decimals (``1.004``, not ``1``),
+    so that its middle half shows on which side of 1 it lies.
+
+    Args:
+        value: The number.
+        statistic: ``"ratio"`` or ``"difference"``.
+
+    Returns:
+        The text.
+    """
+    if statistic == "ratio" and 0.9 <= value <= 1.1:
+        return f"{value:.3f}"
+    return f"{value:.3g}"
+
+
 @dataclass(frozen=True)
 class PairedVerdict:
     """The outcome of one paired comparison.
@@ -114,9 +132,13 @@ class PairedVerdict:
     def numbers(self) -> str:
         """The figures behind the verdict, as `str()` prints them in parentheses."""
         name = "ratio" if self.statistic == "ratio" else "difference"
+        median, low, high = (
+            format_statistic(v, self.statistic)
+            for v in (self.median, self.lower_quartile, self.upper_quartile)
+        )
         text = (
-            f"median {name} {self.median:.3g}, middle half {self.lower_quartile:.3g} to "
-            f"{self.upper_quartile:.3g}, {self.favouring} of {self.pairs} pairs agree"
+            f"median {name} {median}, middle half {low} to {high}, "
+            f"{self.favouring} of {self.pairs} pairs agree"
         )
         if self.pairs < MIN_PAIRS:
             text += f"; fewer than {MIN_PAIRS} pairs"

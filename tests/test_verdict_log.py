@@ -18,8 +18,8 @@ def test_show_prints_the_reading_median_and_middle_half_and_records(capsys):
     assert log.show(verdict, unit=" x") is verdict
     printed = capsys.readouterr().out.strip()
     assert printed == (
-        "a lower than b: shown in this run (20 of 20; chance < 0.001%); median ratio 0.9 x, "
-        "middle half 0.9 to 0.9 x"
+        "a lower than b: shown in this run (20 of 20; chance < 0.001%); median ratio 0.900 x, "
+        "middle half 0.900 to 0.900 x"
     )
     assert log.asked == [verdict]
 

@@ -5,6 +5,7 @@ import pytest
 from freezelab.verdicts import (
     MAX_CHANCE,
     MIN_PAIRS,
+    format_statistic,
     paired_numbers,
     paired_verdict,
     sign_test_chance,
@@ -152,3 +153,16 @@ def test_reading_prints_chances_as_plain_percentages_from_100_down():
 def test_numbers_are_the_parenthesised_part_of_the_line():
     verdict = paired_verdict([50, 60, 40, 50, 45], [100] * 5, claim="a faster")
     assert str(verdict) == f"a faster: shown in this run ({verdict.numbers})"
+
+
+def test_ratios_near_one_keep_three_decimals_so_their_side_of_one_shows():
+    # Hand-made pairs: ratios 1.004, 1.01, 1.015, 1.02, 1.028 -> quartiles 1.01 and 1.02.
+    verdict = paired_verdict(
+        [100.4, 101.0, 101.5, 102.0, 102.8], [100.0] * 5, claim="a slower", direction="higher"
+    )
+    assert "median ratio 1.015, middle half 1.010 to 1.020" in verdict.numbers
+    assert "middle half 1 to" not in verdict.numbers
+    assert format_statistic(0.5, "ratio") == "0.5" and format_statistic(2.667, "ratio") == "2.67"
+    assert (
+        format_statistic(1.004, "difference") == "1" and format_statistic(0.9, "ratio") == "0.900"
+    )

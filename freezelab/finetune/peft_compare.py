@@ -161,21 +161,49 @@ class PeftComparison:
             )
         return [float(getattr(run, key)) for run in self.runs[label]]
 
-    def table(self) -> str:
-        """One row per arm: trainable share, accuracy, steps and seconds to the target."""
+    def table(self, step_ms: dict[str, float] | None = None) -> str:
+        """One row per arm: trainable share, accuracy, steps and time to the target.
+
+        Args:
+            step_ms: Arm label -> a step time in milliseconds measured elsewhere
+                (e.g. `time_strategies`' interleaved medians). When given, the
+                table's ms/step is that figure and the time to the target is
+                steps × that figure; otherwise both come from ``fit()``'s own
+                epoch clock (each epoch's training wall time, start-up
+                included).
+
+        Returns:
+            The table as text.
+
+        Raises:
+            ValueError: When ``step_ms`` lacks an arm or holds a time that is
+                not positive.
+        """
+        if step_ms is not None:
+            labels = [arm.label for arm in self.arms]
+            if any(label not in step_ms or not float(step_ms[label]) > 0 for label in labels):
+                raise ValueError(
+                    f"step_ms needs a positive time for every arm {labels}. "
+                    f"Received: step_ms={step_ms!r}"
+                )
         target = self.target_accuracy
+        clock = "s" if step_ms is None else "s at that ms/step"
         lines = [
             f"{'arm':<14}{'lr':>7}{'trainable':>11}{'share':>9}{'accuracy':>10}"
-            f"{'range':>13}{'ms/step':>9}   reached {target:g}: steps, s (median of those reaching)"
+            f"{'range':>13}{'ms/step':>9}   reached {target:g}: steps, {clock} "
+            "(median of those reaching)"
         ]
         for arm in self.arms:
             runs = self.runs[arm.label]
             result = self.results[arm.label]
             accuracy = [run.final_accuracy for run in runs]
-            steps = [run.steps_to(target) for run in runs]
-            seconds = [run.seconds_to(target) for run in runs]
-            reached = [s for s in steps if s is not None]
-            timed = [s for s in seconds if s is not None]
+            reached = [s for s in (run.steps_to(target) for run in runs) if s is not None]
+            if step_ms is None:
+                per_step = float(np.median([run.ms_per_step for run in runs]))
+                timed = [s for s in (run.seconds_to(target) for run in runs) if s is not None]
+            else:
+                per_step = float(step_ms[arm.label])
+                timed = [steps * per_step / 1000.0 for steps in reached]
             to_target = (
                 f"{len(reached)} of {len(runs)}: {np.median(reached):.0f} steps, "
                 f"{np.median(timed):.1f} s"
@@ -186,7 +214,7 @@ class PeftComparison:
                 f"{arm.label:<14}{self.rates[arm.label]:>7g}{result.trainable_params:>11,}"
                 f"{100 * result.trainable_share:>8.2f}%{np.median(accuracy):>10.3f}"
                 f"{f'{min(accuracy):.3f}-{max(accuracy):.3f}':>13}"
-                f"{np.median([run.ms_per_step for run in runs]):>9.1f}   {to_target}"
+                f"{per_step:>9.1f}   {to_target}"
             )
         return "\n".join(lines)
 

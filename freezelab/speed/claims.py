@@ -5,14 +5,17 @@ an arm's step times (its label), or one number per round made from two arms:
 ``("-", x, y)`` is the saving ``x - y`` in each round, ``("/", x, y)`` the
 ratio ``x / y`` (a speed-up when ``x`` is the slower arm).
 
-`check_against_record` judges lesson 03's claims (`STEP_CLAIMS`) on a sweep's
-rounds and on a committed record's.
+`check_against_record` judges lesson 03's claims (`STEP_CLAIMS`, and
+`UPDATE_CLAIM` where the record holds the block3 and block4 update probes) on
+a sweep's rounds and on a committed record's; `record_statuses` turns that
+into each claim's status under the record rule.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from freezelab.speed.machine import quiet_check
 from freezelab.speed.records import record_times
 from freezelab.verdicts import MAX_CHANCE, PairedVerdict, paired_verdict
 
@@ -138,14 +141,28 @@ STEP_CLAIMS = (
 )
 
 
+# Asked only where the record holds the two single-block update probes (older records do not).
+UPDATE_CLAIM = (
+    "block4's weights take longer to update than block3's",
+    "update probe: block4",
+    "update probe: block3",
+    "higher",
+    "ratio",
+)
+
+
 def check_against_record(
     result: object, record: Mapping
 ) -> list[tuple[str, PairedVerdict, PairedVerdict]]:
     """Judges lesson 03's claims (`STEP_CLAIMS`) on a sweep's rounds and on a record's.
 
+    `UPDATE_CLAIM` is judged too where the record holds both of its update
+    probes.
+
     Args:
         result: A `SweepResult` from an interleaved `run_sweep` with the
-            standard cases, the floor, the cached-features and eager arms.
+            standard cases, the floor, the cached-features and eager arms
+            (and the block3 and block4 update probes, for `UPDATE_CLAIM`).
         record: A committed timing record (`matching_record`).
 
     Returns:
@@ -167,4 +184,49 @@ def check_against_record(
     )
     if missing:
         raise ValueError(f"The record lacks arms the claims need. Received: missing={missing}")
-    return judge_claims(STEP_CLAIMS, result.times, times)
+    claims = STEP_CLAIMS
+    if all(label in times for label in UPDATE_CLAIM[1:3]):
+        claims = (*STEP_CLAIMS, UPDATE_CLAIM)
+    return judge_claims(claims, result.times, times)
+
+
+def record_statuses(result: object, record: Mapping | None) -> dict[str, str]:
+    """Each of lesson 03's claims under the record rule, as a line ending.
+
+    The rule: a claim is **reproduced** only where this run and the record
+    both show it and both were quiet by the course's rule (`quiet_check`).
+
+    Args:
+        result: A `SweepResult`, as for `check_against_record`.
+        record: The matching committed record (`matching_record`), or None.
+
+    Returns:
+        Claim text (`STEP_CLAIMS`' and `UPDATE_CLAIM`'s) -> e.g.
+        ``"reproduced (the quiet record: shown 20 of 20)"`` or
+        ``"not reproduced (the record: shown 15 of 15; the record not quiet)"``.
+
+    Raises:
+        ValueError: As `check_against_record` and `quiet_check` raise.
+    """
+    texts = [claim[0] for claim in (*STEP_CLAIMS, UPDATE_CLAIM)]
+    if record is None:
+        return {text: "not reproduced (no committed record with these settings)" for text in texts}
+    statuses = {text: "not reproduced (the record lacks this claim's arms)" for text in texts}
+    this_quiet, record_quiet = quiet_check(result).quiet, quiet_check(record).quiet
+    for text, ours, theirs in check_against_record(result, record):
+        counts = f"{'shown' if theirs.shown else 'not shown'} {theirs.favouring} of {theirs.pairs}"
+        if ours.shown and theirs.shown and this_quiet and record_quiet:
+            statuses[text] = f"reproduced (the quiet record: {counts})"
+            continue
+        reasons = [
+            reason
+            for reason, applies in (
+                ("not shown in this run", not ours.shown),
+                ("not shown in the record", not theirs.shown),
+                ("this run not quiet", not this_quiet),
+                ("the record not quiet", not record_quiet),
+            )
+            if applies
+        ]
+        statuses[text] = f"not reproduced (the record: {counts}; {', '.join(reasons)})"
+    return statuses

@@ -204,6 +204,38 @@ def memory_breakdown(
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     trainable = sum(math.prod(v.shape) for v in model.trainable_weights)
     weights = sum(math.prod(v.shape) * np.dtype(v.dtype).itemsize for v in model.weights)
+    by_layer = kept_activations_by_layer(model, batch_size)
+    return MemoryBreakdown(
+        weights=int(weights),
+        gradients=int(trainable) * FLOAT32_BYTES,
+        optimizer_state=optimizer_state_bytes(int(trainable), optimizer),
+        activations=sum(by_layer.values()),
+        batch_size=batch_size,
+        lowest_trainable=next(iter(by_layer), None),
+    )
+
+
+def kept_activations_by_layer(model: keras.Model, batch_size: int = 32) -> dict[str, int]:
+    """Bytes each layer keeps for the backward pass, from the lowest trainable layer up.
+
+    The per-layer view of `memory_breakdown`'s activations: its values sum to
+    that figure, and its first key is the lowest layer with a trainable
+    weight. Layers below it keep nothing and are left out.
+
+    Args:
+        model: A built Functional or Sequential model; its trainable flags
+            (and any LoRA factors) decide what trains.
+        batch_size: Examples per step.
+
+    Returns:
+        Layer name -> bytes kept (float32, whole batch), in the model's
+        layer order; empty when nothing trains.
+
+    Raises:
+        ValueError: For a model that is not built or a batch size below 1.
+    """
+    check_model(model, "kept_activations_by_layer")
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     trainable_ids = {id(v) for v in model.trainable_weights}
     refs = iter_layers(model)
     lowest = next(
@@ -214,17 +246,11 @@ def memory_breakdown(
         ),
         None,
     )
-    kept = 0
-    if lowest is not None:
-        kept = sum(activation_rule(ref.layer) for ref in refs[lowest:])
-    return MemoryBreakdown(
-        weights=int(weights),
-        gradients=int(trainable) * FLOAT32_BYTES,
-        optimizer_state=optimizer_state_bytes(int(trainable), optimizer),
-        activations=kept * batch_size * FLOAT32_BYTES,
-        batch_size=batch_size,
-        lowest_trainable=None if lowest is None else refs[lowest].name,
-    )
+    if lowest is None:
+        return {}
+    return {
+        ref.name: activation_rule(ref.layer) * batch_size * FLOAT32_BYTES for ref in refs[lowest:]
+    }
 
 
 def measured_memory(

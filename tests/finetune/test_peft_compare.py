@@ -1,5 +1,7 @@
 """Strategies compared: frozen weights kept, pairs shared, a reused model equal to a fresh one."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -92,6 +94,24 @@ def test_counts_steps_and_clock(comparison):
         int(np.prod(w.shape)) for w in make_model(0).layers[-1].weights
     ) + sum(int(np.prod(w.shape)) for w in make_model(0).get_layer("final_norm").weights)
     assert "LoRA r=2" in comparison.table() and len(comparison.values("head")) == 2
+
+
+def test_table_with_step_times_from_elsewhere(comparison):
+    # Hand truth: a target of 0 is reached at the first check (2 steps), so the time to it
+    # is 2 x the given ms/step.
+    reached_at_once = dataclasses.replace(comparison, target_accuracy=0.0)
+    step_ms = {arm.label: 100.0 * (index + 1) for index, arm in enumerate(ARMS)}
+    table = reached_at_once.table(step_ms=step_ms)
+    for arm in ARMS:
+        row = next(line for line in table.splitlines() if line.startswith(arm.label + " "))
+        seconds = 2 * step_ms[arm.label] / 1000.0
+        assert f"{step_ms[arm.label]:.1f}" in row
+        assert row.endswith(f"2 of 2: 2 steps, {seconds:.1f} s"), row
+    assert "at that ms/step" in table
+    with pytest.raises(ValueError, match="Received"):
+        comparison.table(step_ms={ARMS[0].label: 1.0})
+    with pytest.raises(ValueError, match="Received"):
+        comparison.table(step_ms={arm.label: 0.0 for arm in ARMS})
 
 
 def test_a_reused_arm_ends_where_a_freshly_compiled_one_does(comparison):

@@ -2,7 +2,14 @@
 
 import pytest
 
-from freezelab.speed.claims import STEP_CLAIMS, check_against_record, judge_claims, per_round
+from freezelab.speed.claims import (
+    STEP_CLAIMS,
+    UPDATE_CLAIM,
+    check_against_record,
+    judge_claims,
+    per_round,
+    record_statuses,
+)
 from freezelab.verdicts import paired_verdict
 
 THIS = {
@@ -82,3 +89,72 @@ def test_check_against_record_judges_every_step_claim_on_the_records_rounds():
     del record["masks"][0]
     with pytest.raises(ValueError, match="Received"):
         check_against_record(Result(), record)
+
+
+def _labels(claims):
+    return {
+        label
+        for claim in claims
+        for series in claim[1:3]
+        for label in ([series] if isinstance(series, str) else series[1:])
+    }
+
+
+def _fake_run(load, with_probes=True):
+    # Every arm takes the same time in each round, so no claim can be shown; a test changes
+    # one arm where it needs a claim shown. The setup and the record hold the given load.
+    labels = _labels((*STEP_CLAIMS, UPDATE_CLAIM) if with_probes else STEP_CLAIMS)
+    rounds = {label: [100.0 + i for i in range(8)] for label in labels}
+    device = "CPU (2 threads, test)"
+    setup = {"load_average_before": (load, load, load), "device": device}
+    record = {
+        "masks": [{"label": label, "times_ms": times} for label, times in rounds.items()],
+        "extras": {},
+        **setup,
+    }
+
+    class Result:
+        times = staticmethod(rounds.__getitem__)
+
+    Result.setup = setup
+    return Result(), record
+
+
+def test_record_statuses_follow_the_rule_worked_by_hand():
+    quiet_result, quiet_record = _fake_run(load=0.2)
+    judged = dict(
+        (text, (ours, theirs))
+        for text, ours, theirs in check_against_record(quiet_result, quiet_record)
+    )
+    assert UPDATE_CLAIM[0] in judged  # the record holds both probes
+    statuses = record_statuses(quiet_result, quiet_record)
+    for text, (ours, _) in judged.items():
+        # Equal series never show a claim: every status must say why it was not reproduced.
+        assert not ours.shown
+        assert statuses[text].startswith("not reproduced (the record: not shown")
+        assert "not shown in this run" in statuses[text] and "quiet" not in statuses[text]
+    loud_result, _ = _fake_run(load=3.0)
+    assert "this run not quiet" in record_statuses(loud_result, quiet_record)[STEP_CLAIMS[0][0]]
+    assert set(record_statuses(quiet_result, None).values()) == {
+        "not reproduced (no committed record with these settings)"
+    }
+    _, old_record = _fake_run(load=0.2, with_probes=False)
+    old = record_statuses(quiet_result, old_record)
+    assert old[UPDATE_CLAIM[0]] == "not reproduced (the record lacks this claim's arms)"
+
+
+def test_a_claim_shown_in_two_quiet_runs_is_reproduced():
+    result, record = _fake_run(load=0.2)
+    faster = [80.0 + i for i in range(8)]  # blocks 1-5 faster than nothing frozen in every round
+    record["masks"] = [
+        {**mask, "times_ms": faster} if mask["label"] == "blocks 1-5" else mask
+        for mask in record["masks"]
+    ]
+    times = {mask["label"]: mask["times_ms"] for mask in record["masks"]}
+    result.times = staticmethod(times.__getitem__)
+    status = record_statuses(result, record)[STEP_CLAIMS[0][0]]
+    assert status == "reproduced (the quiet record: shown 8 of 8)"
+    record["load_average_before"] = (3.0, 3.0, 3.0)
+    assert record_statuses(result, record)[STEP_CLAIMS[0][0]] == (
+        "not reproduced (the record: shown 8 of 8; the record not quiet)"
+    )

@@ -78,6 +78,37 @@ def test_prediction_equals_the_hand_count(strategy):
     )
 
 
+def test_per_layer_view_sums_to_the_breakdown_and_shows_where_lora_and_bitfit_differ():
+    kept = {}
+    for strategy in ("lora", "bitfit"):
+        model = tiny_vit(**SMALL)
+        apply_strategy(model, strategy, rank=2)
+        kept[strategy] = mb.kept_activations_by_layer(model, batch_size=3)
+        assert sum(kept[strategy].values()) == mb.memory_breakdown(model, batch_size=3).activations
+        assert (
+            next(iter(kept[strategy])) == mb.memory_breakdown(model, batch_size=3).lowest_trainable
+        )
+    # Hand truth: LoRA's factors need each attention layer's input (one token tensor);
+    # BitFit+LN's biases need none, but it reaches below block 1, so block1_norm1 keeps its input.
+    token_bytes = TOKEN * 3 * 4
+    differences = {
+        name: kept["lora"].get(name, 0) - kept["bitfit"].get(name, 0)
+        for name in {*kept["lora"], *kept["bitfit"]}
+        if kept["lora"].get(name, 0) != kept["bitfit"].get(name, 0)
+    }
+    expected = {f"block{b}_attention": token_bytes for b in range(1, DEPTH + 1)}
+    expected["block1_norm1"] = -token_bytes
+    assert differences == expected
+
+
+def test_per_layer_view_is_empty_when_nothing_trains_and_checks_its_input():
+    model = tiny_vit(**SMALL)
+    model.trainable = False
+    assert mb.kept_activations_by_layer(model) == {}
+    with pytest.raises(ValueError, match="Received"):
+        mb.kept_activations_by_layer(model, batch_size=0)
+
+
 def test_nothing_trainable_keeps_nothing():
     model = tiny_vit(**SMALL)
     model.trainable = False
