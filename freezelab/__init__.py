@@ -137,6 +137,7 @@ _LAZY_MODULES = {
         "training_inference_gap",
     ),
     "freezelab.finetune.bn_finetune": ("compare_arms",),
+    "freezelab.finetune.bn_record": ("bn_record_report", "load_bn_record"),
     "freezelab.finetune.bn_verdicts": ("accuracy_both_ways", "both_ways_line", "holm_both_ways"),
     "freezelab.widgets.freeze_panel": ("freeze_panel",),
     "freezelab.widgets.feature_views": ("filter_grid_view", "heatmap_view"),
@@ -154,7 +155,7 @@ _LAZY_MODULES = {
         "plot_source_task",
     ),
     "freezelab.plotting.training": ("plot_drift", "plot_filters_before_after", "plot_histories"),
-    "freezelab.plotting.bn_arms": ("plot_arms_by_step", "plot_paired_arms"),
+    "freezelab.plotting.bn_arms": ("plot_arms_by_step", "plot_bn_record", "plot_paired_arms"),
 }
 _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 

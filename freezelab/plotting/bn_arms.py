@@ -186,3 +186,38 @@ def plot_arms_by_step(
     axis.set_title(f"Medians of the {max(seeds)} seeds (dots: one seed each)")
     figure.tight_layout()
     return figure
+
+
+def plot_bn_record(record: dict, steps: Sequence[int]):
+    """The record's three arms after the chosen step counts (`plot_arms_by_step`).
+
+    Args:
+        record: From `freezelab.finetune.bn_record.load_bn_record`.
+        steps: Step counts at which the record evaluated, e.g. ``(40, 80, 480)``.
+
+    Returns:
+        The matplotlib figure, titled as background.
+
+    Raises:
+        ValueError: For a step count the record did not evaluate at.
+    """
+    by_step = {epoch["steps"]: epoch for epoch in record["part_d"]["by_epoch"]}
+    missing = [s for s in steps if s not in by_step]
+    if missing or not steps:
+        raise ValueError(
+            f"The record evaluated after {sorted(by_step)} steps. Received: steps={list(steps)}"
+        )
+    drawn = [by_step[s] for s in steps]
+    figure = plot_arms_by_step(
+        list(steps),
+        {
+            "statistics updating": [epoch["updating"] for epoch in drawn],
+            "updating, re-estimated": [epoch["updating_reestimated"] for epoch in drawn],
+            "statistics kept": [epoch["kept"] for epoch in drawn],
+        },
+    )
+    figure.axes[0].set_title(
+        f"Record (background): {len(record['settings']['seeds'])} seeds, full mode, "
+        f"{record['date'][:10]}"
+    )
+    return figure
