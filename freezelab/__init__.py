@@ -62,6 +62,8 @@ _LAZY_MODULES = {
     "freezelab.speed.sweep": ("predict_sweep", "run_sweep", "standard_cases"),
     "freezelab.speed.machine": ("quiet_check", "step_mode"),
     "freezelab.speed.claims": ("check_against_record", "record_statuses"),
+    "freezelab.speed.coverage": ("prediction_coverage",),
+    "freezelab.speed.floor_gap": ("floor_gap",),
     "freezelab.speed.probes": ("features_model",),
     "freezelab.speed.records": (
         "agreement_table",

@@ -220,4 +220,6 @@ def plot_bn_record(record: dict, steps: Sequence[int]):
         f"Record (background): {len(record['settings']['seeds'])} seeds, full mode, "
         f"{record['date'][:10]}"
     )
+    # Short tick labels: the record's step counts are too close for the long ones.
+    figure.axes[0].set_xticks(list(steps), [f"{s}\n{0.99**s:.3f}" for s in steps])
     return figure

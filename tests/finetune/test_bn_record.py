@@ -64,6 +64,8 @@ def test_load_and_plot(tmp_path):
     assert record["path"] == "benchmarks/records/r_bn_lesson06_full.json"
     figure = plot_bn_record(record, steps=(40, 80))
     assert "Record (background): 3 seeds" in figure.axes[0].get_title()
+    ticks = [label.get_text() for label in figure.axes[0].get_xticklabels()]
+    assert ticks == [f"40\n{0.99**40:.3f}", f"80\n{0.99**80:.3f}"]
     with pytest.raises(ValueError, match="Received: steps"):
         plot_bn_record(record, steps=(40, 120))
     with pytest.raises(ValueError, match=r"r_bn_lesson06_full\.json"):  # lists what is there
