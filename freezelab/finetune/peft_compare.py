@@ -190,8 +190,8 @@ class PeftComparison:
         clock = "s" if step_ms is None else "s at that ms/step"
         lines = [
             f"{'arm':<14}{'lr':>7}{'trainable':>11}{'share':>9}{'accuracy':>10}"
-            f"{'range':>13}{'ms/step':>9}   reached {target:g}: steps, {clock} "
-            "(median of those reaching)"
+            f"{'range':>13}{'ms/step':>9}   reached {target:g}: steps (lowest-highest), {clock} "
+            "(medians of those reaching)"
         ]
         for arm in self.arms:
             runs = self.runs[arm.label]
@@ -205,7 +205,8 @@ class PeftComparison:
                 per_step = float(step_ms[arm.label])
                 timed = [steps * per_step / 1000.0 for steps in reached]
             to_target = (
-                f"{len(reached)} of {len(runs)}: {np.median(reached):.0f} steps, "
+                f"{len(reached)} of {len(runs)}: {np.median(reached):.0f} steps "
+                f"({min(reached)}-{max(reached)}), "
                 f"{np.median(timed):.1f} s"
                 if reached
                 else f"0 of {len(runs)}"

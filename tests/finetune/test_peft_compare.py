@@ -106,7 +106,7 @@ def test_table_with_step_times_from_elsewhere(comparison):
         row = next(line for line in table.splitlines() if line.startswith(arm.label + " "))
         seconds = 2 * step_ms[arm.label] / 1000.0
         assert f"{step_ms[arm.label]:.1f}" in row
-        assert row.endswith(f"2 of 2: 2 steps, {seconds:.1f} s"), row
+        assert row.endswith(f"2 of 2: 2 steps (2-2), {seconds:.1f} s"), row
     assert "at that ms/step" in table
     with pytest.raises(ValueError, match="Received"):
         comparison.table(step_ms={ARMS[0].label: 1.0})
