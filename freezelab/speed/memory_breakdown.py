@@ -29,7 +29,8 @@ analysis: it raises. Measured with Keras 3.15.1 and JAX 0.10.2 on a CPU
 predicted weights, optimizer state and batch to within 8 bytes (Adam's step
 counter and learning rate); its temporaries were 1.4-2.7 times the predicted
 gradients and kept activations for every strategy that trains inside the
-blocks, so the prediction is a lower bound, not an exact figure; with only the
+blocks, so the prediction is an estimate that ran low there, not an exact figure (nor a
+strict bound: it adds every gradient to every kept activation); with only the
 head training, the forward pass's own working space dominates (5-14 times).
 """
 
