@@ -249,7 +249,13 @@ def plot_block_shares(shares: Sequence[BlockShare], ax: Axes | None = None) -> A
     return ax
 
 
-def plot_prediction_errors(result: SweepResult, ax: Axes | None = None) -> Axes:
+#: Colour of a measured-terms point that is fitted from the run, not predicted.
+FITTED_COLOUR = "#b0b0b0"
+
+
+def plot_prediction_errors(
+    result: SweepResult, ax: Axes | None = None, fitted: Sequence[str] = ()
+) -> Axes:
     """Each prediction's error against the measurement, one row per mask.
 
     The x-axis is predicted / measured - 1 (0 means predicted exactly). Each
@@ -267,15 +273,24 @@ def plot_prediction_errors(result: SweepResult, ax: Axes | None = None) -> Axes:
     Args:
         result: A measured, interleaved `SweepResult` (from `run_sweep`).
         ax: Matplotlib axes to draw on; None makes a new figure.
+        fitted: Masks whose measured-terms prediction is fitted from the run
+            (the whole base: the measured floor plus the head); their filled
+            point and bar are drawn grey and named in the legend, not as a
+            prediction.
 
     Returns:
         The axes.
 
     Raises:
-        ValueError: If ``result`` holds predictions only, or was not
-            interleaved (no middle half to draw).
+        ValueError: If ``result`` holds predictions only, was not
+            interleaved (no middle half to draw), or ``fitted`` names no row.
     """
     rows = result.rows[1:]
+    unknown = [label for label in fitted if label not in [r.label for r in rows]]
+    if unknown:
+        raise ValueError(
+            f"fitted must name masks of the result {[r.label for r in rows]}. Received: {unknown}"
+        )
     if not result.measured or any(r.fraction_quartiles is None for r in rows):
         raise ValueError(
             "plot_prediction_errors needs measured, interleaved rows (from run_sweep with "
@@ -296,18 +311,22 @@ def plot_prediction_errors(result: SweepResult, ax: Axes | None = None) -> Axes:
         for attribute, face, offset in models:
             predicted = getattr(r, attribute)
             inside = low <= predicted <= high
+            if attribute == "adjusted_fraction" and r.label in fitted:
+                colour_here = FITTED_COLOUR
+            else:
+                colour_here = colour
             ax.plot(
                 [predicted / high - 1, predicted / low - 1],
                 [y + offset] * 2,
-                color=colour,
+                color=colour_here,
                 linewidth=1.6 if inside else 1.0,
                 linestyle="-" if inside else ":",
             )
             ax.scatter(
                 [predicted / r.measured_fraction - 1],
                 [y + offset],
-                facecolors=face or colour,
-                edgecolors=colour,
+                facecolors=face or colour_here,
+                edgecolors=colour_here,
                 zorder=3,
             )
     ax.axvline(0.0, color="#888888", linewidth=1)
@@ -325,6 +344,8 @@ def plot_prediction_errors(result: SweepResult, ax: Axes | None = None) -> Axes:
     for kind, colour in KIND_COLOURS.items():
         if any(r.kind == kind for r in rows):
             ax.plot([], [], color=colour, linewidth=4, label=KIND_NAMES[kind])
+    if fitted and len(models) > 1:
+        ax.scatter([], [], color=FITTED_COLOUR, label="fitted, not predicted")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title(
         "prediction error per mask\n"

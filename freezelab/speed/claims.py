@@ -202,8 +202,10 @@ def record_statuses(result: object, record: Mapping | None) -> dict[str, str]:
 
     Returns:
         Claim text (`STEP_CLAIMS`' and `UPDATE_CLAIM`'s) -> e.g.
-        ``"reproduced (the quiet record: shown 20 of 20)"`` or
-        ``"not reproduced (the record: shown 15 of 15; the record not quiet)"``.
+        ``"reproduced (the quiet record: shown 20 of 20)"``,
+        ``"not reproduced (the record: shown 15 of 15; the record not quiet)"`` or,
+        where neither run shows it, ``"undecided in both runs (this run 11 of 20,
+        the record 10 of 20)"``.
 
     Raises:
         ValueError: As `check_against_record` and `quiet_check` raise.
@@ -217,6 +219,12 @@ def record_statuses(result: object, record: Mapping | None) -> dict[str, str]:
         counts = f"{'shown' if theirs.shown else 'not shown'} {theirs.favouring} of {theirs.pairs}"
         if ours.shown and theirs.shown and this_quiet and record_quiet:
             statuses[text] = f"reproduced (the quiet record: {counts})"
+            continue
+        if not ours.shown and not theirs.shown:
+            statuses[text] = (
+                f"undecided in both runs (this run {ours.favouring} of {ours.pairs}, "
+                f"the record {theirs.favouring} of {theirs.pairs})"
+            )
             continue
         reasons = [
             reason

@@ -11,6 +11,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.container import ErrorbarContainer
 
 from freezelab.plotting.timing import (
+    FITTED_COLOUR,
     KIND_COLOURS,
     KIND_NAMES,
     plot_block_shares,
@@ -279,6 +280,18 @@ def test_prediction_error_bars_cross_zero_only_when_inside_the_middle_half():
     np.testing.assert_allclose(bars[0.85], (0.6 / 0.75 - 1, 0.6 / 0.65 - 1))
     assert bars[0.85][1] < 0
     assert bars[1.15][0] < 0 < bars[1.15][1]
+
+
+def test_a_fitted_mask_is_drawn_grey_and_named():
+    from matplotlib.colors import to_hex
+
+    ax = plot_prediction_errors(SweepResult(error_rows(), SETUP), fitted=["blocks 1-2"])
+    grey = [line for line in ax.lines if to_hex(line.get_color()) == FITTED_COLOUR]
+    # One bar: blocks 1-2's measured-terms bar at y = 1.15; its FLOP bar keeps its colour.
+    assert [round(float(line.get_ydata()[0]), 2) for line in grey] == [1.15]
+    assert "fitted, not predicted" in [t.get_text() for t in ax.get_legend().get_texts()]
+    with pytest.raises(ValueError, match="Received"):
+        plot_prediction_errors(SweepResult(error_rows(), SETUP), fitted=["blocks 1-9"])
 
 
 def test_prediction_errors_refuse_rows_without_a_middle_half():

@@ -128,13 +128,23 @@ def test_record_statuses_follow_the_rule_worked_by_hand():
     )
     assert UPDATE_CLAIM[0] in judged  # the record holds both probes
     statuses = record_statuses(quiet_result, quiet_record)
-    for text, (ours, _) in judged.items():
-        # Equal series never show a claim: every status must say why it was not reproduced.
+    for text, (ours, theirs) in judged.items():
+        # Equal series never show a claim: undecided in both, with both counts.
         assert not ours.shown
-        assert statuses[text].startswith("not reproduced (the record: not shown")
-        assert "not shown in this run" in statuses[text] and "quiet" not in statuses[text]
-    loud_result, _ = _fake_run(load=3.0)
-    assert "this run not quiet" in record_statuses(loud_result, quiet_record)[STEP_CLAIMS[0][0]]
+        assert statuses[text] == (
+            f"undecided in both runs (this run {ours.favouring} of {ours.pairs}, "
+            f"the record {theirs.favouring} of {theirs.pairs})"
+        )
+    _, loud_record = _fake_run(load=3.0)
+    faster = [80.0 + i for i in range(8)]  # shown in the record only
+    loud_record["masks"] = [
+        {**mask, "times_ms": faster} if mask["label"] == "blocks 1-5" else mask
+        for mask in loud_record["masks"]
+    ]
+    mixed = record_statuses(quiet_result, loud_record)[STEP_CLAIMS[0][0]]
+    assert mixed == (
+        "not reproduced (the record: shown 8 of 8; not shown in this run, the record not quiet)"
+    )
     assert set(record_statuses(quiet_result, None).values()) == {
         "not reproduced (no committed record with these settings)"
     }
