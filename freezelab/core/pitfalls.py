@@ -16,9 +16,9 @@
 * ``unfrozen_base_untrained_head``: the base trains while the head has never
   been trained (flattened, or a nested model such as a Sequential head), so
   the base is rewritten from the first step; how far depends on the
-  learning rate (lesson 01 compares two rates under Adam) and, in lesson 05's
-  one committed quick-mode run, by optimizer and block on whether the head was
-  trained first. Train the head
+  learning rate (lesson 01 compares two rates under Adam); in lesson 05's
+  committed run (Adam at 1e-3, 12 seeds) the base moved further, and read worse
+  to a probe, under an untrained head than under a trained one. Train the head
   first, base frozen. For an untrained base the message says there is
   nothing to damage yet.
 * ``recompile_needed``: trainable flags changed since ``compile()``.
@@ -281,16 +281,16 @@ def _unfrozen_base_untrained_head(model: keras.Model) -> Pitfall | None:
             "This base holds untrained (random) weights, so there are no learned features "
             "to damage yet; a pretrained base (ImageNet, or fl.pretrained_base()) trained "
             "this way from the first step can lose what it learned, above all at a high "
-            "learning rate; in lesson 05's one committed quick-mode run, whether the "
-            "untrained head made it move the base further depended on the optimizer and the "
-            "block."
+            "learning rate; in lesson 05's committed run (Adam at 1e-3, 12 seeds) a pretrained "
+            "base unfrozen under an untrained head moved further, and read worse to a probe, "
+            "than under a trained head."
         )
     else:
         effect = (
             "Training it from the first step can damage its pretrained features, above all "
-            "at a high learning rate; in lesson 05's one committed quick-mode run, whether "
-            "the untrained head made it move the base further depended on the optimizer and "
-            "the block."
+            "at a high learning rate; in lesson 05's committed run (Adam at 1e-3, 12 seeds) a "
+            "base unfrozen under an untrained head moved further, and read worse to a probe, "
+            "than under a trained head."
         )
     layers_text = (
         f"1 base layer with weights ({trainable_base[0]}) trains"

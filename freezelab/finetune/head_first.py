@@ -120,12 +120,17 @@ class HeadFirstSeed:
         head: The pretrained base's head, trained until flat.
         scratch_head: The random base's head, trained until flat.
         arms: ``(arm, rate)`` to its result (rate None for feature extraction).
+        scratch_same_passes: The random base's head from the same random start,
+            trained for exactly as many passes as the pretrained base's head
+            (no stopping rule): the random-features arm without the
+            difference in training length.
     """
 
     seed: int
     head: HeadFit
     scratch_head: HeadFit
     arms: dict[tuple[str, float | None], ArmResult]
+    scratch_same_passes: HeadFit | None = None
 
 
 @dataclass(frozen=True)
@@ -406,7 +411,18 @@ def head_first_over_seeds(
                 "from_scratch",
                 float(scratch_rate),
             )
-        runs.append(HeadFirstSeed(seed, head, scratch_head, arms))
+        for layer, weights in zip(head_layers(scratch), random_head):
+            layer.set_weights(
+                weights
+            )  # the same random start again (after every arm that reads it)
+        same_passes = train_head_until_flat(
+            scratch,
+            data,
+            seed=seed,
+            stop_when_flat=False,
+            **{**head_args, "max_epochs": head.epochs},
+        )
+        runs.append(HeadFirstSeed(seed, head, scratch_head, arms, same_passes))
     scratch_rate = None if scratch_rate is None else float(scratch_rate)
     return HeadFirstComparison(tuple(runs), rates, scratch_rate, epochs)
 

@@ -214,9 +214,8 @@ def test_slice_over_a_nested_base_offers_get_layer_first():
 
 
 def test_untrained_head_message_leaves_the_mechanism_to_lesson_05():
-    # In lesson 05's one committed quick-mode run, whether the untrained head moved the base
-    # further depended on the optimizer and the block, so neither message (untrained or
-    # pretrained base) blames the head outright, and both cite that run as one run.
+    # Both messages (untrained or pretrained base) cite lesson 05's committed run, with its
+    # optimizer, rate and seeds, for what the untrained head did there.
     from freezelab.finetune.teacher import load_teacher
 
     pretrained = with_head(load_teacher(input_size=32, verbose=False), (4,), pooling="avg")
@@ -224,9 +223,9 @@ def test_untrained_head_message_leaves_the_mechanism_to_lesson_05():
         report = check_pitfalls(model)
         pitfall = next(p for p in report if p.code == "unfrozen_base_untrained_head")
         assert "above all at a high learning rate" in pitfall.message
-        assert "lesson 05's one committed quick-mode run" in pitfall.message
+        assert "lesson 05's committed run (Adam at 1e-3, 12 seeds)" in pitfall.message
         assert (
-            "made it move the base further depended on the optimizer and the block"
+            "unfrozen under an untrained head moved further, and read worse to a probe"
             in pitfall.message
         )
         assert "depends on the optimizer" not in pitfall.message

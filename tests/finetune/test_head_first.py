@@ -208,3 +208,13 @@ def test_the_compiled_head_takes_one_step_per_call_when_the_backend_is_torch(mon
     train_head_until_flat(model, arrays, pool=torch_pool, **settings)
     (kept,) = [head for head, _ in torch_pool.values()]
     assert kept.steps_per_execution == 1
+
+
+def test_random_features_also_train_for_the_pretrained_heads_passes():
+    # The same-passes random head: the same random start as the until-flat one, no rule,
+    # exactly as many passes as the pretrained head ran (HeadFit.epochs counts passes).
+    for seed_run in default_run().runs:
+        same = seed_run.scratch_same_passes
+        assert same.epochs == seed_run.head.epochs
+        assert same.start_fingerprint == seed_run.scratch_head.start_fingerprint
+        assert same.start_fingerprint == seed_run.head.start_fingerprint
