@@ -18,8 +18,18 @@ without a click, on a copy of the model (`freezelab.speed.live`). Changes
 made to the model in code show on the panel at the next interaction, and at
 once on `FreezePanel.refresh`.
 
+Transformers (`freezelab.finetune.vit.tiny_vit`, blocks named ``blockN_``)
+get one row of checkboxes per block, and a **LoRA rank** menu (0 = off)
+where attention layers can take LoRA. Keras cannot remove LoRA from a layer,
+so a rank above 0 puts the panel on a copy (`freezelab.core.lora_choice`):
+``panel.model`` is then that copy, with LoRA on each attention's query and
+value projections and the same ticks; the model you passed keeps its weights
+and gets no LoRA; another rank makes another copy from it; rank 0 goes back
+to it. Train ``panel.model``. The counts come variable by variable
+(`freezelab.widgets.variable_readout`) for attention layers and LoRA.
+
 Key widgets carry CSS classes (``fl-trainable-count``, ``fl-layer-<name>``,
-``fl-recompile-badge`` …) so a browser test can find them.
+``fl-recompile-badge``, ``fl-lora-rank`` …) so a browser test can find them.
 """
 
 from __future__ import annotations
@@ -35,13 +45,26 @@ from IPython.display import HTML
 from freezelab.core.compile_guard import compile_status, recompile
 from freezelab.core.freezing import get_mask
 from freezelab.core.freezing import set_mask as set_model_mask
+from freezelab.core.layers import weight_size
+from freezelab.core.lora_choice import (
+    check_lora_rank,
+    keep_lora_rule,
+    lora_attention_layers,
+    lora_code,
+    lora_copy,
+    lora_rank_menu,
+    lora_variables,
+)
 from freezelab.core.mask_text import mask_from_text, mask_to_text
 from freezelab.core.models import describe_weights
+from freezelab.core.peft import lora_layer_paths
 from freezelab.speed.cost import FLOAT32_BYTES, optimizer_slots
 from freezelab.speed.live import LiveTimer, follow_mask, live_readout
 from freezelab.speed.readouts import PanelLayout, Readout
 from freezelab.widgets.background import BackgroundJob
+from freezelab.widgets.block_presets import freeze_leading_blocks, leading_frozen_blocks
 from freezelab.widgets.follow import Follower
+from freezelab.widgets.mask_code import COMPILE_LINE
 from freezelab.widgets.panel_html import (
     PRE_STYLE,
     TICK_MEANING,
@@ -51,8 +74,17 @@ from freezelab.widgets.panel_html import (
     measured_vs_predicted_svg,
     panel_snapshot_html,
 )
+from freezelab.widgets.variable_readout import (
+    VariableLayout,
+    flags_note,
+    needs_variable_readout,
+)
 
 Timer = Callable[..., object]
+LORA_TIMING_NOTE = (
+    "Timing is off while LoRA is on: the timer works on a copy of the model without "
+    "LoRA. Set the LoRA rank to off to time a mask."
+)
 # The "frozen leading blocks" menu's value for a mask that is not a frozen prefix of blocks.
 CUSTOM = "custom"
 _BUTTON = {"width": "auto", "flex": "0 0 auto"}
@@ -63,7 +95,8 @@ class FreezePanel:
 
     Args:
         model: A built Keras model. Its flags are read at start and changed in
-            place on every tick.
+            place on every tick (with a LoRA rank above 0, those of the
+            panel's copy instead: see the module docstring).
         timer: None (the default) times with a `freezelab.speed.live.LiveTimer`
             on a private copy of the model, in the background, following the
             ticks ("live timing"); or a function ``timer(model, mask=...,
@@ -82,7 +115,12 @@ class FreezePanel:
 
     Attributes:
         widget: The root ipywidget.
+        model: The model the ticks change: the one passed, or its LoRA copy.
+        original_model: The model passed in.
+        lora_rank: The LoRA rank in use (0: off, ``model`` is ``original_model``).
         layout: The `PanelLayout` (cached per-layer numbers).
+        variable_layout: The `VariableLayout` behind the numbers for models
+            with attention layers or LoRA, else None.
         checkboxes: Layer name to its checkbox (checked = trains).
         group_toggles: Block name to the checkbox that sets the whole block.
         live_timer: The `LiveTimer`, or None when a timer was given.
@@ -107,10 +145,13 @@ class FreezePanel:
                 f"Received: timing_batch_size={timing_batch_size!r}"
             )
         self.model = model
+        self.original_model = model
+        self.lora_rank = 0
         self._lock = threading.RLock()
         self._local = threading.local()
         self.follower: Follower | None = None
         self.layout = PanelLayout(model)
+        self.variable_layout = _variable_layout(model, self.layout)
         self.timing_batch_size = timing_batch_size
         self.show_weights = show_weights
         self.live_timer = _live_timer(model, timing_batch_size) if timer is None else None
@@ -177,7 +218,60 @@ class FreezePanel:
     @property
     def readout(self) -> Readout:
         """Every number the panel shows, for the current mask."""
-        return self.layout.readout(self.mask)
+        layout = self.variable_layout or self.layout
+        return layout.readout(self.mask)
+
+    @property
+    def has_lora_menu(self) -> bool:
+        """Whether the panel offers the LoRA rank menu (attention layers in blocks)."""
+        return hasattr(self, "lora_menu")
+
+    def set_lora_rank(self, rank: int) -> None:
+        """Chooses the LoRA rank: 0 turns LoRA off, above 0 works on a copy with LoRA.
+
+        Keras's ``enable_lora`` cannot be undone, so the model passed to the
+        panel never gets LoRA: a rank above 0 builds ``panel.model`` anew as
+        a copy of it (`freezelab.core.lora_choice.lora_copy`: same weights,
+        LoRA on each attention's query and value projections, the current
+        ticks), and rank 0 puts the panel back on the model passed, with the
+        current ticks. A copy's LoRA factors start afresh: what a copy
+        learned is lost when the rank changes. Timing is off while LoRA is
+        on (the timer copies the model without its LoRA).
+
+        Args:
+            rank: An int from 0 to the model's highest useful rank
+                (`freezelab.core.lora_choice.max_lora_rank`).
+
+        Raises:
+            ValueError: For a model without attention layers in blocks, one
+                given with LoRA already enabled, or a rank that is not an int
+                in range; nothing is changed then.
+        """
+        if lora_layer_paths(self.original_model):
+            raise ValueError(
+                "This model already had LoRA when the panel opened, and Keras cannot remove it "
+                "or change its rank: open the panel on a model without LoRA to choose one. "
+                f"Received: rank={rank!r}"
+            )
+        rank = check_lora_rank(rank, self.original_model)
+        with self._lock:
+            self._sync_from_model()
+            if rank != self.lora_rank:
+                mask = self.mask
+                if rank == 0:
+                    model = self.original_model
+                    set_model_mask(model, mask)
+                else:
+                    model = lora_copy(self.original_model, rank, mask)
+                self.model, self.lora_rank = model, rank
+                self.variable_layout = _variable_layout(model, self.layout)
+                if self.live_timer is not None and rank:
+                    self.job.cancel()
+            if self.has_lora_menu:
+                with self._batch():
+                    self.lora_menu.value = rank
+            self.message.value = ""
+            self._refresh_unlocked()
 
     def set_mask(self, mask: dict[str, bool] | str) -> None:
         """Ticks the boxes and sets the model's flags from a mask or its text form.
@@ -215,6 +309,7 @@ class FreezePanel:
             for name, flag in mask.items():
                 self.checkboxes[name].value = flag
             set_model_mask(self.model, mask)
+            keep_lora_rule(self.model)
         self.message.value = ""
         self.refresh()
 
@@ -228,8 +323,11 @@ class FreezePanel:
             group: [(name, self.checkboxes[name].value) for name in names]
             for group, names in self.layout.groups.items()
         }
+        title = f"Freeze panel for {self.model.name}"
+        if self.lora_rank:
+            title += f" (a copy with LoRA rank {self.lora_rank})"
         return panel_snapshot_html(
-            self.readout, groups, self.mask_text, f"Freeze panel for {self.model.name}"
+            self.readout, groups, self.mask_text, title, compile_line=self._compile_line()
         )
 
     def snapshot(self) -> HTML:
@@ -299,6 +397,8 @@ class FreezePanel:
         self.code = _html("fl-mask-code")
         self.badge = _html("fl-recompile-badge")
         self.message = _html("fl-message")
+        self.lora_status = _html("fl-lora-status")
+        self.flags_note = _html("fl-flags-note")
         self.text_box = widgets.Text(
             # "auto" fills the column inside the widget margins; "100%" adds them on top.
             description="mask text",
@@ -355,6 +455,8 @@ class FreezePanel:
                                 ),
                                 self.counts,
                                 self.optimizer_state,
+                                self.lora_status,
+                                self.flags_note,
                                 self.block_bars,
                             ],
                             layout=widgets.Layout(flex="1 1 360px"),
@@ -403,6 +505,22 @@ class FreezePanel:
             self.block_slider.add_class("fl-freeze-blocks")
             self.block_slider.observe(self._on_leading_blocks, names="value")
             buttons.append(self.block_slider)
+        ranks = lora_rank_menu(self.original_model)
+        if ranks and not lora_layer_paths(self.original_model):
+            self.lora_menu = widgets.Dropdown(
+                options=[("off", 0)] + [(str(rank), rank) for rank in ranks[1:]],
+                value=0,
+                description="LoRA rank",
+                tooltip=(
+                    "LoRA on each attention's query and value projections; above 0 the panel "
+                    "works on a copy (Keras cannot remove LoRA from a layer)"
+                ),
+                style={"description_width": "initial"},
+                layout=_BUTTON,
+            )
+            self.lora_menu.add_class("fl-lora-rank")
+            self.lora_menu.observe(self._on_lora_rank, names="value")
+            buttons.append(self.lora_menu)
         return widgets.HBox(buttons, layout=_WRAP)
 
     # -- events ---------------------------------------------------------------
@@ -414,6 +532,7 @@ class FreezePanel:
             with self._lock:
                 self._sync_from_model(keep=name)
                 set_model_mask(self.model, {name: change["new"]})
+                keep_lora_rule(self.model)
                 self.message.value = ""
                 self.refresh()
 
@@ -422,7 +541,7 @@ class FreezePanel:
     def _on_leading_blocks(self, change):
         if self._quiet or change["new"] == CUSTOM:
             return
-        self.set_mask(self.layout.freeze_first_blocks(change["new"]))
+        self.set_mask(freeze_leading_blocks(self.layout, change["new"]))
 
     def _on_group_tick(self, group: str):
         def handle(change):
@@ -431,6 +550,14 @@ class FreezePanel:
             self.set_mask({name: change["new"] for name in self.layout.groups[group]})
 
         return handle
+
+    def _on_lora_rank(self, change):
+        if self._quiet:
+            return
+        try:
+            self.set_lora_rank(change["new"])
+        except ValueError as error:
+            self.message.value = f'<span style="color:#b30">{_escape(str(error))}</span>'
 
     def _on_text(self, change):
         if self._quiet:
@@ -452,6 +579,9 @@ class FreezePanel:
 
     def _on_time(self, _button=None):
         """Times the ticked mask in the background (the live timer follows later ticks)."""
+        if self.lora_rank:
+            self.timing.value = f"<pre{_PRE}>{_escape(LORA_TIMING_NOTE)}</pre>"
+            return
         if self.live_timer is not None:
             self._start_live_timing()
             return
@@ -495,12 +625,18 @@ class FreezePanel:
         self._show_live()
 
     def _time_if_live(self) -> None:
+        if self.lora_rank:
+            return
         if getattr(self, "live_toggle", None) is not None and self.live_toggle.value:
             self._start_live_timing()
 
     def _show_live(self) -> None:
         """Writes the live timer's readout for the current mask into the labels."""
         if self.live_timer is None:
+            return
+        if self.lora_rank:
+            self.timing.value = f"<pre{_PRE}>{_escape(LORA_TIMING_NOTE)}</pre>"
+            self.live_plot.value = ""
             return
         readout = live_readout(self.live_timer, self.mask)
         # The job's bar style says how its last run ended (set before the callbacks run).
@@ -551,9 +687,12 @@ class FreezePanel:
             f"{FLOAT32_BYTES} bytes): "
             f"<b{_NOWRAP}>{readout.optimizer_state_mib:.1f} MiB</b>"
         )
+        self.lora_status.value = self._lora_status_html()
+        note = flags_note(self.model, readout)
+        self.flags_note.value = f'<span style="color:#b30">{_escape(note)}</span>' if note else ""
         self.block_bars.value = block_bars_html(readout)
         self.backward_map.value = backward_map_html(readout)
-        self.code.value = mask_code_html(self.mask)
+        self.code.value = mask_code_html(self.mask, compile_line=self._compile_line())
         status = compile_status(self.model)
         colour = "#b30" if status.needs_recompile else "#2a7"
         label = "recompile needed" if status.needs_recompile else "compiled set in sync"
@@ -563,6 +702,8 @@ class FreezePanel:
             f'<span title="{_escape(status.message)}" style="color:{colour}"><b>{label}</b></span>'
         )
         self.recompile_button.disabled = not status.compiled
+        if self.can_time:
+            self.time_button.disabled = bool(self.lora_rank)
         with self._batch():
             for group, toggle in self.group_toggles.items():
                 names = self.layout.groups[group]
@@ -571,7 +712,7 @@ class FreezePanel:
                 toggle.description = group_toggle_label(group, training, len(names))
             self.text_box.value = mask_to_text(self.mask)
             if self.has_block_menu:
-                blocks = self.layout.leading_frozen_blocks(self.mask)
+                blocks = leading_frozen_blocks(self.layout, self.mask)
                 self.block_slider.value = CUSTOM if blocks is None else blocks
         if self.live_timer is not None:
             self._show_live()
@@ -579,6 +720,33 @@ class FreezePanel:
         else:
             self._mark_stale()
         return readout
+
+    def _compile_line(self) -> str:
+        """The code box's last lines: LoRA's, when on, then the compile call."""
+        if not self.lora_rank:
+            return COMPILE_LINE
+        names = [layer.name for layer in lora_attention_layers(self.model)]
+        return f"{lora_code(names, self.lora_rank)}\n{COMPILE_LINE}"
+
+    def _lora_status_html(self) -> str:
+        """What LoRA adds, and which model the panel works on."""
+        if not self.lora_rank and not lora_layer_paths(self.model):
+            return ""
+        factors, adapted = lora_variables(self.model)
+        factor_params = sum(weight_size(v) for v in factors)
+        adapted_params = sum(weight_size(v) for v in adapted)
+        text = (
+            f"LoRA: {factor_params:,} factor parameters train (always), on {len(adapted)} "
+            f"projections whose {adapted_params:,} kernel parameters stay frozen"
+        )
+        if self.lora_rank:
+            text += (
+                f" · rank {self.lora_rank}, on a copy: train panel.model; the model you "
+                f"passed ({self.original_model.name!r}) is unchanged, without LoRA"
+            )
+        else:
+            text += " · enabled before the panel opened: Keras cannot remove it"
+        return f'<span style="color:#555">{_escape(text)}</span>'
 
     def _sync_from_model(self, keep: str | None = None) -> None:
         """Ticks the boxes as the model's flags are (all but ``keep``, just ticked)."""
@@ -646,6 +814,11 @@ def group_toggle_label(group: str, training: int, total: int) -> str:
     if training == 0:
         return f"{group} (none)"
     return f"{group} ({training}/{total} train)"
+
+
+def _variable_layout(model: keras.Model, layout: PanelLayout) -> VariableLayout | None:
+    """The variable-by-variable numbers for attention layers or LoRA, else None."""
+    return VariableLayout(model, layout) if needs_variable_readout(model) else None
 
 
 def _out_of_date(panel: FreezePanel) -> bool:

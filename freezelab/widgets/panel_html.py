@@ -20,7 +20,7 @@ from freezelab.plotting.panel import (
     backward_cell_kind,
 )
 from freezelab.speed.readouts import Readout
-from freezelab.widgets.mask_code import mask_code
+from freezelab.widgets.mask_code import COMPILE_LINE, mask_code
 
 # How the panel names where its costs come from (a learner reads words, not a module path).
 COST_SOURCE_WORDS = "FLOP count, forward + backward per layer"
@@ -201,11 +201,12 @@ def cost_source_words(source: str) -> str:
     return source.replace("freezelab.speed.cost", COST_SOURCE_WORDS)
 
 
-def mask_code_html(mask: dict[str, bool]) -> str:
+def mask_code_html(mask: dict[str, bool], compile_line: str = COMPILE_LINE) -> str:
     """The "Code for this mask" box: the plain Keras that sets these flags, then compiles.
 
     Args:
         mask: Layer name to True (trains), in model order.
+        compile_line: The code's last lines (LoRA's, then the compile call).
 
     Returns:
         An HTML fragment with a heading and a ``<pre class="fl-code">`` of
@@ -218,12 +219,16 @@ def mask_code_html(mask: dict[str, bool]) -> str:
         "compile() again with a fresh optimizer)</span>"
         '<pre class="fl-code" style="margin:2px 0;padding:4px;background:#f6f6f6;font-size:12px;'
         f'{PRE_STYLE}">'
-        f"{html.escape(mask_code(mask))}</pre></div>"
+        f"{html.escape(mask_code(mask, compile_line))}</pre></div>"
     )
 
 
 def panel_snapshot_html(
-    readout: Readout, groups: dict[str, Sequence[tuple[str, bool]]], mask_text: str, title: str
+    readout: Readout,
+    groups: dict[str, Sequence[tuple[str, bool]]],
+    mask_text: str,
+    title: str,
+    compile_line: str = COMPILE_LINE,
 ) -> str:
     """The freeze panel as it stands, as static HTML: readable with no kernel.
 
@@ -237,6 +242,7 @@ def panel_snapshot_html(
         groups: Block name to ``(layer name, trains)`` pairs, in order.
         mask_text: The mask's short text form (``F:... T:...``).
         title: Heading, e.g. the model's name.
+        compile_line: The code box's last lines (see `mask_code_html`).
 
     Returns:
         An HTML fragment.
@@ -266,7 +272,7 @@ def panel_snapshot_html(
         f"mask <code>{html.escape(mask_text)}</code>. Tick the live panel with a running kernel.</div>"
         f'<table style="margin:4px 0">{"".join(rows)}</table>'
         f"{counts}{block_bars_html(readout)}{backward_map_html(readout)}"
-        f"{mask_code_html(mask)}</div>"
+        f"{mask_code_html(mask, compile_line)}</div>"
     )
 
 
