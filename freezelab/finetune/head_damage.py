@@ -63,6 +63,8 @@ class DamageRun:
         base_drift: The largest relative weight change in each base block.
         base_drift_whole: The relative change of all the base's weights taken
             together, ``||W1 - W0|| / ||W0||`` over every block's layers.
+        probe_passes_before: Passes the probe before the epochs ran until flat.
+        probe_passes_after: Passes this start's probe after the epochs ran.
     """
 
     start: str
@@ -73,6 +75,8 @@ class DamageRun:
     probe_after: float
     base_drift: dict[str, float]
     base_drift_whole: float
+    probe_passes_before: int = 0
+    probe_passes_after: int = 0
 
 
 @expected_retracing()  # one compiled copy per trainable set, refitted per seed
@@ -137,7 +141,8 @@ def head_start_damage(
     model = build_classifier(make_base(), dataset.num_classes, name="head_start")
     random_head = [layer.get_weights() for layer in head_layers(model)]
     starts = {"untrained head": model.get_weights()}
-    probe_before = train_head_until_flat(model, data, **head_args).evaluation.val_accuracy
+    probe_fit = train_head_until_flat(model, data, **head_args)
+    probe_before = probe_fit.evaluation.val_accuracy
     starts["trained head"] = model.get_weights()
     kept, optimizer_start = kept_compiled(model, "full_fine_tuning", "block3", pool)
     runs = []
@@ -160,7 +165,8 @@ def head_start_damage(
         model.set_weights(kept.get_weights())  # the changed base, under the probe's random head
         for layer, weights in zip(head_layers(model), random_head):
             layer.set_weights(weights)
-        probe_after = train_head_until_flat(model, data, **head_args).evaluation.val_accuracy
+        probe_after_fit = train_head_until_flat(model, data, **head_args)
+        probe_after = probe_after_fit.evaluation.val_accuracy
         runs.append(
             DamageRun(
                 start=start,
@@ -171,6 +177,8 @@ def head_start_damage(
                 probe_after=probe_after,
                 base_drift={k: v for k, v in drift.items() if k.startswith("block")},
                 base_drift_whole=whole,
+                probe_passes_before=probe_fit.epochs,
+                probe_passes_after=probe_after_fit.epochs,
             )
         )
     return runs

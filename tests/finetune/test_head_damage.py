@@ -50,6 +50,9 @@ def test_zero_learning_rate_leaves_the_base_and_so_the_probe_unchanged():
     # same base, same random start, same seed: the probe after repeats the probe before
     for run in runs:
         assert run.probe_after == pytest.approx(run.probe_before, abs=1e-6)
+        # ... after as many passes, a multiple of the check (2) and at most the cap (6)
+        assert run.probe_passes_after == run.probe_passes_before
+        assert run.probe_passes_before in (2, 4, 6)
 
 
 def test_a_shared_pool_gives_the_numbers_of_a_fresh_one():
