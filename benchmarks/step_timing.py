@@ -70,6 +70,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--eager", action="store_true", help="also time with run_eagerly=True")
     parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the random batch and the round orders"
+    )
+    parser.add_argument(
         "--update-probes",
         nargs="+",
         metavar="BLOCK",
@@ -144,6 +147,7 @@ def _run(args: argparse.Namespace) -> int:
         eager=list(dict.fromkeys(eager)),
         update_probes={f"update probe: {block}": [f"{block}_"] for block in args.update_probes}
         or None,
+        seed=args.seed,
     )
     print()
     print(result.table())
@@ -242,6 +246,7 @@ def build_record(result, args: argparse.Namespace, now: datetime.datetime | None
         "jit_compile": setup["jit_compile"],
         "repeats": args.repeats,
         "warmup": args.warmup,
+        "seed": args.seed,
         "interleaved": setup["interleaved"],
         "floor_ms": setup["floor_ms"],
         "floor_share": setup["floor_share"],
