@@ -16,6 +16,7 @@ and says when a figure is rough.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import keras
@@ -235,17 +236,7 @@ class PanelLayout:
                 sums[1] += row.params + row.fixed_params
             non_trainable += row.fixed_params + (0 if mask.get(row.name, False) else row.params)
         steps, step_flops = self._step_flops(mask)
-        backward = tuple(
-            BackwardStep(
-                name=row.name,
-                group=row.group,
-                has_weights=row.has_weights,
-                computes_weight_grad=step.computes_weight_grad,
-                gradient_flows=step.computes_input_grad,
-            )
-            for row, step in zip(self.rows, steps)
-            if row.block != "input"
-        )
+        backward = backward_map(self.rows, steps)
         relative = step_flops / self._full_cost if self._full_cost else 1.0
         return Readout(
             trainable_params=trainable,
@@ -355,3 +346,27 @@ def layer_cost_rows(model: keras.Model) -> tuple[list[LayerCostRow], str]:
     if estimated:
         return rows, f"{COST_MODULE}, rough estimate for {', '.join(estimated)}"
     return rows, COST_MODULE
+
+
+def backward_map(rows: Sequence, steps: Sequence) -> tuple[BackwardStep, ...]:
+    """The backward-cost map: one `BackwardStep` per layer row, the input layer left out.
+
+    Args:
+        rows: The panel's layer rows (``name``, ``group``, ``has_weights``, ``block``).
+        steps: The cost model's backward steps for the same rows, in order
+            (``computes_weight_grad``, ``computes_input_grad``).
+
+    Returns:
+        The map's cells, in layer order.
+    """
+    return tuple(
+        BackwardStep(
+            name=row.name,
+            group=row.group,
+            has_weights=row.has_weights,
+            computes_weight_grad=step.computes_weight_grad,
+            gradient_flows=step.computes_input_grad,
+        )
+        for row, step in zip(rows, steps)
+        if row.block != "input"
+    )

@@ -30,7 +30,13 @@ from freezelab.core.keras_adapter import inner_layers, trainable_capable
 from freezelab.core.layers import iter_layers, unique_weights, weight_size
 from freezelab.core.lora_choice import lora_variables
 from freezelab.speed.cost import backward_rows, layer_costs
-from freezelab.speed.readouts import COST_MODULE, BackwardStep, GroupParams, PanelLayout, Readout
+from freezelab.speed.readouts import (
+    COST_MODULE,
+    GroupParams,
+    PanelLayout,
+    Readout,
+    backward_map,
+)
 from freezelab.speed.transformer_cost import relative_name
 
 
@@ -184,17 +190,7 @@ class VariableLayout:
         trains_by_layer = {name: bool(found) for name, found in variables.items()}
         steps = backward_rows(self.costs, trains_by_layer, variables)
         step_flops = sum(step.forward_flops + step.backward_flops for step in steps)
-        backward = tuple(
-            BackwardStep(
-                name=row.name,
-                group=row.group,
-                has_weights=row.has_weights,
-                computes_weight_grad=step.computes_weight_grad,
-                gradient_flows=step.computes_input_grad,
-            )
-            for row, step in zip(self.layout.rows, steps)
-            if row.block != "input"
-        )
+        backward = backward_map(self.layout.rows, steps)
         return Readout(
             trainable_params=trainable,
             non_trainable_params=non_trainable,

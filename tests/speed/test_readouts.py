@@ -166,3 +166,26 @@ def test_model_without_vgg_blocks_gets_one_group_per_layer(sequential):
     assert layout.head_layers == ["dense_10"]
     with pytest.raises(ValueError, match="VGG block names"):
         layout.freeze_first_blocks(1)
+
+
+def test_backward_map_leaves_out_the_input_and_maps_each_step():
+    from types import SimpleNamespace as Row
+
+    from freezelab.speed.readouts import backward_map
+
+    rows = [
+        Row(name="image", group="input", has_weights=False, block="input"),
+        Row(name="conv", group="block1", has_weights=True, block="block1"),
+        Row(name="pool", group="block1", has_weights=False, block="block1"),
+    ]
+    steps = [
+        Row(computes_weight_grad=False, computes_input_grad=False),
+        Row(computes_weight_grad=True, computes_input_grad=False),
+        Row(computes_weight_grad=False, computes_input_grad=True),
+    ]
+    cells = backward_map(rows, steps)
+    assert [c.name for c in cells] == ["conv", "pool"]
+    assert [(c.computes_weight_grad, c.gradient_flows) for c in cells] == [
+        (True, False),
+        (False, True),
+    ]
