@@ -552,18 +552,17 @@ class FreezePanel:
         return handle
 
     def _on_lora_rank(self, change):
-        if self._quiet:
-            return
-        try:
-            self.set_lora_rank(change["new"])
-        except ValueError as error:
-            self.message.value = f'<span style="color:#b30">{_escape(str(error))}</span>'
+        if not self._quiet:
+            self._apply_or_show_error(self.set_lora_rank, change["new"])
 
     def _on_text(self, change):
-        if self._quiet:
-            return
+        if not self._quiet:
+            self._apply_or_show_error(self.set_mask, change["new"])
+
+    def _apply_or_show_error(self, apply, value) -> None:
+        # A value typed or chosen in the panel: a refusal is shown in the panel, not raised.
         try:
-            self.set_mask(change["new"])
+            apply(value)
         except ValueError as error:
             self.message.value = f'<span style="color:#b30">{_escape(str(error))}</span>'
 
