@@ -68,7 +68,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="time masks one after another instead of side by side (less memory)",
     )
-    parser.add_argument("--eager", action="store_true", help="also time with run_eagerly=True")
+    parser.add_argument(
+        "--eager",
+        action="store_true",
+        help="also time with run_eagerly=True (nothing frozen, the whole base, the floor)",
+    )
+    parser.add_argument(
+        "--variable-count-probe",
+        action="store_true",
+        help="also time a fixed-cost probe with one single-number weight per trainable variable",
+    )
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the random batch and the round orders"
     )
@@ -121,7 +130,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from freezelab.core.models import load_vgg16, with_head
     from freezelab.speed.cost import step_cost
-    from freezelab.speed.sweep import run_sweep, standard_cases
+    from freezelab.speed.sweep import FLOOR, run_sweep, standard_cases
     from freezelab.speed.timing import describe_device
 
     jit = {"auto": "auto", "on": True, "off": False}[args.jit]
@@ -135,7 +144,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     cases = _chosen_cases(standard_cases(model), args.only)
     whole_base = ([c for c in cases if c.kind == "prefix"] or cases)[-1]
-    eager = [cases[0].label, whole_base.label] if args.eager else []
+    eager = [cases[0].label, whole_base.label, FLOOR] if args.eager else []
     result = run_sweep(
         model,
         cases,
@@ -148,6 +157,7 @@ def _run(args: argparse.Namespace) -> int:
         update_probes={f"update probe: {block}": [f"{block}_"] for block in args.update_probes}
         or None,
         seed=args.seed,
+        variable_count_probe=args.variable_count_probe,
     )
     print()
     print(result.table())
@@ -173,7 +183,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.eager:
         print("\nrun_eagerly=True, in the same rounds:")
         for label in dict.fromkeys(eager):
-            compiled = next(r for r in result.rows if r.label == label)
+            compiled = next((r for r in result.rows if r.label == label), result.extras.get(label))
             eager_ms = result.extras["eager: " + label].median_ms
             print(
                 f"  {label:<16} eager {eager_ms:8.1f} ms/step  compiled {compiled.median_ms:8.1f} ms/step"

@@ -150,14 +150,36 @@ UPDATE_CLAIM = (
     "ratio",
 )
 
+# Asked only where the record holds an eager floor (older records do not): does the eager
+# frozen-base step do more work above its own floor than the compiled one does above its floor?
+EAGER_FLOOR_CLAIM = (
+    "eager frozen base does more above its floor",
+    ("-", "eager: blocks 1-5", "eager: " + FLOOR),
+    ("-", "blocks 1-5", FLOOR),
+    "higher",
+    "difference",
+)
+
+#: Claims judged only where the record holds their arms.
+OPTIONAL_CLAIMS = (UPDATE_CLAIM, EAGER_FLOOR_CLAIM)
+
+
+def _labels(claim: tuple) -> list[str]:
+    """The arm labels a claim's two series read."""
+    return [
+        label
+        for series in claim[1:3]
+        for label in ([series] if isinstance(series, str) else series[1:])
+    ]
+
 
 def check_against_record(
     result: object, record: Mapping
 ) -> list[tuple[str, PairedVerdict, PairedVerdict]]:
     """Judges lesson 03's claims (`STEP_CLAIMS`) on a sweep's rounds and on a record's.
 
-    `UPDATE_CLAIM` is judged too where the record holds both of its update
-    probes.
+    Each of `OPTIONAL_CLAIMS` (`UPDATE_CLAIM`, `EAGER_FLOOR_CLAIM`) is judged
+    too where the record holds its arms.
 
     Args:
         result: A `SweepResult` from an interleaved `run_sweep` with the
@@ -174,20 +196,12 @@ def check_against_record(
     """
     times = record_times(record)
     missing = sorted(
-        {
-            label
-            for claim in STEP_CLAIMS
-            for series in claim[1:3]
-            for label in ([series] if isinstance(series, str) else series[1:])
-            if label not in times
-        }
+        {label for claim in STEP_CLAIMS for label in _labels(claim) if label not in times}
     )
     if missing:
         raise ValueError(f"The record lacks arms the claims need. Received: missing={missing}")
-    claims = STEP_CLAIMS
-    if all(label in times for label in UPDATE_CLAIM[1:3]):
-        claims = (*STEP_CLAIMS, UPDATE_CLAIM)
-    return judge_claims(claims, result.times, times)
+    optional = [c for c in OPTIONAL_CLAIMS if all(label in times for label in _labels(c))]
+    return judge_claims((*STEP_CLAIMS, *optional), result.times, times)
 
 
 def record_statuses(result: object, record: Mapping | None) -> dict[str, str]:
@@ -201,7 +215,7 @@ def record_statuses(result: object, record: Mapping | None) -> dict[str, str]:
         record: The matching committed record (`matching_record`), or None.
 
     Returns:
-        Claim text (`STEP_CLAIMS`' and `UPDATE_CLAIM`'s) -> e.g.
+        Claim text (`STEP_CLAIMS`' and `OPTIONAL_CLAIMS`') -> e.g.
         ``"reproduced (the quiet record: shown 20 of 20)"``,
         ``"not reproduced (the record: shown 15 of 15; the record not quiet)"`` or,
         where neither run shows it, ``"undecided in both runs (this run 11 of 20,
@@ -210,7 +224,7 @@ def record_statuses(result: object, record: Mapping | None) -> dict[str, str]:
     Raises:
         ValueError: As `check_against_record` and `quiet_check` raise.
     """
-    texts = [claim[0] for claim in (*STEP_CLAIMS, UPDATE_CLAIM)]
+    texts = [claim[0] for claim in (*STEP_CLAIMS, *OPTIONAL_CLAIMS)]
     if record is None:
         return {text: "not reproduced (no committed record with these settings)" for text in texts}
     statuses = {text: "not reproduced (the record lacks this claim's arms)" for text in texts}

@@ -45,6 +45,7 @@ OVERHEAD = "one-weight probe"
 UPDATE = "update probe"
 CACHED = "head on cached features"
 EAGER = "eager: "
+VARIABLE_COUNT = "variable-count probe"
 
 
 @dataclass(frozen=True)
@@ -242,7 +243,9 @@ class SweepResult:
         ]
         return max(errors) if errors else None
 
-    def table(self, predictions: bool = True, times: bool = True) -> str:
+    def table(
+        self, predictions: bool = True, times: bool = True, extras: Sequence[str] = ()
+    ) -> str:
         """The table as aligned text.
 
         Measured rows give the step time and, as fractions of the fully
@@ -256,9 +259,32 @@ class SweepResult:
                 tables only; predictions alone always show them).
             times: Include the step times in ms (``ms/step``, ``IQR``); False
                 keeps the fractions only, to set the predictions beside them.
+            extras: Labels of extra arms (e.g. ``FLOOR``) to add as measured
+                rows below the cases, without predictions (measured tables
+                of interleaved sweeps only).
+
+        Returns:
+            The aligned table, one line per row.
+
+        Raises:
+            ValueError: For ``extras`` the sweep did not time, or on a sweep
+                that is not interleaved.
         """
+        extras = list(extras)
+        unknown = [label for label in extras if label not in self.extras]
+        if unknown:
+            raise ValueError(
+                f"table's extras are extra arms' labels. Accepted: {sorted(self.extras)}. "
+                f"Received: {unknown}"
+            )
+        if extras and not (self.measured and self.setup.get("interleaved")):
+            raise ValueError(
+                "Extra rows need an interleaved, measured sweep. Received: a sweep with "
+                f"interleaved={self.setup.get('interleaved')}, measured={self.measured}"
+            )
+        width = max([16, *(len(label) + 1 for label in extras)])
         if self.measured:
-            header = f"{'frozen':<16}"
+            header = f"{'frozen':<{width}}"
             if times:
                 header += f"{'ms/step':>9}{'IQR':>7}"
             header += f"{'measured':>10}{'middle half':>15}"
@@ -276,12 +302,21 @@ class SweepResult:
                     if r.adjusted_error is not None
                     else ""
                 )
-                line = f"{r.label:<16}"
+                line = f"{r.label:<{width}}"
                 if times:
                     line += f"{r.median_ms:>9.1f}{r.iqr_ms:>7.1f}"
                 line += f"{r.measured_fraction:>10.1%} {half}"
                 if predictions:
                     line += f"{r.predicted_fraction:>8.1%}{_signed(r.error):>10}{terms}"
+                lines.append(line)
+            reference = self.times(self.rows[0].label)
+            for label in extras:
+                ratios = [t / r for t, r in zip(self.times(label), reference)]
+                low, high = _quartiles(ratios)
+                line = f"{label:<{width}}"
+                if times:
+                    line += f"{self.extras[label].median_ms:>9.1f}{self.extras[label].iqr_ms:>7.1f}"
+                line += f"{statistics.median(ratios):>10.1%} {low:>7.1%}-{high:<6.1%}"
                 lines.append(line)
             lines.append(
                 "(fractions of the fully trainable step: medians of same-round ratios"
@@ -434,6 +469,7 @@ def run_sweep(
     jit_compile: bool | str = "auto",
     seed: int = 0,
     update_probes: Mapping[str, Sequence[str]] | None = None,
+    variable_count_probe: bool = False,
 ) -> SweepResult:
     """Times every case, and the parts of a step FLOPs miss, against the cost model.
 
@@ -448,7 +484,11 @@ def run_sweep(
     * one more update probe per entry of ``update_probes``, holding the
       weights of chosen layers only (e.g. block3's against block4's);
     * the **head on cached features**, when the model's head is a chain;
-    * an **eager** copy (``run_eagerly=True``) of each case named in ``eager``.
+    * an **eager** copy (``run_eagerly=True``) of each case named in ``eager``
+      (the floor too, when ``eager`` names it);
+    * with ``variable_count_probe``, a fixed-cost probe with one single-number
+      weight per trainable variable of the model: the fixed cost of a step
+      that passes as many variables as the full model's.
 
     The prediction with measured terms (``adjusted_fraction``) keeps the floor
     and the update at their measured shares and scales only the rest by the
@@ -469,7 +509,8 @@ def run_sweep(
             that drifts during the sweep hits every arm alike and
             `SweepResult.compare` can pair rounds. Otherwise one arm after
             another.
-        eager: Labels of cases to time also with ``run_eagerly=True``.
+        eager: Labels of cases to time also with ``run_eagerly=True``; the
+            floor's label (``FLOOR``) adds an eager floor.
         jit_compile: Passed to ``compile()``.
         seed: Seed of the random batch and of the round orders.
         update_probes: Arm label to layer-name prefixes (e.g.
@@ -477,6 +518,8 @@ def run_sweep(
             probe (`freezelab.speed.probes.update_probe`) holding exactly the
             trainable weight shapes of those layers, timed in the same rounds
             and found under its label in ``extras``.
+        variable_count_probe: Also time the variable-count probe (label
+            ``VARIABLE_COUNT`` in ``extras``).
 
     Returns:
         A `SweepResult` with measurements.
@@ -492,12 +535,15 @@ def run_sweep(
         raise ValueError("run_sweep needs at least one case. Received: cases=[]")
     repeats = pick(20, 5) if repeats is None else repeats
     labels = [case.label for case in cases]
-    unknown = [label for label in eager if label not in labels]
+    unknown = [label for label in eager if label not in [*labels, FLOOR]]
     if unknown:
         raise ValueError(
-            f"eager names cases to time eagerly. Accepted: {labels}. Received: {unknown}"
+            "eager names cases (or the floor) to time eagerly. "
+            f"Accepted: {[*labels, FLOOR]}. Received: {unknown}"
         )
     probe_shapes = _probe_shapes(model, update_probes, labels, eager)
+    if variable_count_probe:
+        probe_shapes[VARIABLE_COUNT] = [(1,)] * len(trainable_shapes(model))
     costs = [step_cost(model, case.mask, batch_size) for case in cases]
     load_before = _load_average()
     x, y = random_batch(model, batch_size, seed)
@@ -578,7 +624,15 @@ def _probe_shapes(model, update_probes, labels, eager) -> dict[str, list[tuple[i
             "update_probes maps an arm label to layer-name prefixes, e.g. "
             f"{{'update probe: block4': ['block4_']}}. Received: update_probes={update_probes!r}"
         )
-    taken = {*labels, FLOOR, OVERHEAD, UPDATE, CACHED, *(EAGER + label for label in eager)}
+    taken = {
+        *labels,
+        FLOOR,
+        OVERHEAD,
+        UPDATE,
+        CACHED,
+        VARIABLE_COUNT,
+        *(EAGER + label for label in eager),
+    }
     shapes = {}
     for label, prefixes in update_probes.items():
         if label in taken:
@@ -623,9 +677,10 @@ def _arms(model, cases, eager, x, y, optimizer, jit_compile, probe_shapes=None) 
         head.compile(optimizer=optimizer, loss="mean_squared_error", jit_compile=jit_compile)
         features = np.random.default_rng(0).uniform(size=(batch, *head.input_shape[1:]))
         arms.append(TimedArm(CACHED, head, features.astype("float32"), y))
+    masks = {case.label: case.mask for case in cases}
     for label in eager:
-        case = next(c for c in cases if c.label == label)
-        copy = compiled_copy(model, case.mask, optimizer, run_eagerly=True)
+        mask = floor_mask(model) if label == FLOOR else masks[label]
+        copy = compiled_copy(model, mask, optimizer, run_eagerly=True)
         arms.append(TimedArm(EAGER + label, copy, x, y, run_eagerly=True))
     return arms
 

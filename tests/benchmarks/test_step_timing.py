@@ -29,13 +29,18 @@ def test_benchmark_prints_and_records_the_cost_models_predictions(tmp_path):
     done = run_benchmark(
         "--input-size", "32", "--batch-size", "2", "--repeats", "1", "--warmup", "1",
         "--only", labels, "--json", str(record), "--update-probes", "block4",
-        "--record", str(tmp_path / "records"), "--seed", "3",
+        "--record", str(tmp_path / "records"), "--seed", "3", "--eager",
+        "--variable-count-probe",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     (dated,) = (tmp_path / "records").glob("*.json")
     extras = json.loads(dated.read_text())["extras"]
     assert json.loads(dated.read_text())["seed"] == 3
     assert "update probe: block4" in extras and "update probe: block3" not in extras
+    # --eager: the two masks and the floor eagerly; the variable-count probe, one run each
+    eager = ["eager: nothing frozen", "eager: blocks 1-5", "eager: floor (everything frozen)"]
+    assert all(len(extras[label]["times_ms"]) == 1 for label in [*eager, "variable-count probe"])
+    assert "floor (everything frozen) eager" in done.stdout
     assert "worst prefix error" in done.stdout and "floor (every layer frozen" in done.stdout
     assert "load average" in done.stdout and "update probe" in done.stdout
     rows = json.loads(record.read_text())["rows"]

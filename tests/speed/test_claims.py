@@ -3,6 +3,8 @@
 import pytest
 
 from freezelab.speed.claims import (
+    EAGER_FLOOR_CLAIM,
+    OPTIONAL_CLAIMS,
     STEP_CLAIMS,
     UPDATE_CLAIM,
     check_against_record,
@@ -103,7 +105,7 @@ def _labels(claims):
 def _fake_run(load, with_probes=True):
     # Every arm takes the same time in each round, so no claim can be shown; a test changes
     # one arm where it needs a claim shown. The setup and the record hold the given load.
-    labels = _labels((*STEP_CLAIMS, UPDATE_CLAIM) if with_probes else STEP_CLAIMS)
+    labels = _labels((*STEP_CLAIMS, *OPTIONAL_CLAIMS) if with_probes else STEP_CLAIMS)
     rounds = {label: [100.0 + i for i in range(8)] for label in labels}
     device = "CPU (2 threads, test)"
     setup = {"load_average_before": (load, load, load), "device": device}
@@ -127,6 +129,7 @@ def test_record_statuses_follow_the_rule_worked_by_hand():
         for text, ours, theirs in check_against_record(quiet_result, quiet_record)
     )
     assert UPDATE_CLAIM[0] in judged  # the record holds both probes
+    assert EAGER_FLOOR_CLAIM[0] in judged  # and the eager floor
     statuses = record_statuses(quiet_result, quiet_record)
     for text, (ours, theirs) in judged.items():
         # Equal series never show a claim: undecided in both, with both counts.
@@ -151,6 +154,7 @@ def test_record_statuses_follow_the_rule_worked_by_hand():
     _, old_record = _fake_run(load=0.2, with_probes=False)
     old = record_statuses(quiet_result, old_record)
     assert old[UPDATE_CLAIM[0]] == "not reproduced (the record lacks this claim's arms)"
+    assert old[EAGER_FLOOR_CLAIM[0]] == "not reproduced (the record lacks this claim's arms)"
 
 
 def test_a_claim_shown_in_two_quiet_runs_is_reproduced():
@@ -168,3 +172,18 @@ def test_a_claim_shown_in_two_quiet_runs_is_reproduced():
     assert record_statuses(result, record)[STEP_CLAIMS[0][0]] == (
         "not reproduced (the record: shown 8 of 8; the record not quiet)"
     )
+
+
+def test_the_eager_floor_claim_compares_each_rounds_gap_above_its_own_floor():
+    # By hand: eagerly the frozen base sits 30 ms above its floor, compiled 2 ms, in every round.
+    compiled_floor = [100.0, 102.0, 101.0, 99.0, 103.0, 100.0]
+    eager_floor = [150.0, 151.0, 149.0, 152.0, 150.0, 151.0]
+    times = {
+        "blocks 1-5": [t + 2.0 for t in compiled_floor],
+        "floor (everything frozen)": compiled_floor,
+        "eager: blocks 1-5": [t + 30.0 for t in eager_floor],
+        "eager: floor (everything frozen)": eager_floor,
+    }
+    ((_, ours, _),) = judge_claims([EAGER_FLOOR_CLAIM], times, times)
+    assert ours.shown and ours.favouring == 6
+    assert ours.median == 28.0  # 30 - 2 ms in every round

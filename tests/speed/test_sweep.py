@@ -170,6 +170,40 @@ def test_eager_arms_and_their_validation():
         run_sweep(model, eager=["block9"], progress=None)
 
 
+def test_an_eager_floor_and_the_variable_count_probe(monkeypatch):
+    import freezelab.speed.sweep as sweep
+
+    built = []
+    real_probe, real_copy = sweep.update_probe, sweep.compiled_copy
+    monkeypatch.setattr(
+        sweep, "update_probe", lambda shapes: built.append(shapes) or real_probe(shapes)
+    )
+    copies = []
+
+    def copy_and_keep(*args, **kwargs):
+        copies.append(real_copy(*args, **kwargs))
+        return copies[-1]
+
+    monkeypatch.setattr(sweep, "compiled_copy", copy_and_keep)
+    model = tiny_model()
+    result = run_sweep(
+        model,
+        batch_size=2,
+        repeats=2,
+        warmup=1,
+        progress=None,
+        interleave=True,
+        eager=[sweep.FLOOR],
+        variable_count_probe=True,
+    )
+    eager_floor = result.extras["eager: " + sweep.FLOOR]
+    assert eager_floor.run_eagerly and len(eager_floor.times_ms) == 2
+    assert copies[-1].trainable_weights == []  # the eager copy trains nothing: a floor
+    # Independent truth: one single-number weight per variable Keras lists as trainable.
+    assert built[-1] == [(1,)] * len(model.trainable_weights)
+    assert len(result.times(sweep.VARIABLE_COUNT)) == 2
+
+
 def test_cached_features_arm_on_a_vgg_style_model(small_vgg_flat):
     cases = standard_cases(small_vgg_flat)
     result = run_sweep(
@@ -290,3 +324,23 @@ def test_a_dict_of_labelled_masks_times_under_those_labels_and_masks():
         predict_sweep(model, {3: middle})
     with pytest.raises(TypeError, match="list of cases"):
         predict_sweep(model, middle)  # one bare mask is not a dict of labelled masks
+
+
+def test_extra_arms_as_table_rows_with_their_same_round_fractions():
+    import freezelab.speed.sweep as sweep
+
+    model = tiny_model()
+    result = run_sweep(model, batch_size=2, repeats=3, warmup=1, progress=None, interleave=True)
+    table = result.table(predictions=False, extras=[sweep.FLOOR])
+    floor_line = next(line for line in table.splitlines() if line.startswith(sweep.FLOOR))
+    # By hand: the median of the floor's step over the same round's fully trainable step.
+    ratios = [
+        f / r for f, r in zip(result.extras[sweep.FLOOR].times_ms, result.timings[0].times_ms)
+    ]
+    assert f"{statistics.median(ratios):.1%}" in floor_line
+    assert f"{result.extras[sweep.FLOOR].median_ms:.1f}" in floor_line
+    with pytest.raises(ValueError, match="Received: \\['nowhere'\\]"):
+        result.table(extras=["nowhere"])
+    alone = run_sweep(model, batch_size=2, repeats=1, warmup=0, progress=None)
+    with pytest.raises(ValueError, match="interleaved=False"):
+        alone.table(extras=[sweep.FLOOR])
