@@ -68,7 +68,7 @@ SERIAL_TESTS = (
     "tests/deploy/test_hub_browser.py",
     "tests/core/test_downloads.py",
     "tests/core/test_models.py",
-    "tests/finetune/test_data.py",
+    "tests/sources/test_data.py",
     "tests/test_readme.py",
     "tests/widgets/test_background.py",
     "tests/widgets/test_follow.py",

@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def builder(quick: bool):
     """The model factory: the ViT teacher, or (quick) a smaller untrained ViT."""
-    from freezelab.finetune.vit import load_vit_teacher, tiny_vit
+    from freezelab.sources.vit import load_vit_teacher, tiny_vit
 
     if quick:
         return lambda: tiny_vit(image_size=16, width=32, depth=2, num_heads=2, mlp_width=64)

@@ -13,8 +13,9 @@ The package is grouped by the course's parts: `freezelab.core` (layers,
 freezing, counts, the recompile guard, pitfalls, models), `freezelab.speed`
 (the cost model, timing, sweeps, the panel's readouts), `freezelab.vis`
 (photos, activations, Grad-CAM, gradient ascent, kernel pictures),
-`freezelab.finetune` (the offline dataset, the teacher, strategies,
-unfreezing, drift), and on top of them `freezelab.widgets` and
+`freezelab.sources` (the offline datasets, the source task, the teachers),
+`freezelab.finetune` (strategies, unfreezing, drift, BatchNorm, PEFT
+comparisons), and on top of them `freezelab.widgets` and
 `freezelab.plotting`. The names of `freezelab.core` are imported at once;
 the others on first use, so ``import freezelab`` stays quick.
 
@@ -88,14 +89,14 @@ _LAZY_MODULES = {
         "start_pictures",
     ),
     "freezelab.vis.kernels": ("kernel_pictures", "kernel_stats"),
-    "freezelab.finetune.data": ("count_overlaps", "load_target_dataset"),
-    "freezelab.finetune.scenes": (
+    "freezelab.sources.data": ("count_overlaps", "load_target_dataset"),
+    "freezelab.sources.scenes": (
         "make_pair_scene",
         "make_scenes",
         "object_check",
     ),
-    "freezelab.finetune.source_task": ("make_source_images",),
-    "freezelab.finetune.teacher": ("load_teacher", "pretrained_base", "source_accuracy"),
+    "freezelab.sources.source_task": ("make_source_images",),
+    "freezelab.sources.teacher": ("load_teacher", "pretrained_base", "source_accuracy"),
     "freezelab.finetune.strategies": (
         "STRATEGIES",
         "Budget",
@@ -122,13 +123,13 @@ _LAZY_MODULES = {
     "freezelab.finetune.seeds": ("compare_over_seeds", "strategies_over_seeds"),
     "freezelab.finetune.head_first": ("head_first_over_seeds", "train_head_until_flat"),
     "freezelab.finetune.head_damage": ("head_start_damage",),
-    "freezelab.finetune.shape_task": ("load_shape_dataset",),
-    "freezelab.finetune.stripe_task": ("load_stripe_dataset",),
-    "freezelab.finetune.vit": ("load_vit_teacher",),
+    "freezelab.sources.shape_task": ("load_shape_dataset",),
+    "freezelab.sources.stripe_task": ("load_stripe_dataset",),
+    "freezelab.sources.vit": ("load_vit_teacher",),
     "freezelab.core.peft": ("apply_strategy", "merge_lora", "peft_line"),
     "freezelab.speed.memory_breakdown": ("kept_activations_by_layer", "memory_breakdown"),
     "freezelab.finetune.peft_compare": ("PeftArm", "compare_peft_strategies", "merge_gap"),
-    "freezelab.finetune.bn_teacher": ("bn_source_images", "load_bn_teacher"),
+    "freezelab.sources.bn_teacher": ("bn_source_images", "load_bn_teacher"),
     "freezelab.finetune.batchnorm": (
         "bn_change",
         "bn_counts",

@@ -14,11 +14,11 @@ import math
 import keras
 import numpy as np
 
-from freezelab.finetune.bn_teacher import load_bn_teacher
-from freezelab.finetune.data import load_target_dataset
-from freezelab.finetune.scenes import SCENE_CLASSES
-from freezelab.finetune.shape_task import TARGET_SHAPES
-from freezelab.finetune.teacher import load_teacher
+from freezelab.sources.bn_teacher import load_bn_teacher
+from freezelab.sources.data import load_target_dataset
+from freezelab.sources.scenes import SCENE_CLASSES
+from freezelab.sources.shape_task import TARGET_SHAPES
+from freezelab.sources.teacher import load_teacher
 from freezelab.vis.gradcam import grad_cam
 from freezelab.vis.receptive_field import receptive_field
 

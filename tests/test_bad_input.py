@@ -21,8 +21,8 @@ from freezelab._validation import ArgumentTypeError, EmptySelectionWarning
 from freezelab.core.compile_guard import fresh_optimizer
 from freezelab.core.freezing import set_trainable
 from freezelab.core.models import validate_input_size
-from freezelab.finetune.data import load_flowers, source_photo
-from freezelab.finetune.teacher import build_teacher
+from freezelab.sources.data import load_flowers, source_photo
+from freezelab.sources.teacher import build_teacher
 from freezelab.speed.cost import step_cost
 from freezelab.speed.timing import time_forward
 

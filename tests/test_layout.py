@@ -13,7 +13,7 @@ import freezelab as fl
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "freezelab"
-LOWER = ("core", "speed", "vis", "finetune")
+LOWER = ("core", "speed", "vis", "sources", "finetune")
 TOP = ("widgets", "plotting")
 
 

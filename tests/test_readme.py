@@ -166,7 +166,7 @@ def test_on_jax_and_torch_freezelab_needs_no_tensorflow(backend):
     # The names of freezelab.core and freezelab.settings at once, the other folders on first use.
     assert "freezelab.core.freezing" in report["at_import"]
     assert "freezelab.settings" in report["at_import"]
-    later = ("speed", "vis", "finetune", "widgets", "plotting")
+    later = ("speed", "vis", "sources", "finetune", "widgets", "plotting")
     assert not [m for m in report["at_import"] if m.split(".")[1] in later]
     assert "freezelab.speed.cost" in report["after_step_cost"]
     assert "freezelab.widgets.freeze_panel" not in report["after_step_cost"]

@@ -4,7 +4,7 @@ Same source task and held-out draw as the convolutional teacher
 (tools/train_teacher.py): every epoch draws fresh procedural images (seed
 ``seed * 1000 + epoch``), the held-out set comes from seed
 ``HELD_OUT_SEED``, which no epoch uses. The model is
-`freezelab.finetune.vit.tiny_vit` with its defaults (32-pixel inputs, patch 4,
+`freezelab.sources.vit.tiny_vit` with its defaults (32-pixel inputs, patch 4,
 width 64, 4 blocks, 4 heads, MLP 128), its initial weights seeded by
 ``--seed``; inputs are caffe-preprocessed like the teacher's. AdamW with a
 cosine-decayed learning rate from 1e-3. The run's figures are printed at the
@@ -23,9 +23,9 @@ from pathlib import Path
 
 import keras
 
-from freezelab.finetune.source_task import HELD_OUT_SEED, make_source_images
-from freezelab.finetune.teacher import source_accuracy
-from freezelab.finetune.vit import tiny_vit, vit_teacher_weights_path
+from freezelab.sources.source_task import HELD_OUT_SEED, make_source_images
+from freezelab.sources.teacher import source_accuracy
+from freezelab.sources.vit import tiny_vit, vit_teacher_weights_path
 from freezelab.vis.images import to_caffe
 
 

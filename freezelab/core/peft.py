@@ -130,7 +130,7 @@ def apply_strategy(
 
     Args:
         model: A built model with ``blockN_`` layer names, e.g.
-            `freezelab.finetune.vit.tiny_vit`. LoRA cannot be removed from a
+            `freezelab.sources.vit.tiny_vit`. LoRA cannot be removed from a
             layer once enabled, so the model must have none yet.
         strategy: One of `PEFT_STRATEGIES`.
         top_blocks: For ``"top_blocks"``: how many of the last blocks train.

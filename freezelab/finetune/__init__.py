@@ -1,1 +1,1 @@
-"""Fine-tuning: the offline dataset, the source task and teacher, strategies, unfreezing, drift."""
+"""Fine-tuning: strategies, every arm from one trained head, unfreezing, drift, seeds, BatchNorm, PEFT."""

@@ -47,7 +47,7 @@ from freezelab.finetune.drift import snapshot_weights, verify_frozen_unchanged, 
 from freezelab.finetune.strategies import Budget, SplitData, preprocess_images
 
 if TYPE_CHECKING:
-    from freezelab.finetune.data import TargetDataset
+    from freezelab.sources.data import TargetDataset
 
 #: The lesson's three ways through the guide: (training_false, freeze_bn_after_unfreezing).
 GUIDE_VARIANTS = ((True, False), (False, False), (True, True))

@@ -44,8 +44,8 @@ from freezelab.finetune.drift import (
 from freezelab.finetune.strategies import build_classifier, preprocess_images
 
 if TYPE_CHECKING:
-    from freezelab.finetune.data import TargetDataset
     from freezelab.finetune.strategies import SplitData
+    from freezelab.sources.data import TargetDataset
 
 #: The arms, in table order; ``feature_extraction`` is the trained head itself.
 ARMS = ("feature_extraction", "head_only", "freeze_blocks", "full_fine_tuning", "from_scratch")

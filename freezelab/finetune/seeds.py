@@ -42,7 +42,7 @@ from freezelab.verdicts import PairedVerdict, paired_verdict
 if TYPE_CHECKING:
     import keras
 
-    from freezelab.finetune.data import TargetDataset
+    from freezelab.sources.data import TargetDataset
 
 #: Fewest seeds a comparison accepts: a sample standard deviation needs two.
 MIN_SEEDS = 2

@@ -66,7 +66,7 @@ from freezelab.finetune.unfreezing import (
 from freezelab.vis.images import to_caffe
 
 if TYPE_CHECKING:
-    from freezelab.finetune.data import TargetDataset
+    from freezelab.sources.data import TargetDataset
 
 STRATEGIES = (
     "feature_extraction",
@@ -132,7 +132,7 @@ class Budget:
 
 @dataclass(frozen=True)
 class SplitData:
-    """Training and validation arrays, as `freezelab.finetune.data.load_target_dataset` gives them."""
+    """Training and validation arrays, as `freezelab.sources.data.load_target_dataset` gives them."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -277,7 +277,7 @@ def base_factory(
     """Decides once which pretrained base to use and returns a maker of fresh copies.
 
     ImageNet VGG16 when its weights are available, else freezelab's offline
-    teacher (see `freezelab.finetune.teacher.pretrained_base`, which prints the choice).
+    teacher (see `freezelab.sources.teacher.pretrained_base`, which prints the choice).
 
     Args:
         input_size: Side of the square input, at least 32.
@@ -291,7 +291,7 @@ def base_factory(
         ValueError: For an unknown ``prefer`` or an input size below 32.
     """
     from freezelab.core.models import load_vgg16, weights_source
-    from freezelab.finetune.teacher import load_teacher, pretrained_base
+    from freezelab.sources.teacher import load_teacher, pretrained_base
 
     first = pretrained_base(input_size=input_size, prefer=prefer, verbose=True, timeout=timeout)
     if weights_source(first) == "imagenet":
@@ -325,7 +325,7 @@ def run_strategy(
     Args:
         strategy: One of `STRATEGIES`.
         make_base: Returns a fresh pretrained base each call, e.g.
-            ``lambda: freezelab.finetune.teacher.pretrained_base(input_size=64, verbose=False)``.
+            ``lambda: freezelab.sources.teacher.pretrained_base(input_size=64, verbose=False)``.
         dataset: Anything with ``x_train, y_train, x_val, y_val, num_classes``
             (images RGB in 0..255, integer labels).
         budget: Epochs, batch size and learning rates; the same for every strategy.

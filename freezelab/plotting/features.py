@@ -172,7 +172,7 @@ def plot_source_task(image_size: int = 32, seed: int = 1) -> Figure:
     Raises:
         ValueError: For an ``image_size`` below 8.
     """
-    from freezelab.finetune.source_task import NUM_CLASSES, make_source_images
+    from freezelab.sources.source_task import NUM_CLASSES, make_source_images
 
     samples = make_source_images(NUM_CLASSES, image_size=image_size, seed=seed)
     order = np.argsort(samples.labels)

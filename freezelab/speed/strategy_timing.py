@@ -185,7 +185,7 @@ def prepare_strategy(
 
     Args:
         build: A function returning a new built model with ``blockN_`` layer
-            names (e.g. `freezelab.finetune.vit.load_vit_teacher` with
+            names (e.g. `freezelab.sources.vit.load_vit_teacher` with
             ``verbose=False``); called once per strategy.
         spec: A strategy name, or ``(name, options)`` such as
             ``("lora", {"rank": 8})`` or ``("top_blocks", {"top_blocks": 2})``.

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from freezelab.finetune.scenes import hits_beyond_chance
+from freezelab.sources.scenes import hits_beyond_chance
 from freezelab.verdicts import MAX_CHANCE
 
 
@@ -66,7 +66,7 @@ def hits_verdict(hits: Sequence[bool], chances: Sequence[float], *, claim: str) 
 
     Under chance, trial ``i`` hits with probability ``chances[i]``,
     independently; the count of hits is then Poisson-binomial, and its upper
-    tail is computed exactly (`freezelab.finetune.scenes.hits_beyond_chance`).
+    tail is computed exactly (`freezelab.sources.scenes.hits_beyond_chance`).
 
     Args:
         hits: One bool (or 0/1) per trial.

@@ -3,7 +3,7 @@
 `freezelab.speed.readouts.PanelLayout.freeze_first_blocks` freezes blocks
 1..k and trains every other layer. In VGG16 nothing with weights comes before
 ``block1``; in a transformer the embeddings do (``patch_embedding``,
-``position_embedding`` in `freezelab.finetune.vit.tiny_vit`). Left
+``position_embedding`` in `freezelab.sources.vit.tiny_vit`). Left
 trainable, they would pull the gradient back through every frozen block, and
 a learner who freezes "the lower blocks" means the layers below them too. So
 the panel's preset freezes the layers before the first block with it; for

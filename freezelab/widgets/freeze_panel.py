@@ -18,7 +18,7 @@ without a click, on a copy of the model (`freezelab.speed.live`). Changes
 made to the model in code show on the panel at the next interaction, and at
 once on `FreezePanel.refresh`.
 
-Transformers (`freezelab.finetune.vit.tiny_vit`, blocks named ``blockN_``)
+Transformers (`freezelab.sources.vit.tiny_vit`, blocks named ``blockN_``)
 get one row of checkboxes per block, and a **LoRA rank** menu (0 = off)
 where attention layers can take LoRA. Keras cannot remove LoRA from a layer,
 so a rank above 0 puts the panel on a copy (`freezelab.core.lora_choice`):

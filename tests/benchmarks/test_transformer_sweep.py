@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from freezelab.core.peft import apply_strategy
-from freezelab.finetune.vit import tiny_vit
+from freezelab.sources.vit import tiny_vit
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "transformer_sweep.py"
 

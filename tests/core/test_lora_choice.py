@@ -17,7 +17,7 @@ from freezelab.core.lora_choice import (
 )
 from freezelab.core.models import set_weights_source, weights_source
 from freezelab.core.peft import apply_strategy, lora_layer_paths
-from freezelab.finetune.vit import tiny_vit
+from freezelab.sources.vit import tiny_vit
 from tests.support.helpers import keras_counts
 
 # Width 8 in 2 heads of size 4: the query/value kernels are (8, 2, 4).

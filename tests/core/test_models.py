@@ -236,7 +236,7 @@ def test_a_model_built_on_a_freezelab_base_is_described_by_its_layers():
 
 
 def test_teacher_notice_says_who_pretrained_it_and_on_what():
-    from freezelab.finetune.teacher import load_teacher
+    from freezelab.sources.teacher import load_teacher
 
     line = describe_weights(load_teacher(input_size=32, verbose=False))
     assert "pretrained by tools/train_teacher.py on its 20-class source task" in line

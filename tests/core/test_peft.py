@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from freezelab.core import peft
-from freezelab.finetune.vit import tiny_vit
+from freezelab.sources.vit import tiny_vit
 
 D, HEADS, MLP, DEPTH, CLASSES, PATCH, SIZE = 8, 2, 16, 2, 3, 4, 8
 HEAD = 2 * D + D * CLASSES + CLASSES  # final_norm gamma/beta, softmax kernel and bias

@@ -128,7 +128,7 @@ def test_untrained_nested_head_is_detected():
 
 
 def test_pretrained_base_gets_the_pretrained_warning():
-    from freezelab.finetune.teacher import load_teacher
+    from freezelab.sources.teacher import load_teacher
 
     model = with_head(load_teacher(input_size=32, verbose=False), (4,), pooling="avg")
     pitfall = next(p for p in check_pitfalls(model) if p.code == "unfrozen_base_untrained_head")
@@ -216,7 +216,7 @@ def test_slice_over_a_nested_base_offers_get_layer_first():
 def test_untrained_head_message_leaves_the_mechanism_to_lesson_05():
     # Both messages (untrained or pretrained base) cite lesson 05's committed run, with its
     # optimizer, rate and seeds, for what the untrained head did there.
-    from freezelab.finetune.teacher import load_teacher
+    from freezelab.sources.teacher import load_teacher
 
     pretrained = with_head(load_teacher(input_size=32, verbose=False), (4,), pooling="avg")
     for model in (nested_head_model(), pretrained):

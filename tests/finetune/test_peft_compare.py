@@ -13,7 +13,7 @@ from freezelab.finetune.peft_compare import (
     compile_arm,
     merge_gap,
 )
-from freezelab.finetune.vit import tiny_vit
+from freezelab.sources.vit import tiny_vit
 
 NUM_CLASSES = 3
 

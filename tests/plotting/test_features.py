@@ -161,7 +161,7 @@ def test_filter_pictures_takes_a_given_title():
 # (32, 1): lesson 01's picture of the source task, fl.plot_source_task(image_size=32).
 @pytest.mark.parametrize("image_size, seed", [(16, 3), (32, 1)])
 def test_source_task_shows_each_class_once_in_class_order(image_size, seed):
-    from freezelab.finetune.source_task import CLASS_NAMES, make_source_images
+    from freezelab.sources.source_task import CLASS_NAMES, make_source_images
 
     figure = plot_source_task(image_size=image_size, seed=seed)
     drawn = image_axes(figure)

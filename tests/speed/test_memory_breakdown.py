@@ -12,7 +12,7 @@ import keras
 import pytest
 
 from freezelab.core.peft import apply_strategy
-from freezelab.finetune.vit import tiny_vit
+from freezelab.sources.vit import tiny_vit
 from freezelab.speed import memory_breakdown as mb
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,7 +131,7 @@ def test_measured_memory_refuses_other_backends_clearly():
 JAX_SCRIPT = """
 import json
 from freezelab.core.peft import apply_strategy
-from freezelab.finetune.vit import tiny_vit
+from freezelab.sources.vit import tiny_vit
 from freezelab.speed.memory_breakdown import measured_memory, memory_breakdown
 
 rows = {}

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from freezelab.core.peft import apply_strategy
-from freezelab.finetune.vit import tiny_vit
+from freezelab.sources.vit import tiny_vit
 from freezelab.speed.cost import step_cost
 from freezelab.speed.strategy_timing import prepare_strategy, time_strategies
 

@@ -7,7 +7,7 @@ import pytest
 from keras import layers
 
 from freezelab.core.peft import apply_strategy
-from freezelab.finetune.vit import tiny_vit
+from freezelab.sources.vit import tiny_vit
 from freezelab.speed.cost import layer_costs, step_cost, trained_variables
 from freezelab.speed.transformer_cost import is_added_table
 

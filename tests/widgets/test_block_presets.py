@@ -1,6 +1,6 @@
 """Tests for freezelab.widgets.block_presets: leading blocks freeze the embeddings below them."""
 
-from freezelab.finetune.vit import tiny_vit
+from freezelab.sources.vit import tiny_vit
 from freezelab.speed.readouts import PanelLayout
 from freezelab.widgets.block_presets import freeze_leading_blocks, leading_frozen_blocks
 

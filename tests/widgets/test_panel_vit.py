@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from freezelab.core.peft import apply_strategy, lora_layer_paths
-from freezelab.finetune.vit import tiny_vit
+from freezelab.sources.vit import tiny_vit
 from freezelab.speed.cost import step_cost
 from freezelab.widgets.freeze_panel import FreezePanel, freeze_panel
 from freezelab.widgets.mask_code import mask_code

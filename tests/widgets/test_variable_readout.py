@@ -4,7 +4,7 @@ import pytest
 
 from freezelab.core.freezing import get_mask, set_mask
 from freezelab.core.lora_choice import keep_lora_rule, lora_copy
-from freezelab.finetune.vit import tiny_vit
+from freezelab.sources.vit import tiny_vit
 from freezelab.speed.cost import step_cost
 from freezelab.speed.readouts import PanelLayout
 from freezelab.widgets.variable_readout import VariableLayout, flags_note, needs_variable_readout

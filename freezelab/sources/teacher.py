@@ -5,7 +5,7 @@ would show untrained filters. The teacher fills that gap: VGG16's exact
 block structure and layer names (``block1_conv1`` … ``block5_pool``) with
 narrower convolutions (16, 32, 64, 128, 128 filters instead of 64 … 512),
 pretrained by ``tools/train_teacher.py`` on the procedural source task of
-`freezelab.finetune.source_task`. Its weights ship in ``data/teacher.weights.h5``.
+`freezelab.sources.source_task`. Its weights ship in ``data/teacher.weights.h5``.
 
 Like Keras's VGG16, the teacher expects inputs preprocessed with
 ``keras.applications.vgg16.preprocess_input`` (RGB→BGR, ImageNet channel
@@ -41,7 +41,7 @@ from freezelab.core.models import (
     set_weights_source,
     validate_input_size,
 )
-from freezelab.finetune.source_task import HELD_OUT_SEED, NUM_CLASSES, make_source_images
+from freezelab.sources.source_task import HELD_OUT_SEED, NUM_CLASSES, make_source_images
 from freezelab.vis.images import to_caffe
 
 TEACHER_WIDTHS = (16, 32, 64, 128, 128)

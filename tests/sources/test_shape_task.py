@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from freezelab.finetune.shape_task import TARGET_SHAPES, draw_shape_images, load_shape_dataset
-from freezelab.finetune.source_task import make_source_images
+from freezelab.sources.shape_task import TARGET_SHAPES, draw_shape_images, load_shape_dataset
+from freezelab.sources.source_task import make_source_images
 
 #: make_source_images(24, image_size=16, seed=7).images.sum() before the drawing code was shared.
 SOURCE_SUM = 1835332.75

@@ -1,9 +1,9 @@
-"""Tests for freezelab.finetune.data: the offline target dataset and its honest split."""
+"""Tests for freezelab.sources.data: the offline target dataset and its honest split."""
 
 import numpy as np
 import pytest
 
-from freezelab.finetune.data import (
+from freezelab.sources.data import (
     SOURCES,
     TargetDataset,
     as_rgb,
@@ -131,7 +131,7 @@ def flowers_archive(path):
 
 @pytest.fixture
 def flowers_home(monkeypatch, tmp_path):
-    from freezelab.finetune import data
+    from freezelab.sources import data
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     return data, tmp_path / "keras" / "datasets"

@@ -1,9 +1,9 @@
-"""Tests for freezelab.finetune.source_task: the procedural images show what their labels say."""
+"""Tests for freezelab.sources.source_task: the procedural images show what their labels say."""
 
 import numpy as np
 import pytest
 
-from freezelab.finetune.source_task import (
+from freezelab.sources.source_task import (
     CLASS_NAMES,
     COLOURS,
     GRATING_CLASSES,

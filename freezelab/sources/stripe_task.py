@@ -1,6 +1,6 @@
 """A target task for the ViT teacher: stripes at eight orientations, four of them new.
 
-The ViT teacher (`freezelab.finetune.vit`) learned coloured gratings at four
+The ViT teacher (`freezelab.sources.vit`) learned coloured gratings at four
 orientations (0°, 45°, 90°, 135°, each within ±8°) and four colours. This
 task asks for the **orientation alone**, at eight angles 22.5° apart: the
 teacher's four, and four halfway between them (22.5°, 67.5°, 112.5°,
@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from freezelab._validation import check_int
-from freezelab.finetune.data import TargetDataset
-from freezelab.finetune.source_task import (
+from freezelab.sources.data import TargetDataset
+from freezelab.sources.source_task import (
     COLOURS,
     ORIENTATIONS_DEG,
     add_noise_and_scale,
@@ -53,7 +53,7 @@ def load_stripe_dataset(
         val_per_class: Validation images per class, at least 1.
 
     Returns:
-        A `freezelab.finetune.data.TargetDataset` with the eight classes of
+        A `freezelab.sources.data.TargetDataset` with the eight classes of
         `STRIPE_CLASSES`; its provenance says which orientations the
         teacher's source task shows.
 

@@ -3,7 +3,7 @@
 Grad-CAM claims to show *where* a decision rests. To check that claim the
 images need an object whose place is known. This module paints one small
 shape per image, anywhere on a cluttered "dead leaves" background (the
-source task's, `freezelab.finetune.source_task.dead_leaves`), and keeps the
+source task's, `freezelab.sources.source_task.dead_leaves`), and keeps the
 shape's mask. `make_pair_scene` puts two objects of different classes side by
 side in one image, so each class's heatmap can be checked against its own
 object.
@@ -11,7 +11,7 @@ object.
 The classes default to `SCENE_CLASSES`: a cross and a bar, which the
 teacher's source task never shows, and a ring and a triangle, which it shows
 large and centred (here they are small and anywhere). Shapes are drawn by
-`freezelab.finetune.source_task.shape_masks`, the one drawing rule.
+`freezelab.sources.source_task.shape_masks`, the one drawing rule.
 
 No model code: NumPy arrays in, NumPy arrays out.
 """
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from freezelab._validation import check_int
-from freezelab.finetune.source_task import (
+from freezelab.sources.source_task import (
     check_shape_names,
     dead_leaves,
     paint_masks,
@@ -75,7 +75,7 @@ def make_scenes(
         image_size: Side of the square images, at least 32.
         seed: Seed of the random generator; another seed is another set.
         classes: Shape names, each from ``SHAPES`` or ``EXTRA_SHAPES`` of
-            `freezelab.finetune.source_task`, at least two, no repeats.
+            `freezelab.sources.source_task`, at least two, no repeats.
 
     Returns:
         A `SceneData` (``masks`` marks each scene's object).

@@ -8,7 +8,7 @@ import pytest
 
 from freezelab.core.models import describe_weights, weights_source
 from freezelab.finetune.batchnorm import bn_counts, bn_layers
-from freezelab.finetune.bn_teacher import (
+from freezelab.sources.bn_teacher import (
     BN_TEACHER_SOURCE,
     SOURCE_HELD_OUT_SEED,
     bn_source_images,
@@ -16,7 +16,7 @@ from freezelab.finetune.bn_teacher import (
     build_bn_teacher,
     load_bn_teacher,
 )
-from freezelab.finetune.teacher import source_accuracy
+from freezelab.sources.teacher import source_accuracy
 from tests.support.helpers import keras_counts
 
 # 3x3 convolutions without bias: 3*16, 16*32, 32*64, 64*128 input-output pairs.

@@ -1,11 +1,11 @@
 """A target task in the teacher's world: six shapes, two of which it never saw.
 
 Transfer learning pays when the source task taught features the target task
-needs. The offline teacher (`freezelab.finetune.teacher`) learned coloured
+needs. The offline teacher (`freezelab.sources.teacher`) learned coloured
 gratings and four shapes (disc, square, triangle, ring) over "dead leaves"
 backgrounds. This task asks for six shapes drawn the same way: those four,
 now to be told apart from a **cross** and a **bar**, which the source task
-never shows (`freezelab.finetune.source_task.EXTRA_SHAPES`). Each image holds
+never shows (`freezelab.sources.source_task.EXTRA_SHAPES`). Each image holds
 one large shape near its centre, in a random colour, size and rotation, over a
 fresh background, with the source task's pixel noise; the colour never gives
 the class away.
@@ -24,8 +24,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from freezelab._validation import check_int
-from freezelab.finetune.data import TargetDataset
-from freezelab.finetune.source_task import (
+from freezelab.sources.data import TargetDataset
+from freezelab.sources.source_task import (
     EXTRA_SHAPES,
     SHAPES,
     add_noise_and_scale,
@@ -55,10 +55,10 @@ def load_shape_dataset(
         train_per_class: Training images per class, at least 1.
         val_per_class: Validation images per class, at least 1.
         classes: Shape names, each from ``SHAPES`` or ``EXTRA_SHAPES`` of
-            `freezelab.finetune.source_task`, at least two, no repeats.
+            `freezelab.sources.source_task`, at least two, no repeats.
 
     Returns:
-        A `freezelab.finetune.data.TargetDataset` (no boxes; its provenance
+        A `freezelab.sources.data.TargetDataset` (no boxes; its provenance
         says which classes the teacher's source task shows).
 
     Raises:

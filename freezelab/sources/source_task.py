@@ -35,7 +35,7 @@ COLOURS = {
     "yellow": (0.95, 0.85, 0.10),
 }
 SHAPES = ("disc", "square", "triangle", "ring")
-#: Shapes the source task never shows (used by `freezelab.finetune.scenes`).
+#: Shapes the source task never shows (used by `freezelab.sources.scenes`).
 EXTRA_SHAPES = ("cross", "bar")
 GRATING_CLASSES = tuple(
     f"{colour}_stripes_{angle}deg" for angle in ORIENTATIONS_DEG for colour in COLOURS

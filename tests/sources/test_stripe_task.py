@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from freezelab.finetune.source_task import ORIENTATIONS_DEG
-from freezelab.finetune.stripe_task import (
+from freezelab.sources.source_task import ORIENTATIONS_DEG
+from freezelab.sources.stripe_task import (
     ANGLE_JITTER_DEG,
     STRIPE_ANGLES_DEG,
     STRIPE_CLASSES,

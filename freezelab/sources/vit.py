@@ -1,6 +1,6 @@
 """A tiny ViT-style classifier and the transformer teacher pretrained on the source task.
 
-The convolutional teacher (`freezelab.finetune.teacher`) stands in for VGG16;
+The convolutional teacher (`freezelab.sources.teacher`) stands in for VGG16;
 this module does the same for a vision transformer, so a lesson can compare
 freezing, bias-only training (BitFit), LoRA and full fine-tuning on a
 transformer without downloads. It is small (142,548 parameters, a 0.7 MB
@@ -34,8 +34,8 @@ from keras import layers
 
 from freezelab._validation import check_bool, check_int, check_str
 from freezelab.core.models import describe_weights, load_weights_file, set_weights_source
-from freezelab.finetune.source_task import MIN_IMAGE_SIZE, NUM_CLASSES
-from freezelab.finetune.teacher import CAFFE_PIXEL_SCALE, SOURCE_HEAD_NAME
+from freezelab.sources.source_task import MIN_IMAGE_SIZE, NUM_CLASSES
+from freezelab.sources.teacher import CAFFE_PIXEL_SCALE, SOURCE_HEAD_NAME
 
 VIT_TEACHER_WEIGHTS_FILE = "vit_teacher.weights.h5"
 #: The layers of each block, in order: ``blockN_norm1`` … ``blockN_add2``.

@@ -1,4 +1,4 @@
-"""Tests for freezelab.finetune.teacher: the shipped weights load, learned the task, and learned edges."""
+"""Tests for freezelab.sources.teacher: the shipped weights load, learned the task, and learned edges."""
 
 import keras
 import numpy as np
@@ -7,8 +7,8 @@ import pytest
 from freezelab.core.accounting import count_params
 from freezelab.core.freezing import freeze, get_mask
 from freezelab.core.models import weights_source
-from freezelab.finetune import teacher
-from freezelab.finetune.source_task import make_source_images
+from freezelab.sources import teacher
+from freezelab.sources.source_task import make_source_images
 from freezelab.vis.kernels import kernel_stats
 
 # The recipe's held-out accuracy is recorded in data/README.md; a broken

@@ -6,7 +6,7 @@ model. This one is small: four blocks of ``Conv2D`` (no bias) →
 named ``block1_conv``, ``block1_bn``, ``block1_relu``, ``block1_pool`` …
 ``block4_relu``, so freezelab's block names and selectors apply. It is
 pretrained by ``tools/train_bn_teacher.py`` on the same procedural source
-task as the teacher (`freezelab.finetune.source_task`), with the same head
+task as the teacher (`freezelab.sources.source_task`), with the same head
 (global average pooling and a 20-way softmax, `source_classifier`), and its
 weights ship in ``data/bn_teacher.weights.h5``.
 
@@ -23,11 +23,11 @@ from keras import layers
 
 from freezelab._validation import check_int, is_int
 from freezelab.core.models import describe_weights, set_weights_source, validate_input_size
-from freezelab.finetune.source_task import (
+from freezelab.sources.source_task import (
     HELD_OUT_SEED as SOURCE_HELD_OUT_SEED,
 )
-from freezelab.finetune.source_task import SourceTaskData, make_source_images
-from freezelab.finetune.teacher import source_classifier
+from freezelab.sources.source_task import SourceTaskData, make_source_images
+from freezelab.sources.teacher import source_classifier
 
 BN_TEACHER_WIDTHS = (16, 32, 64, 128)
 BN_TEACHER_WEIGHTS_FILE = "bn_teacher.weights.h5"
@@ -135,7 +135,7 @@ def bn_source_images(
             epoch used.
 
     Returns:
-        A `freezelab.finetune.source_task.SourceTaskData`: RGB images in
+        A `freezelab.sources.source_task.SourceTaskData`: RGB images in
         0..255 (preprocess them with `preprocess_images`) and labels.
 
     Raises:

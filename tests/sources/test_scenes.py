@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from freezelab.finetune import scenes
-from freezelab.finetune.source_task import shape_masks
+from freezelab.sources import scenes
+from freezelab.sources.source_task import shape_masks
 
 
 def test_each_scene_holds_its_object_where_its_mask_says():

@@ -1,4 +1,4 @@
-"""Tests for freezelab.finetune.vit: the tiny ViT's layout and counts, and the shipped teacher."""
+"""Tests for freezelab.sources.vit: the tiny ViT's layout and counts, and the shipped teacher."""
 
 import random
 
@@ -8,9 +8,9 @@ import pytest
 
 from freezelab.core.layers import iter_layers
 from freezelab.core.models import weights_source
-from freezelab.finetune import vit
-from freezelab.finetune.source_task import HELD_OUT_SEED
-from freezelab.finetune.teacher import source_accuracy
+from freezelab.sources import vit
+from freezelab.sources.source_task import HELD_OUT_SEED
+from freezelab.sources.teacher import source_accuracy
 
 SMALL = dict(image_size=8, patch_size=4, width=8, depth=2, num_heads=2, mlp_width=16, num_classes=3)
 
