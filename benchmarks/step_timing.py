@@ -186,7 +186,7 @@ def _run(args: argparse.Namespace) -> int:
             compiled = next((r for r in result.rows if r.label == label), result.extras.get(label))
             eager_ms = result.extras["eager: " + label].median_ms
             print(
-                f"  {label:<16} eager {eager_ms:8.1f} ms/step  compiled {compiled.median_ms:8.1f} ms/step"
+                f"  {label:<26} eager {eager_ms:8.1f} ms/step  compiled {compiled.median_ms:8.1f} ms/step"
             )
     if args.json:
         path = result.save_json(args.json)

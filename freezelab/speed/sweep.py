@@ -335,11 +335,12 @@ class SweepResult:
         """The arms timed beside the masks, and the terms derived from them, as text."""
         if not self.extras:
             return "(no extra arms were timed)"
-        lines = [f"{'arm':<28}{'ms/step':>9}{'IQR':>7}{'of the full step':>18}"]
+        width = max(28, *(len(label) + 1 for label in self.extras))
+        lines = [f"{'arm':<{width}}{'ms/step':>9}{'IQR':>7}{'of the full step':>18}"]
         lines.append("-" * len(lines[0]))
         for label, timing in self.extras.items():
             lines.append(
-                f"{label:<28}{timing.median_ms:>9.1f}{timing.iqr_ms:>7.1f}"
+                f"{label:<{width}}{timing.median_ms:>9.1f}{timing.iqr_ms:>7.1f}"
                 f"{self.paired_fraction(label):>18.1%}"
             )
         setup = self.setup
