@@ -17,8 +17,17 @@ feature model, one filter at a time, ``tf.GradientTape`` in a
 ``tf.function``, the loss the mean activation of the filter away from a
 2-pixel border, L2-normalised gradient steps, with the same number of steps
 (TensorFlow backend only; it has no jitter or blur, so it does less work per
-step than freezelab's ascent). tf-keras-vis's ``ActivationMaximization`` is
-not measured here: the script prints a note saying so.
+step than freezelab's ascent).
+
+Second baseline, when installed (``pip install -e .[bench]``): tf-keras-vis's
+``ActivationMaximization`` (0.8.7, TensorFlow backend only) the way its docs
+picture conv filters: ``ExtractIntermediateLayer(layer)`` as the model
+modifier, a ``CategoricalScore`` over the filters (each picture's score is
+its filter's mean activation) and one seed batch with a picture per filter,
+so it optimises all filters together as freezelab does. Same steps, its own
+optimizer (RMSprop, its default); ``Jitter(jitter=4)`` as freezelab's jitter,
+no rotation and no regularizers (freezelab's blur has no counterpart there),
+so it does no more work per step than freezelab's ascent.
 
 Usage:
     .venv/bin/python benchmarks/ascent_batching.py [--model vgg16|teacher] [--size 64]
@@ -33,6 +42,7 @@ import statistics
 import time
 
 import keras
+import numpy as np
 
 from freezelab.speed.timing import describe_device
 from freezelab.vis.ascent import filter_pictures
@@ -44,7 +54,7 @@ def build_model(name: str, size: int) -> keras.Model:
         from freezelab.core.models import load_vgg16
 
         return load_vgg16(weights=None, input_size=size, verbose=False)
-    from freezelab.finetune.teacher import load_teacher
+    from freezelab.sources.teacher import load_teacher
 
     return load_teacher(input_size=size, verbose=False)
 
@@ -90,6 +100,74 @@ def _keras_io_extractor(model, layer):
     return _EXTRACTORS[key]
 
 
+TF_KERAS_VIS_INSTALL = "pip install -e .[bench]  (tf-keras-vis==0.8.7)"
+
+
+def tf_keras_vis_missing() -> str | None:
+    """Why the tf-keras-vis arm cannot run here, or None when it can."""
+    if keras.backend.backend() != "tensorflow":
+        return "not run (it needs the TensorFlow backend)"
+    try:
+        import tf_keras_vis.activation_maximization  # noqa: F401
+    except ImportError:
+        return f"not installed: {TF_KERAS_VIS_INSTALL}"
+    return None
+
+
+def tf_keras_vis_pictures(model, layer, filters, steps, size) -> np.ndarray:
+    """tf-keras-vis's ``ActivationMaximization`` for ``filters`` of ``layer``, all in one batch.
+
+    Its docs' way for conv filters: the intermediate layer as the output, a
+    ``CategoricalScore`` (each picture's filter's mean activation). The same
+    start as freezelab (grey 128 +- 20 RGB pixels 0..255, fed to the model as
+    they are), ``Jitter(jitter=4)`` and no rotation or regularizers (see the
+    module docstring).
+
+    Returns:
+        ``(len(filters), size, size, 3)`` float32 pixels.
+    """
+    import tensorflow as tf
+    from tf_keras_vis.activation_maximization.input_modifiers import Jitter
+    from tf_keras_vis.utils.scores import CategoricalScore
+
+    seed = tf.random.uniform((len(filters), size, size, 3), 108.0, 148.0)
+    pictures = _tf_keras_vis_visualizer(model, layer)(
+        CategoricalScore(list(filters)),
+        seed_input=seed,
+        input_range=(0, 255),
+        input_modifiers=[Jitter(jitter=4)],
+        regularizers=[],
+        steps=steps,
+    )
+    return np.asarray(pictures, np.float32)
+
+
+def tf_keras_vis_seconds(model, layer, filters, steps, size) -> float:
+    """Wall time of `tf_keras_vis_pictures`."""
+    start = time.perf_counter()
+    tf_keras_vis_pictures(model, layer, filters, steps, size)
+    return time.perf_counter() - start
+
+
+_VISUALIZERS: dict = {}
+
+
+def _tf_keras_vis_visualizer(model, layer):
+    """One ``ActivationMaximization`` per model and layer, kept as the keras-io extractor is."""
+    from tf_keras_vis.activation_maximization import ActivationMaximization
+    from tf_keras_vis.utils.model_modifiers import ExtractIntermediateLayer
+
+    key = (id(model), layer)
+    if key not in _VISUALIZERS:
+        # No ReplaceToLinear: the score stays the mean activation after the ReLU, as
+        # freezelab's. clone=False is safe: ExtractIntermediateLayer only builds a new
+        # model on the same layers.
+        _VISUALIZERS[key] = ActivationMaximization(
+            model, model_modifier=ExtractIntermediateLayer(layer), clone=False
+        )
+    return _VISUALIZERS[key]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=["vgg16", "teacher"], default="vgg16")
@@ -109,14 +187,19 @@ def main() -> None:
     recipe = keras.backend.backend() == "tensorflow"
     if recipe:  # trace it once, outside the timing
         keras_io_seconds(model, args.layer, filters[:1], 1, args.size)
+    tkv_missing = tf_keras_vis_missing()
+    if tkv_missing is None:  # build its model and run a first step outside the timing
+        tf_keras_vis_seconds(model, args.layer, filters, 1, args.size)
 
     load_before = round(os.getloadavg()[0], 2)
-    batched, single, keras_io = [], [], []
+    batched, single, keras_io, tkv = [], [], [], []
     for _ in range(args.repeats):  # interleaved, so load changes hit all alike
         batched.append(seconds_for(model, args.layer, filters, None, settings))
         single.append(seconds_for(model, args.layer, filters, 1, settings))
         if recipe:
             keras_io.append(keras_io_seconds(model, args.layer, filters, args.steps, args.size))
+        if tkv_missing is None:
+            tkv.append(tf_keras_vis_seconds(model, args.layer, filters, args.steps, args.size))
     load_after = round(os.getloadavg()[0], 2)
     batched_rate = args.filters / statistics.median(batched)
     single_rate = args.filters / statistics.median(single)
@@ -137,7 +220,12 @@ def main() -> None:
         print(f"batched / keras-io recipe: {batched_rate / keras_io_rate:.2f}x")
     else:
         print("keras-io recipe: not run (it needs the TensorFlow backend)")
-    print("tf-keras-vis ActivationMaximization: not measured by this script")
+    if tkv:
+        tkv_rate = args.filters / statistics.median(tkv)
+        print(f"tf-keras-vis ActivationMaximization, batched: {tkv_rate:7.2f} filters/s")
+        print(f"batched / tf-keras-vis: {batched_rate / tkv_rate:.2f}x")
+    else:
+        print(f"tf-keras-vis ActivationMaximization: {tkv_missing}")
 
 
 if __name__ == "__main__":
