@@ -207,6 +207,28 @@ def heatmap_view(model: keras.Model) -> VBox:
     return widgets.VBox([widgets.HBox([photo, layer, channel]), hint, output])
 
 
+def figure_png(figure) -> object:
+    """A figure as a PNG image to display, whatever the kernel's figure formatters.
+
+    A bare `matplotlib.figure.Figure` displays as its text ("<Figure size ...>")
+    in a kernel where pyplot was never imported (the app page's), because
+    matplotlib's inline backend registers the PNG formatter only then.
+
+    Args:
+        figure: A matplotlib figure.
+
+    Returns:
+        An `IPython.display.Image` holding the figure rendered as PNG.
+    """
+    import io
+
+    from IPython.display import Image
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    return Image(data=buffer.getvalue(), format="png")
+
+
 def _show(output, make_figure, *args, **kwargs) -> None:
     from IPython.display import display
 
@@ -217,13 +239,13 @@ def _show(output, make_figure, *args, **kwargs) -> None:
         except ValueError as error:
             print(error)
             return
-        display(figure)
+        display(figure_png(figure))
 
 
 def _show_figure(output, figure) -> None:
     """Shows a finished figure (from the worker thread) in place of the old one."""
     output.outputs = ()  # Thread-safe clear: a trait assignment, no capture context.
-    output.append_display_data(figure)
+    output.append_display_data(figure_png(figure))
 
 
 def _show_error(output, error: BaseException) -> None:

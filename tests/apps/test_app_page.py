@@ -142,6 +142,12 @@ def test_app_page_fits_reads_and_shares_masks_through_a_login_and_culls_kernels(
         assert digits(count.text_content()) == VGG16_BASE + HEAD
         assert "Weights in use" in page.locator(".fl-app-weights").first.text_content()
         assert "freeze_lab_app" not in page.content()  # no code cell on the page
+        # The two feature views draw pictures (PNG), not a figure's text ("<Figure size ...>").
+        page.wait_for_function(
+            "() => document.querySelectorAll('img[src^=\"data:image/png\"]').length >= 2",
+            timeout=90_000,
+        )
+        assert "&lt;Figure size" not in page.content() and "<Figure size" not in page.content()
         link = page.locator(".fl-share-link").first
         assert link.get_attribute("href").endswith("?mask=T%3Aall")
 

@@ -67,9 +67,16 @@ def test_figures_are_not_tracked_by_pyplot(vgg):
 
 
 def test_panels_pass_the_chosen_values_to_the_figures(vgg, monkeypatch):
+    from matplotlib.figure import Figure
+
     calls = []
-    monkeypatch.setattr(feature_views, "heatmap_figure", lambda *args: calls.append(args))
-    monkeypatch.setattr(feature_views, "filter_grid_figure", lambda *a, **k: calls.append(a))
+
+    def record(*args, **kwargs):
+        calls.append(args)
+        return Figure(figsize=(1, 1))  # something to draw
+
+    monkeypatch.setattr(feature_views, "heatmap_figure", record)
+    monkeypatch.setattr(feature_views, "filter_grid_figure", record)
     grid = feature_views.filter_grid_view(vgg)
     layer, _ = grid.children[0].children
     span, draw = grid.children[1].children
@@ -107,4 +114,24 @@ def test_filter_pictures_draw_in_the_background_with_progress(vgg):
     )
     output = grid.children[-1]
     assert len(output.outputs) == 1  # the new figure replaced the old one
-    assert "with 2 Axes" in output.outputs[0]["data"]["text/plain"]
+    data = output.outputs[0]["data"]
+    assert "image/png" in data and "<Figure size" not in data["text/plain"]  # a picture, not text
+
+
+def test_figures_reach_the_page_as_png_even_where_pyplot_was_never_imported():
+    # A bare Figure, as the feature views draw it; a pure red square must come back red.
+    import io
+
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    figure = Figure(figsize=(1, 1), dpi=20)
+    axes = figure.add_axes((0, 0, 1, 1))
+    axes.imshow(np.ones((4, 4, 3)) * [1.0, 0.0, 0.0])
+    axes.set_axis_off()
+    image = feature_views.figure_png(figure)
+    bundle = image.data  # the PNG bytes the page receives
+    assert bundle.startswith(b"\x89PNG")
+    picture = np.asarray(Image.open(io.BytesIO(bundle)).convert("RGB"))
+    middle = picture[picture.shape[0] // 2, picture.shape[1] // 2]
+    assert tuple(middle) == (255, 0, 0)
