@@ -66,6 +66,8 @@ WEIGHTS_SUFFIXES = (".weights.h5", ".h5", ".hdf5", ".keras")
 _PARTIAL_LOAD_MARKS = ("could not be loaded", "retain their freshly-initialized", "Skipping")
 _SOURCES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LAYER_SOURCES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# layer -> name of the freezelab model it was first recorded in (its base, for a reused layer)
+_LAYER_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def weights_source(model: keras.Model) -> str:
@@ -105,6 +107,7 @@ def set_weights_source(model: keras.Model, source: str) -> None:
     _SOURCES[model] = source
     for layer in [model, *_all_layers(model)]:
         _LAYER_SOURCES[layer] = source
+        _LAYER_MODELS.setdefault(layer, model.name)
 
 
 def _all_layers(model) -> list:
@@ -307,9 +310,9 @@ def describe_weights(model: keras.Model) -> str:
     """One line saying which weights ``model`` holds, for lessons to print.
 
     A model freezelab did not build itself, e.g. ``keras.Model(base.input,
-    head(base.output))`` on a freezelab base, is described by its layers: how
-    many came from a freezelab model and with which weights, and how many
-    were added outside freezelab's builders.
+    head(base.output))`` on a freezelab base, is described by its layers:
+    the freezelab model they came from (the base) and its weights, and how
+    many were added outside freezelab's builders (initialised by Keras).
 
     Args:
         model: A Keras model.
@@ -344,30 +347,47 @@ _SOURCE_WORDS = {
 
 
 def _describe_by_layers(model: keras.Model) -> str:
-    """`describe_weights` for a model freezelab did not build: counted by its layers."""
+    """`describe_weights` for a model freezelab did not build: described by its layers.
+
+    Layers from a freezelab model are named by that model (the base) and its
+    weights; layers added outside freezelab are counted, and called the head
+    when they all come after the base's layers.
+    """
     with_weights = [
         layer
         for layer in _all_layers(model)
         if layer.weights and not isinstance(layer, keras.Model)
     ]
-    by_source: dict[str, int] = {}
-    for layer in with_weights:
+    bases: dict[tuple[str, str], int] = {}  # (freezelab model, source) -> its last index
+    added = []
+    for index, layer in enumerate(with_weights):
         found = layer_weights_source(layer)
-        by_source[found] = by_source.get(found, 0) + 1
-    added = by_source.pop("unknown", 0)
-    if not by_source:
+        if found == "unknown":
+            added.append(index)
+        else:
+            bases[(_LAYER_MODELS.get(layer, "a freezelab model"), found)] = index
+    if not bases:
         return f"Weights in use for {model.name!r}: unknown (a model freezelab did not build)."
+    label = "base" if len(bases) == 1 else "layers from"
     parts = [
-        f"{count} layer{'s' if count != 1 else ''} with weights came from a freezelab model "
-        f"with {_SOURCE_WORDS.get(found, (found, ''))[0]}"
-        for found, count in sorted(by_source.items())
+        f"{label} {name!r}: {_LAYER_WORDS.get(found, _SOURCE_WORDS.get(found, (found, ''))[0])}"
+        for name, found in bases
     ]
     if added:
+        where = "head: " if min(added) > max(bases.values()) else ""
         parts.append(
-            f"{added} layer{'s' if added != 1 else ''} with weights added outside freezelab "
-            "(initialised by Keras unless trained since)"
+            f"{where}{len(added)} layer{'s' if len(added) != 1 else ''} added outside "
+            "freezelab, initialised by Keras unless trained since"
         )
-    return f"Weights in use for {model.name!r}: " + "; ".join(parts) + "."
+    notes = dict.fromkeys(_SOURCE_WORDS.get(found, ("", ""))[1] for _, found in bases)
+    return f"Weights in use for {model.name!r}: " + "; ".join(parts) + "".join(notes) + "."
+
+
+#: source -> what a base's weights are, where `_SOURCE_WORDS` reads badly after "base 'x':"
+_LAYER_WORDS = {
+    "imagenet": "ImageNet (pretrained weights)",
+    "untrained": "UNTRAINED (random weights)",
+}
 
 
 def fetch_imagenet(

@@ -245,6 +245,12 @@ def _ignore(*_args) -> None:
     return None
 
 
+# What the panel's timing can and cannot show, under every comparison it prints.
+UNPAIRED_NOTE = (
+    "rough and unpaired: one short run each, not interleaved rounds (lesson 03 measures properly)"
+)
+
+
 @dataclass(frozen=True)
 class LiveReadout:
     """What the panel shows about step time for the current mask.
@@ -272,7 +278,11 @@ class LiveReadout:
     reference: LiveMeasurement | None = None
 
     def text(self, waiting: str = "time it, or switch live timing on") -> str:
-        """Three short lines: the reference step, predicted and measured step time.
+        """Short lines: the reference step, predicted and measured step time.
+
+        Once this mask and the fully trainable step were both measured, two
+        indented lines follow "measured": the `verdict`, and that the timing
+        is rough and unpaired (`UNPAIRED_NOTE`).
 
         Args:
             waiting: What the "measured" line says before this mask was
@@ -297,7 +307,36 @@ class LiveReadout:
             lines.append(measured)
         if self.reference is None:
             lines[-1] += f" · {self.device}"
+        verdict = self.verdict()
+        if verdict:
+            lines += [f"  {verdict}", f"  {UNPAIRED_NOTE}"]
         return "\n".join(lines)
+
+    def verdict(self) -> str:
+        """Whether this mask's median differs from the fully trainable step's beyond the spread.
+
+        Returns:
+            ``"within the spread: no difference shown"`` when the two medians
+            differ by less than the larger of the two IQRs, else which is
+            shorter; empty before both were measured, or for the fully
+            trainable mask itself.
+        """
+        mine, reference = self.measurement, self.reference
+        if mine is None or reference is None or not mine.steps or mine is reference:
+            return ""
+        gap = mine.median_ms - reference.median_ms
+        spread = max(mine.spread_ms, reference.spread_ms)
+        if abs(gap) < spread:
+            return (
+                "within the spread: no difference shown (medians "
+                f"{abs(gap):.1f} ms apart, IQRs {mine.spread_ms:.1f} and "
+                f"{reference.spread_ms:.1f} ms)"
+            )
+        side = "shorter" if gap < 0 else "longer"
+        return (
+            f"{side} than the fully trainable step by {abs(gap):.1f} ms, beyond both IQRs "
+            f"({mine.spread_ms:.1f} and {reference.spread_ms:.1f} ms)"
+        )
 
 
 def live_readout(timer: LiveTimer, mask: dict[str, bool]) -> LiveReadout:
@@ -363,7 +402,9 @@ def follow_mask(
     ``max_steps`` too, so the measured fraction compares medians of as many
     steps each. After each batch of steps it asks ``wanted()`` again, so a
     tick during timing moves the work to the new mask within one step.
-    Returns when the current mask and the reference have ``max_steps``.
+    Returns when the current mask and the reference have ``max_steps``; the
+    last report then names what was timed ("timed this mask and the fully
+    trainable step, 10 steps each").
 
     Args:
         timer: The `LiveTimer`.
@@ -385,6 +426,15 @@ def follow_mask(
             target = timer.full_mask
             done = _steps_done(timer, target)
             if done >= max_steps:
+                # The job's last line names both: "timed the fully trainable step" alone
+                # read as if the learner's own mask had not been timed.
+                both = mask_to_text(mask) != mask_to_text(timer.full_mask)
+                timed = (
+                    "this mask and the fully trainable step" if both else "the fully trainable step"
+                )
+                progress.report(
+                    run.steps_before, run.steps_before, f"timed {timed}, {max_steps} steps each"
+                )
                 return
             steps = max_steps - done  # in one go: one compile
         else:

@@ -31,13 +31,16 @@ class BackgroundJob:
     Args:
         css_prefix: Prefix of the CSS classes of the bar, label and button
             (``<prefix>-progress``, ``<prefix>-status``, ``<prefix>-cancel``).
+        hidden_until_started: Whether the widget stays hidden until the first
+            run starts (no empty bar and disabled Cancel while nothing ran);
+            it stays shown after that run.
 
     Attributes:
         widget: An ``HBox`` holding the bar, the Cancel button and the label.
         last_error: The exception of the last failed run, or None.
     """
 
-    def __init__(self, css_prefix: str = "fl-job"):
+    def __init__(self, css_prefix: str = "fl-job", hidden_until_started: bool = False):
         self.bar = widgets.FloatProgress(
             value=0.0, min=0.0, max=1.0, layout=widgets.Layout(width="160px")
         )
@@ -54,7 +57,11 @@ class BackgroundJob:
         self.cancel_button.on_click(lambda _: self.cancel())
         self.widget = widgets.HBox(
             [self.bar, self.cancel_button, self.status],
-            layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+            layout=widgets.Layout(
+                flex_flow="row wrap",
+                align_items="center",
+                display="none" if hidden_until_started else None,
+            ),
         )
         self.last_error: BaseException | None = None
         self._thread: threading.Thread | None = None
@@ -95,6 +102,7 @@ class BackgroundJob:
         self._shown_fraction, self._shown_left = 0.0, None
         self.status.value = "starting…"
         self.cancel_button.disabled = False
+        self.widget.layout.display = None  # shown from the first run on
         progress = self._progress
 
         def run():

@@ -156,7 +156,8 @@ class FreezePanel:
         self.show_weights = show_weights
         self.live_timer = _live_timer(model, timing_batch_size) if timer is None else None
         self.timer = timer
-        self.job = BackgroundJob("fl-time-job")
+        # No empty bar and disabled Cancel before the first timing.
+        self.job = BackgroundJob("fl-time-job", hidden_until_started=True)
         self._last_timed: str | None = None
         self.checkboxes: dict[str, widgets.Checkbox] = {}
         self.group_toggles: dict[str, widgets.Checkbox] = {}
@@ -381,7 +382,8 @@ class FreezePanel:
                     value=all(initial[n] for n in names),
                     description=f"{group} (all)",
                     indent=False,
-                    layout=widgets.Layout(width="auto", min_width="110px"),
+                    # The right margin keeps "block5 (2/3 train)" off the next checkbox.
+                    layout=widgets.Layout(width="auto", min_width="110px", margin=_TOGGLE_MARGIN),
                 )
                 toggle.add_class(f"fl-group-{group}")
                 toggle.observe(self._on_group_tick(group), names="value")
@@ -682,7 +684,7 @@ class FreezePanel:
             f"<span{_NOWRAP}>non-trainable: {readout.non_trainable_params:,}</span>"
         )
         self.optimizer_state.value = (
-            f"Adam optimizer state ({optimizer_slots('adam')} slots × trainable × "
+            f"Adam optimizer state ({optimizer_slots('adam')} slots × trainable parameters × "
             f"{FLOAT32_BYTES} bytes): "
             f"<b{_NOWRAP}>{readout.optimizer_state_mib:.1f} MiB</b>"
         )
@@ -843,6 +845,7 @@ def _current_mask(model: keras.Model, names: list[str]) -> dict[str, bool]:
 
 
 _WRAP = widgets.Layout(flex_flow="row wrap", align_items="center", max_width="100%")
+_TOGGLE_MARGIN = "0 12px 0 0"
 # Timing lines wrap in a narrow panel instead of running past its edge, between words.
 _PRE = f' style="margin:0;{PRE_STYLE}"'
 # A number stays on the line of its label or unit ("112.8 MiB", "non-trainable: 2,359,808").

@@ -5,21 +5,26 @@ set those flags on ``model`` and compile it again, so the panel always shows
 the code behind its ticks::
 
     print(mask_code({"block1_conv1": False, "dense": True}))
-    # model.trainable = True  # the model's own flag; the loop then sets each layer's
+    # model.trainable = True  # if False, no layer trains, whatever the loop sets
     # trains = {"dense"}
     # for layer in model.layers:
     #     layer.trainable = layer.name in trains
-    # model.compile(...)  # compile again after every change to trainable
+    # # a fresh optimizer after every change to trainable
+    # model.compile(...)
 """
 
 from __future__ import annotations
 
+# The comment sits on its own line: trailing the call, it wrapped mid-phrase in a narrow panel.
 COMPILE_LINE = (
+    "# a fresh optimizer after every change to trainable\n"
     "model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-4), "
-    'loss="sparse_categorical_crossentropy")  # a fresh optimizer after every change to trainable'
+    'loss="sparse_categorical_crossentropy")'
 )
 _WIDTH = 88
-_OWN_FLAG = "model.trainable = True  # the model's own flag; the loop sets each layer's"
+# Says why the model's own flag is set: a model-level False freezes every layer, whatever
+# the layers' flags. 75 characters: one line in the code box at 1024 px (about 80 fit).
+_OWN_FLAG = "model.trainable = True  # if False, no layer trains, whatever the loop sets"
 
 
 def mask_code(mask: dict[str, bool], compile_line: str = COMPILE_LINE) -> str:
@@ -40,7 +45,7 @@ def mask_code(mask: dict[str, bool], compile_line: str = COMPILE_LINE) -> str:
     Args:
         mask: Layer name to True (trains) or False (frozen), in model order,
             as `freezelab.get_mask` or ``panel.mask`` give it.
-        compile_line: The last line (the compile call, with its comment).
+        compile_line: The last lines (a comment, then the compile call).
 
     Returns:
         Python source, lines separated by newlines.

@@ -39,6 +39,8 @@ PRE_STYLE = (
 def block_bars_html(readout: Readout, max_width_px: int = 320) -> str:
     """One horizontal bar per block: trainable (green) and frozen (grey) parameters.
 
+    Beside each bar, its numbers in words: ``"4,719,616 of 7,079,424 train"``.
+
     Bars share one scale (the largest block fills the bar's width, and the
     legend names that block), so block5's weight in the count is visible at
     a glance. Each drawn part has a 1 px border, so the light grey of the
@@ -68,8 +70,9 @@ def block_bars_html(readout: Readout, max_width_px: int = 320) -> str:
             f"{_bar_part(trained, TRAINABLE_COLOUR, TRAINABLE_COLOUR)}"
             f"{_bar_part(frozen, FROZEN_COLOUR, FROZEN_EDGE)}"
             "</span>"
-            f'<span style="white-space:nowrap">{group.trainable_params:,} / {group.total_params:,}'
-            "</span></div>"
+            # Says what the numbers are: "4,719,616 / 7,079,424" left the learner to guess.
+            f'<span style="white-space:nowrap">{group.trainable_params:,} of '
+            f"{group.total_params:,} train</span></div>"
         )
     scale = f", relative to {html.escape(largest_name)}" if largest_name else ""
     legend = (
@@ -277,13 +280,18 @@ def panel_snapshot_html(
 
 
 def measured_vs_predicted_svg(
-    points: Sequence[tuple[str, float, float]], current: str = "", size_px: int = 200
+    points: Sequence[tuple[str, float, float]],
+    current: str = "",
+    size_px: int = 200,
+    reference: str = "T:all",
 ) -> str:
     """A small scatter of measured vs predicted step fractions, one dot per timed mask.
 
     Both axes run from 0 to 120 % of the fully trainable step, with ticks at
     0, 50 and 100 %; the diagonal is "the cost model is exact". The current
-    mask's dot is ringed. A mask measured slower than the fully trainable
+    mask's dot is ringed; the reference (the fully trainable step) is a
+    larger hollow green ring, so the two stay apart where they overlap, and
+    a legend under the plot says which is which. A mask measured slower than the fully trainable
     step (above 100 %) is drawn orange and says why in its tooltip and in a
     note under the plot (timing noise at small sizes, or per-step overhead);
     one above 120 % is a triangle at the top edge, with its value.
@@ -292,10 +300,11 @@ def measured_vs_predicted_svg(
         points: ``(mask text, predicted fraction, measured fraction)`` triples.
         current: Text form of the current mask.
         size_px: Side of the plot.
+        reference: Text form of the fully trainable mask.
 
     Returns:
-        An SVG fragment, with the note under it when a dot is above 100 %
-        (empty when there are no points).
+        An HTML fragment: the SVG, its legend, and a note when a dot is
+        above 100 % (empty when there are no points).
     """
     if not points:
         return ""
@@ -348,6 +357,11 @@ def measured_vs_predicted_svg(
                 f"<title>{tip}</title></polygon>"
                 f'<text x="{x - 7:.1f}" y="{y + 4:.1f}" text-anchor="end">{measured:.0%}</text>'
             )
+        elif text == reference:
+            parts.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="7" fill="none" stroke="{colour}" '
+                f'stroke-width="2"><title>{tip} (the reference)</title></circle>'
+            )
         else:
             parts.append(
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"{ring}>'
@@ -357,8 +371,9 @@ def measured_vs_predicted_svg(
         f'<svg class="fl-live-scatter" width="{size_px}" height="{size_px}" '
         f'style="font-size:9px;max-width:100%">' + "".join(parts) + "</svg>"
     )
+    legend = _scatter_legend({text for text, _, _ in points}, current, reference, size_px)
     if not above:
-        return svg
+        return f"<div>{svg}{legend}</div>"
     note = (
         f'<div class="fl-above-note" style="font-size:10px;line-height:1.3;color:#8a5a00;'
         f'max-width:{size_px}px">'
@@ -366,4 +381,24 @@ def measured_vs_predicted_svg(
         "the cost model: timing noise at this size (few steps, small inputs) or per-step "
         "overhead.</div>"
     )
-    return f"<div>{svg}{note}</div>"
+    return f"<div>{svg}{legend}{note}</div>"
+
+
+def _scatter_legend(shown: set[str], current: str, reference: str, size_px: int) -> str:
+    """Which dot of `measured_vs_predicted_svg` is the reference and which is this mask."""
+    round_cell = "border-radius:50%;border:2px solid"
+    entries = []
+    if reference in shown:
+        style = f"{round_cell} {TRAINABLE_COLOUR};background:#fff"
+        entries.append(_legend_entry(style, "fully trainable step (reference)"))
+    if current in shown and current != reference:
+        entries.append(
+            _legend_entry(f"{round_cell} #222;background:{TRAINABLE_COLOUR}", "this mask")
+        )
+    if shown - {current, reference}:
+        style = f"border-radius:50%;background:{TRAINABLE_COLOUR}"
+        entries.append(_legend_entry(style, "masks timed before"))
+    return (
+        f'<div class="fl-scatter-legend" style="font-size:10px;line-height:1.3;color:#555;'
+        f'max-width:{size_px}px">' + " ".join(entries) + "</div>"
+    )

@@ -226,11 +226,17 @@ def test_a_model_built_on_a_freezelab_base_is_described_by_its_layers():
     head = keras.layers.Dense(3, name="head")
     model = keras.Model(base.input, head(keras.layers.Flatten()(base.output)))
     line = describe_weights(model)
-    conv_layers = sum(1 for layer in base.layers if layer.weights)  # 13 convolutions
-    assert conv_layers == 13
-    assert f"{conv_layers} layers with weights came from a freezelab model with UNTRAINED" in line
-    assert "1 layer with weights added outside freezelab" in line
-    assert "unknown" not in line
+    # Plain words (issue 25): the base by name and its weights, the added head, and
+    # the sentence the app page prints for untrained weights.
+    assert f"for {model.name!r}: base 'vgg16': UNTRAINED (random weights); " in line
+    assert "head: 1 layer added outside freezelab, initialised by Keras" in line
+    assert "Parameter and FLOP counts do not depend on the weights' values" in line
+    assert "came from a freezelab model" not in line and "unknown" not in line
+    # A layer with weights before the base is no head.
+    stem = keras.layers.Dense(3, name="stem")
+    inputs = keras.Input((32, 32, 3))
+    before = keras.Model(inputs, base(stem(inputs)))
+    assert "; 1 layer added outside freezelab" in describe_weights(before)
     stranger = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     assert "unknown (a model freezelab did not build)" in describe_weights(stranger)
 

@@ -7,7 +7,14 @@ from freezelab.core.freezing import get_mask
 from freezelab.core.mask_text import mask_to_text
 from freezelab.progress import Cancelled, Progress
 from freezelab.speed.cost import step_cost
-from freezelab.speed.live import LiveTimer, follow_mask, live_readout
+from freezelab.speed.live import (
+    UNPAIRED_NOTE,
+    LiveMeasurement,
+    LiveReadout,
+    LiveTimer,
+    follow_mask,
+    live_readout,
+)
 
 
 @pytest.fixture
@@ -121,6 +128,8 @@ def test_follow_mask_reports_the_whole_run_forward_in_short_lines(tiny):
     whats = {r.what for r in reports}
     assert "compiling the fully trainable step" in whats and "timing this mask" in whats
     assert all(mask_to_text(mask) not in what for what in whats)  # no mask text in the line
+    # The last line names both masks timed, not only the reference (issue 25).
+    assert reports[-1].what == "timed this mask and the fully trainable step, 4 steps each"
 
 
 def test_the_readout_shows_the_reference_and_what_it_waits_for(tiny):
@@ -136,3 +145,36 @@ def test_the_readout_shows_the_reference_and_what_it_waits_for(tiny):
     assert after.reference is reference
     first = after.text().splitlines()[0]
     assert first.startswith(f"fully trainable step: {reference.text()}")
+
+
+def hand_readout(mine_ms, reference_ms, same=False):
+    reference = LiveMeasurement("T:all", 1.0, times_ms=list(reference_ms))
+    mine = reference if same else LiveMeasurement("F:conv T:dense", 0.99, times_ms=list(mine_ms))
+    fraction = mine.median_ms / reference.median_ms
+    return LiveReadout(
+        mine.mask_text,
+        mine.predicted_fraction,
+        0.99 * reference.median_ms,
+        mine,
+        fraction,
+        (),
+        "CPU",
+        reference,
+    )
+
+
+def test_the_measured_line_says_the_timing_is_rough_and_when_no_difference_is_shown():
+    # The issue's case: 77.3 ms (IQR 18.4) against 80.9 ms (IQR 9.1) printed "96 %"
+    # with nothing to tell noise from effect.
+    close = hand_readout([60, 70, 77.3, 85, 95], [75, 78, 80.9, 83, 86]).text()
+    measured = close.splitlines()[2:]
+    assert measured[0].startswith("measured: 77.3 ms/step")
+    assert measured[1].startswith("  within the spread: no difference shown (medians 3.6 ms apart")
+    assert measured[2] == f"  {UNPAIRED_NOTE}"
+    assert "lesson 03" in UNPAIRED_NOTE and "interleaved" in UNPAIRED_NOTE
+    far = hand_readout([40, 41, 42, 43, 44], [78, 80, 81, 82, 84]).text()
+    assert "  shorter than the fully trainable step by 39.0 ms, beyond both IQRs" in far
+    assert "no difference shown" not in far and UNPAIRED_NOTE in far
+    # The fully trainable mask is the reference itself: nothing to compare.
+    alone = hand_readout([], [78, 80, 81], same=True).text()
+    assert "spread" not in alone and UNPAIRED_NOTE not in alone

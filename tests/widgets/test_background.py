@@ -116,3 +116,14 @@ def test_a_new_run_starts_its_bar_and_estimate_afresh():
     job.start(lambda progress: progress.report(1, 4, "second"))
     assert job.wait(5)
     assert seen[:2] == [0.0, 0.25]
+
+
+def test_a_job_can_stay_hidden_until_its_first_run_and_stays_shown_after():
+    # Issue 25: an empty bar and a disabled Cancel were clutter before any timing.
+    job = BackgroundJob("fl-test", hidden_until_started=True)
+    assert job.widget.layout.display == "none"
+    assert job.start(lambda progress: progress.report(1, 1, "counting"))
+    assert job.widget.layout.display is None  # shown while it runs ...
+    assert job.wait(10)
+    assert job.widget.layout.display is None  # ... and after, with its "done" line
+    assert BackgroundJob("fl-test").widget.layout.display is None  # shown by default

@@ -426,6 +426,36 @@ def test_header_says_ticked_trains_and_a_partial_block_shows_its_count(small_vgg
     assert "Weights in use" not in quiet.widget.children[0].value
 
 
+def test_labels_say_what_their_numbers_are_and_idle_clutter_is_hidden(small_vgg_flat):
+    # Issue 25's labels: the Adam line names parameters, the bars say trainable of
+    # total, a partial block's toggle keeps clear of the next box, and no empty
+    # progress bar or disabled Cancel shows before a timing.
+    panel = freeze_panel(small_vgg_flat, follow_interval=None)
+    panel.checkboxes["block5_conv1"].value = False
+    assert "(2 slots × trainable parameters × 4 bytes)" in panel.optimizer_state.value
+    block5 = panel.readout.groups[-2]
+    assert block5.group == "block5"
+    assert f"{block5.trainable_params:,} of {block5.total_params:,} train" in (
+        panel.block_bars.value
+    )
+    assert panel.group_toggles["block5"].layout.margin == "0 12px 0 0"
+    assert panel.job.widget.layout.display == "none"
+
+
+def test_header_names_the_base_and_the_head_of_a_lessons_model_in_plain_words():
+    # Lesson 02 builds its model with keras.Model on a freezelab base (issue 25).
+    base = load_vgg16(weights=None, input_size=32, verbose=False)
+    x = keras.layers.GlobalAveragePooling2D()(base.output)
+    outputs = keras.layers.Dense(3, name="predictions")(keras.layers.Dense(8)(x))
+    model = keras.Model(base.input, outputs, name="vgg16_with_head")
+    header = freeze_panel(model, timer=None, follow_interval=None).widget.children[0].value
+    assert (
+        "Weights in use for &#x27;vgg16_with_head&#x27;: base &#x27;vgg16&#x27;: UNTRAINED "
+        "(random weights); head: 2 layers added outside freezelab, initialised by Keras"
+    ) in header
+    assert "Parameter and FLOP counts do not depend on the weights&#x27; values" in header
+
+
 # What the pages around the panel do to its HTML, as measured in Chromium (issue 25):
 # JupyterLab's output area breaks <pre> text anywhere ("a fre|sh optimizer", "x|86_64"),
 # and Voila's widget HTML gives it a proportional font and a 28 px line height.

@@ -85,3 +85,16 @@ def test_comments_say_only_what_the_code_does():
         first = mask_code(mask).splitlines()[0]
         assert "freezes" not in first
         assert "sets every layer" not in first
+
+
+def test_comments_are_whole_sentences_on_lines_that_do_not_wrap():
+    # Issue 25: the model-flag comment read as cut off, and the compile call's trailing
+    # comment wrapped mid-phrase. The first says why; the second sits on its own line.
+    lines = mask_code(dict(zip(WEIGHTED, [False, True, True, True, True]))).splitlines()
+    assert lines[0] == (
+        "model.trainable = True  # if False, no layer trains, whatever the loop sets"
+    )
+    assert lines[-2] == "# a fresh optimizer after every change to trainable"
+    assert len(lines[0]) <= 78  # one line where the code box is narrowest (1024 px)
+    assert "#" not in lines[-1]  # the compile call carries no trailing comment
+    assert max(len(line) for line in lines[:-1]) <= 88

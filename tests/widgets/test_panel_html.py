@@ -41,7 +41,8 @@ def test_bars_share_one_scale_set_by_the_largest_block():
     # The light grey frozen parts carry a darker border, and the legend names the scale.
     assert fragment.count(f"border:1px solid {FROZEN_EDGE};background:{FROZEN_COLOUR}") == 3
     assert "(bar length: parameters per block, relative to block5)" in fragment
-    assert "100 / 400" in fragment and "0 / 800" in fragment
+    # The numbers say what they are (issue 25): trainable of total.
+    assert "100 of 400 train" in fragment and "0 of 800 train" in fragment
     # No fixed pixel width that could push the numbers out of a narrow panel.
     assert re.findall(r"[^-]width:(\d+)px", fragment) == ["10", "10"]  # the legend's swatches
     assert fragment.count("max-width:400px") == 2
@@ -130,6 +131,23 @@ def test_measured_vs_predicted_places_each_mask_by_its_fractions():
     assert ticks == ["0%", "0%", "50%", "50%", "100%", "100%"]  # both axes numbered
     assert "predicted, % of fully trainable step" in svg and "measured, %" in svg
     assert "above 100 %" not in svg and "fl-above-note" not in svg  # nothing to explain
+
+
+def test_the_scatter_tells_the_reference_from_this_mask_where_they_overlap():
+    from freezelab.widgets.panel_html import measured_vs_predicted_svg
+
+    # The issue's case: this mask at 99 % predicted, 96 % measured, on top of T:all's dot.
+    points = [("T:all", 1.0, 1.0), ("F:block5_conv1", 0.99, 0.96), ("F:head", 0.9, 0.8)]
+    html = measured_vs_predicted_svg(points, current="F:block5_conv1", size_px=128)
+    # The reference is a larger hollow ring, so a dot on it still shows both.
+    (ring,) = re.findall(r'<circle [^>]*r="7" fill="none"[^>]*>', html)
+    assert f'stroke="{TRAINABLE_COLOUR}"' in ring
+    assert html.count('r="4"') == 2  # this mask and the earlier one: filled dots
+    (legend,) = re.findall(r'class="fl-scatter-legend"[^>]*>(.*?)</div>', html)
+    words = re.findall(r"</span> ([^<]+)</span>", legend)
+    assert words == ["fully trainable step (reference)", "this mask", "masks timed before"]
+    alone = measured_vs_predicted_svg([("T:all", 1.0, 1.0)], current="T:all")
+    assert re.findall(r"</span> ([^<]+)</span>", alone) == ["fully trainable step (reference)"]
 
 
 def test_a_mask_measured_above_the_full_step_is_explained_where_it_is_drawn():

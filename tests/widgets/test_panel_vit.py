@@ -11,7 +11,7 @@ from freezelab.core.peft import apply_strategy, lora_layer_paths
 from freezelab.sources.vit import tiny_vit
 from freezelab.speed.cost import step_cost
 from freezelab.widgets.freeze_panel import FreezePanel, freeze_panel
-from freezelab.widgets.mask_code import mask_code
+from freezelab.widgets.mask_code import COMPILE_LINE, mask_code
 from tests.support.helpers import keras_counts
 
 # Tiny sizes: width d = 8, 2 heads of size k = 4, 2 blocks, 3 classes.
@@ -166,7 +166,8 @@ def test_the_code_box_rebuilds_the_panels_state_on_a_fresh_model():
     shown = re.search(r'<pre class="fl-code"[^>]*>(.*)</pre>', panel.code.value, re.S)
     code = html.unescape(shown.group(1))
     assert "enable_lora(4)" in code
-    assert code.startswith(mask_code(panel.mask).rsplit("\n", 1)[0])  # the mask's own lines
+    own_lines = mask_code(panel.mask).removesuffix(COMPILE_LINE)  # the mask's own lines
+    assert own_lines.strip() and code.startswith(own_lines)
     fresh = small_vit()
     exec(code, {"model": fresh, "keras": keras})
     assert keras_counts(fresh) == keras_counts(panel.model)
