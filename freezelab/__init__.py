@@ -65,6 +65,7 @@ _LAZY_MODULES = {
     "freezelab.speed.claims": ("check_against_record", "record_statuses"),
     "freezelab.speed.coverage": ("prediction_coverage",),
     "freezelab.speed.floor_gap": ("floor_gap",),
+    "freezelab.speed.summary": ("StepNumbers", "step_summary"),
     "freezelab.speed.probes": ("features_model",),
     "freezelab.speed.records": (
         "agreement_table",

@@ -1,0 +1,70 @@
+"""Lesson 03's summary lines, from verdicts built by hand on known per-round numbers."""
+
+import pytest
+
+from freezelab.speed.summary import StepNumbers, against_ceiling, step_summary
+from freezelab.verdicts import paired_verdict
+
+
+def _verdict(ratios, claim="c"):
+    # A ratio claim "lower" than 1: each number is one round's ratio against ones.
+    return paired_verdict(ratios, [1.0] * len(ratios), claim=claim)
+
+
+SHOWN = _verdict([0.9] * 10)  # every round favours: shown
+NOT_SHOWN = _verdict([0.9, 1.1] * 5)  # half the rounds: not shown
+
+
+def _numbers(**changes):
+    base = dict(
+        saved={"blocks 1-2": 0.25, "block4 only": 0.10, "block5 only": 0.06},
+        params_share={"blocks 1-2": 0.02, "block5 only": 0.48},
+        floor_share=0.28,
+        ceiling_range=(3.4, 3.7),
+        record_ceiling=3.5,
+        update_share=0.06,
+        extra_flop_ms=32.0,
+        cached_speedup=120.0,
+        eager_speedups=(1.15, 3.5),
+    )
+    return StepNumbers(**{**base, **changes})
+
+
+def test_the_speedup_is_read_against_the_ceiling_by_both_middle_halves():
+    assert against_ceiling((3.0, 3.2), (3.4, 3.7)) == "below the ceiling beyond both spreads"
+    assert "broken measurement" in against_ceiling((3.8, 3.9), (3.4, 3.7))
+    assert "overlap" in against_ceiling((3.6, 3.8), (3.4, 3.7))
+    with pytest.raises(ValueError, match="Received"):
+        against_ceiling((3.9, 3.8), (3.4, 3.7))
+
+
+def test_in_short_repeats_only_shown_findings_and_every_line_has_its_status():
+    whole = paired_verdict([0.28] * 10, [1.0] * 10, claim="whole")  # 1 / 0.28 = 3.57x
+    verdicts = {
+        "whole": whole,
+        "prefix": SHOWN,
+        "why": NOT_SHOWN,
+        "params": SHOWN,
+        "update": NOT_SHOWN,  # so the parameters sentence stays out of "In short"
+        "cached": _verdict([0.03] * 10),
+        "eager": SHOWN,
+    }
+    status = {"whole base frozen faster than nothing frozen": "reproduced (x)"}
+    lines = step_summary(verdicts, status, _numbers())
+    assert lines[0].startswith("In short: freezing the whole base made a step 3.57x faster")
+    assert "a frozen prefix saved more than a frozen middle" in lines[0]
+    assert "parameter count" not in lines[0]
+    assert "reproduced (x)" in lines[1] and "the record's 3.50x" in lines[1]
+    assert "3.57x faster per step" in lines[1] and "overlap" in lines[1]
+    assert "25.0%" in lines[2] and "10.0%" in lines[2]
+    assert lines[-1].startswith(
+        "7. Run eagerly: freezing the whole base gave 1.15x instead of 3.50x"
+    )
+    assert "33x faster than the frozen base" in lines[6]  # 1 / 0.03
+    without_eager = step_summary({**verdicts, "eager": None}, status, _numbers())
+    assert len(without_eager) == len(lines) - 1
+
+
+def test_missing_verdicts_are_named():
+    with pytest.raises(ValueError, match="Missing: \\['prefix', 'why'"):
+        step_summary({"whole": SHOWN}, {}, _numbers())
