@@ -10,19 +10,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from freezelab.speed.claims import STEP_CLAIMS, UPDATE_CLAIM
 from freezelab.verdicts import PairedVerdict
 
 #: The verdicts the summary needs, by key.
 VERDICT_KEYS = ("whole", "prefix", "why", "params", "update", "cached", "eager")
-#: The record rule's claim names (`freezelab.speed.claims`) for each verdict.
+_STEP_TEXTS = [claim[0] for claim in STEP_CLAIMS]
+#: The record rule's claim names (`freezelab.speed.claims`, read from there) for each verdict.
 RECORD_CLAIMS = {
-    "whole": "whole base frozen faster than nothing frozen",
-    "prefix": "blocks 1-2 faster than block4 only",
-    "why": "block3 saves more on a frozen prefix",
-    "params": "blocks 1-2 faster than block5 only",
-    "update": "block4's weights take longer to update than block3's",
-    "cached": "cached features faster than frozen base",
-    "eager": "freezing saves less eagerly",
+    "whole": _STEP_TEXTS[0],  # whole base frozen faster than nothing frozen
+    "prefix": _STEP_TEXTS[3],  # blocks 1-2 faster than block4 only
+    "why": _STEP_TEXTS[4],  # block3 saves more on a frozen prefix
+    "params": _STEP_TEXTS[7],  # blocks 1-2 faster than block5 only
+    "update": UPDATE_CLAIM[0],
+    "cached": _STEP_TEXTS[9],  # cached features faster than frozen base
+    "eager": _STEP_TEXTS[10],  # freezing saves less eagerly
 }
 
 

@@ -68,3 +68,15 @@ def test_in_short_repeats_only_shown_findings_and_every_line_has_its_status():
 def test_missing_verdicts_are_named():
     with pytest.raises(ValueError, match="Missing: \\['prefix', 'why'"):
         step_summary({"whole": SHOWN}, {}, _numbers())
+
+
+def test_each_summary_line_reads_the_record_status_of_its_own_claim():
+    from freezelab.speed.summary import RECORD_CLAIMS
+
+    assert RECORD_CLAIMS["whole"] == "whole base frozen faster than nothing frozen"
+    assert RECORD_CLAIMS["prefix"] == "blocks 1-2 faster than block4 only"
+    assert RECORD_CLAIMS["why"] == "block3 saves more on a frozen prefix"
+    assert RECORD_CLAIMS["params"] == "blocks 1-2 faster than block5 only"
+    assert RECORD_CLAIMS["update"] == "block4's weights take longer to update than block3's"
+    assert RECORD_CLAIMS["cached"] == "cached features faster than frozen base"
+    assert RECORD_CLAIMS["eager"] == "freezing saves less eagerly"
