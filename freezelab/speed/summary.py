@@ -135,8 +135,14 @@ def step_summary(
             "parameter count did not predict time, but parameters cost time through the optimizer "
             f"update (about {numbers.update_share:.0%} of the step here, by a probe that may overcharge)"
         )
-    record = f"; the record's {numbers.record_ceiling:.2f}x" if numbers.record_ceiling else ""
     low, high = numbers.ceiling_range
+    record = ""
+    if numbers.record_ceiling:
+        record = f"; the record's {numbers.record_ceiling:.2f}x, " + (
+            "inside it"
+            if low <= numbers.record_ceiling <= high
+            else "outside it: the ceiling moved more between the two runs than within this one"
+        )
     lines = [
         "In short: "
         + ("; ".join(short) if short else "no headline verdict was shown in this run")

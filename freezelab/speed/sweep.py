@@ -10,6 +10,7 @@ alone, which are deterministic and need no timing.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import platform
@@ -727,8 +728,17 @@ def _setup(model, timing: StepTiming, optimizer: str) -> dict:
         "input_shape": list(timing.input_shape),
         "optimizer": optimizer,
         "keras": keras.__version__,
+        "backend_version": _backend_version(timing.backend),
         "python": platform.python_version(),
     }
+
+
+def _backend_version(backend: str) -> str:
+    """The installed version of the backend library (``tensorflow``, ``jax`` or ``torch``)."""
+    try:
+        return importlib.import_module(backend).__version__
+    except (ImportError, AttributeError):
+        return "unknown"
 
 
 def _mask(full: dict[str, bool], frozen_names: list[str]) -> dict[str, bool]:

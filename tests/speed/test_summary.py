@@ -54,7 +54,9 @@ def test_in_short_repeats_only_shown_findings_and_every_line_has_its_status():
     assert lines[0].startswith("In short: freezing the whole base made a step 3.57x faster")
     assert "a frozen prefix saved more than a frozen middle" in lines[0]
     assert "parameter count" not in lines[0]
-    assert "reproduced (x)" in lines[1] and "the record's 3.50x" in lines[1]
+    assert "reproduced (x)" in lines[1] and "the record's 3.50x, inside it" in lines[1]
+    moved = step_summary(verdicts, status, _numbers(record_ceiling=3.2))[1]
+    assert "the record's 3.20x, outside it: the ceiling moved more between" in moved
     assert "3.57x faster per step" in lines[1] and "overlap" in lines[1]
     assert "25.0%" in lines[2] and "10.0%" in lines[2]
     assert lines[-1].startswith(

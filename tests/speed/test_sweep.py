@@ -124,6 +124,9 @@ def test_run_sweep_table_json_and_plot(tmp_path):
     record = json.loads(result.save_json(tmp_path / "sweep.json").read_text())
     assert record["setup"]["device"].startswith("CPU (")
     assert record["setup"]["backend"] == "tensorflow"
+    import tensorflow as tf
+
+    assert record["setup"]["backend_version"] == tf.__version__
     assert [r["label"] for r in record["rows"]] == ["nothing frozen", "conv1", "layers 1-2"]
     assert len(record["rows"][1]["times_ms"]) == 3
     assert set(record["extras"]) == {FLOOR, OVERHEAD, UPDATE}
