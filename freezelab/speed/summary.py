@@ -25,6 +25,7 @@ RECORD_CLAIMS = {
     "update": UPDATE_CLAIM[0],
     "cached": _STEP_TEXTS[9],  # cached features faster than frozen base
     "eager": _STEP_TEXTS[10],  # freezing saves less eagerly
+    "block5": _STEP_TEXTS[6],  # block5 only faster than nothing frozen (optional)
 }
 
 
@@ -93,6 +94,8 @@ def step_summary(
         verdicts: `VERDICT_KEYS` -> the lesson's verdicts; ``"whole"`` is
             whole base against nothing frozen (a ratio), ``"why"`` a
             difference in ms; ``"eager"`` may be None (no compiled arm).
+            An optional ``"block5"`` (block5 frozen alone against nothing
+            frozen) puts block5's own verdict beside its saving in line 4.
         status: `record_statuses`' output.
         numbers: The measured numbers quoted.
 
@@ -135,6 +138,9 @@ def step_summary(
             "parameter count did not predict time, but parameters cost time through the optimizer "
             f"update (about {numbers.update_share:.0%} of the step here, by a probe that may overcharge)"
         )
+    block5_own = ""
+    if verdicts.get("block5") is not None:
+        block5_own = f" (its own saving: {said('block5')})"
     low, high = numbers.ceiling_range
     record = ""
     if numbers.record_ceiling:
@@ -156,7 +162,7 @@ def step_summary(
         f"a frozen prefix than alone: {said('why')}; the cost model's reason: the input gradients a prefix "
         f"no longer needs (it expects {numbers.extra_flop_ms:.1f} ms)",
         f"4. Parameter count did not predict time: block5 ({numbers.params_share['block5 only']:.0%} of the "
-        f"convolution parameters) saved {saved['block5 only']:.1%}, blocks 1-2 "
+        f"convolution parameters) saved {saved['block5 only']:.1%}{block5_own}, blocks 1-2 "
         f"({numbers.params_share['blocks 1-2']:.0%}) {saved['blocks 1-2']:.1%}: {said('params')}",
         f"5. The update was {numbers.update_share:.1%} of the full step (update probe; may overcharge); "
         f"block4's weights took longer to update than block3's: {said('update')}",

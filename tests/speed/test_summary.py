@@ -82,3 +82,15 @@ def test_each_summary_line_reads_the_record_status_of_its_own_claim():
     assert RECORD_CLAIMS["update"] == "block4's weights take longer to update than block3's"
     assert RECORD_CLAIMS["cached"] == "cached features faster than frozen base"
     assert RECORD_CLAIMS["eager"] == "freezing saves less eagerly"
+    assert RECORD_CLAIMS["block5"] == "block5 only faster than nothing frozen"
+
+
+def test_line_four_carries_block5s_own_verdict_when_given():
+    verdicts = {key: SHOWN for key in ("whole", "prefix", "why", "params", "update", "cached")}
+    verdicts["eager"] = None
+    status = {"block5 only faster than nothing frozen": "not reproduced (r)"}
+    plain = step_summary(verdicts, status, _numbers())[4]
+    assert plain.startswith("4. ") and "its own saving" not in plain
+    with_block5 = step_summary({**verdicts, "block5": NOT_SHOWN}, status, _numbers())[4]
+    assert "saved 6.0% (its own saving: not shown (5 of 10" in with_block5
+    assert "not reproduced (r))" in with_block5
