@@ -45,6 +45,8 @@ class StepNumbers:
         extra_flop_ms: The FLOP model's extra saving for block3 on a prefix.
         cached_speedup: Cached features against the fully trainable step.
         eager_speedups: Whole base frozen (eager, compiled) medians, or None.
+        whole_over_floor: The whole-base step over the floor, paired by round
+            (median, lower quartile, upper quartile), or None.
     """
 
     saved: Mapping[str, float]
@@ -56,6 +58,7 @@ class StepNumbers:
     extra_flop_ms: float
     cached_speedup: float
     eager_speedups: tuple[float, float] | None = None
+    whole_over_floor: tuple[float, float, float] | None = None
 
 
 def against_ceiling(speedup_range: tuple[float, float], ceiling_range: tuple[float, float]) -> str:
@@ -141,6 +144,13 @@ def step_summary(
     block5_own = ""
     if verdicts.get("block5") is not None:
         block5_own = f" (its own saving: {said('block5')})"
+    pair = ""
+    if numbers.whole_over_floor is not None:
+        median, lower, upper = numbers.whole_over_floor
+        pair = (
+            f" (the whole-base step over the floor, round by round: {median:.3f}, middle half "
+            f"{lower:.3f} to {upper:.3f})"
+        )
     low, high = numbers.ceiling_range
     record = ""
     if numbers.record_ceiling:
@@ -155,7 +165,8 @@ def step_summary(
         + ".",
         f"1. Whole base frozen: {speedup:.2f}x faster per step (middle half {speedup_range[0]:.2f}x to "
         f"{speedup_range[1]:.2f}x), {said('whole')}; ceiling {1 / numbers.floor_share:.2f}x (middle half "
-        f"{low:.2f}x to {high:.2f}x{record}; the floor is {numbers.floor_share:.1%} of the step): {relation}",
+        f"{low:.2f}x to {high:.2f}x{record}; the floor is {numbers.floor_share:.1%} of the step): {relation}"
+        + pair,
         f"2. Where: a frozen prefix (blocks 1-2) saved {saved['blocks 1-2']:.1%}, a frozen middle (block4) "
         f"{saved['block4 only']:.1%} at equal forward compute: {said('prefix')}",
         f"3. Why (same layers, two positions): block3 saved {verdicts['why'].median:.1f} ms more per step on "

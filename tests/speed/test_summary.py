@@ -55,6 +55,11 @@ def test_in_short_repeats_only_shown_findings_and_every_line_has_its_status():
     assert "a frozen prefix saved more than a frozen middle" in lines[0]
     assert "parameter count" not in lines[0]
     assert "reproduced (x)" in lines[1] and "the record's 3.50x, inside it" in lines[1]
+    assert "round by round" not in lines[1]
+    paired = step_summary(verdicts, status, _numbers(whole_over_floor=(0.99, 0.966, 1.041)))[1]
+    assert paired.endswith(
+        "(the whole-base step over the floor, round by round: 0.990, middle half 0.966 to 1.041)"
+    )
     moved = step_summary(verdicts, status, _numbers(record_ceiling=3.2))[1]
     assert "the record's 3.20x, outside it: the ceiling moved more between" in moved
     assert "3.57x faster per step" in lines[1] and "overlap" in lines[1]
