@@ -37,6 +37,7 @@ def plot_measured_vs_predicted(
     terms: bool = True,
     kind_names: dict[str, str] | None = None,
     labelled_kinds: Sequence[str] | None = None,
+    fitted: Sequence[str] = (),
 ) -> Axes:
     """Measured against predicted step-time fraction, one point per mask, with error bars.
 
@@ -59,14 +60,25 @@ def plot_measured_vs_predicted(
         labelled_kinds: Kinds whose points get a name beside the axes (e.g.
             ``["prefix"]`` where the other masks crowd one corner); None names
             every point.
+        fitted: Masks whose measured-terms prediction is fitted from the run
+            rather than predicted (e.g. ``["blocks 1-5"]``, whose terms
+            prediction comes from the floor): their filled point is drawn in
+            `FITTED_COLOUR`, so it does not read as an exact prediction.
 
     Returns:
         The axes.
 
     Raises:
-        ValueError: If ``result`` holds predictions only, or
-            ``labelled_kinds`` names a kind that is not in `KIND_COLOURS`.
+        ValueError: If ``result`` holds predictions only,
+            ``labelled_kinds`` names a kind that is not in `KIND_COLOURS`, or
+            ``fitted`` names a mask the result does not hold.
     """
+    unknown = [label for label in fitted if label not in [r.label for r in result.rows]]
+    if unknown:
+        raise ValueError(
+            f"fitted must name masks of the result {[r.label for r in result.rows]}. "
+            f"Received: {unknown}"
+        )
     if labelled_kinds is not None and not set(labelled_kinds) <= set(KIND_COLOURS):
         raise ValueError(
             f"labelled_kinds must be kinds of {sorted(KIND_COLOURS)}. "
@@ -129,18 +141,24 @@ def plot_measured_vs_predicted(
                 linewidth=0.6,
                 alpha=0.6,
             )
-        ax.errorbar(
-            measured,
-            shown,
-            xerr=errors,
-            fmt="o",
-            color=colour,
-            label={**KIND_NAMES, **(kind_names or {})}[kind],
-            zorder=4,
-            markersize=4,  # small, so that more of the middle-half bars show beside them
-            elinewidth=1.5,
-            capsize=3,
-        )
+        greyed = [has_terms and r.label in fitted for r in rows]
+        for grey, points in ((False, "kind"), (True, "fitted")):
+            picked = [i for i, g in enumerate(greyed) if g == grey]
+            if not picked:
+                continue
+            ax.errorbar(
+                [measured[i] for i in picked],
+                [shown[i] for i in picked],
+                xerr=None if errors is None else [[side[i] for i in picked] for side in errors],
+                fmt="o",
+                color=FITTED_COLOUR if grey else colour,
+                label=None if grey else {**KIND_NAMES, **(kind_names or {})}[kind],
+                zorder=4,
+                markersize=4,  # small, so that more of the middle-half bars show beside them
+                elinewidth=1.5,
+                capsize=3,
+                gid=f"{points}-{kind}",
+            )
         if labelled_kinds is None or kind in labelled_kinds:
             labelled.extend((r.label, r.measured_fraction, y) for r, y in zip(rows, shown))
     if labelled:
@@ -157,6 +175,8 @@ def plot_measured_vs_predicted(
     )
     if terms:
         ax.scatter([], [], facecolors="none", edgecolors="#444444", label="FLOP model (hollow)")
+        if fitted:
+            ax.scatter([], [], color=FITTED_COLOUR, label="fitted, not predicted")
         ax.set_ylabel("predicted (filled: from measured terms; hollow: FLOPs)")
     else:
         ax.set_ylabel("predicted by the FLOP model")

@@ -371,3 +371,27 @@ def test_prediction_error_ticks_are_few_enough_to_read():
         t.get_window_extent() for t in ax.get_xticklabels() if t.get_visible() and t.get_text()
     ]
     assert all(a.x1 < b.x0 for a, b in itertools.pairwise(sorted(boxes, key=lambda b: b.x0)))
+
+
+def test_a_fitted_mask_is_greyed_on_the_measured_against_predicted_plot_too():
+    from matplotlib.colors import to_hex
+
+    ax = plot_measured_vs_predicted(SweepResult(error_rows(), SETUP), fitted=["blocks 1-2"])
+    containers = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    grey = [c for c in containers if to_hex(c.lines[0].get_color()) == FITTED_COLOUR]
+    # One filled point, blocks 1-2's terms prediction (0.71) at its measured 0.7, with its bar.
+    assert len(grey) == 1
+    np.testing.assert_allclose(grey[0].lines[0].get_xydata(), [[0.7, 0.71]])
+    prefix = [c for c in containers if to_hex(c.lines[0].get_color()) == KIND_COLOURS["prefix"]]
+    np.testing.assert_allclose(
+        prefix[0].lines[0].get_xydata(), [[0.85, 0.86]]
+    )  # block1 keeps its colour
+    assert "fitted, not predicted" in [t.get_text() for t in ax.get_legend().get_texts()]
+    plain = plot_measured_vs_predicted(SweepResult(error_rows(), SETUP))
+    assert not any(
+        to_hex(c.lines[0].get_color()) == FITTED_COLOUR
+        for c in plain.containers
+        if isinstance(c, ErrorbarContainer)
+    )
+    with pytest.raises(ValueError, match="Received"):
+        plot_measured_vs_predicted(SweepResult(error_rows(), SETUP), fitted=["blocks 1-9"])
