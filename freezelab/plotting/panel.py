@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 TRAINABLE_COLOUR = "#2a9d5c"
 IDLE_COLOUR = "#d8d8d8"
 FLOW_COLOUR = "#e0a030"
+#: Fill of the lowest trainable layer: it trains, but no trainable layer below needs its input-gradient.
+LOWEST_TRAINABLE_COLOUR = "#a8dcb9"
 #: Frozen parameters in the block bars: the grey of the backward map's frozen cells,
 #: so green means "trains" and grey "frozen" in every picture of the panel.
 FROZEN_COLOUR = IDLE_COLOUR
@@ -74,6 +76,7 @@ WEIGHTLESS_HATCH = "////"
 #: Legend text of each kind of cell in `plot_backward_map`, in legend order.
 MAP_LEGEND = (
     "trains: weight-gradient computed",
+    "trains, lowest: nothing passed down",
     "frozen: gradient passes through",
     "frozen: no backward work",
     "no weights (pooling): gradient passes through",
@@ -91,18 +94,23 @@ def backward_cell_kind(step: BackwardStep) -> str:
         One of the `MAP_LEGEND` strings.
     """
     if not step.has_weights:
-        return MAP_LEGEND[3] if step.gradient_flows else MAP_LEGEND[4]
+        return MAP_LEGEND[4] if step.gradient_flows else MAP_LEGEND[5]
     if step.computes_weight_grad:
-        return MAP_LEGEND[0]
-    return MAP_LEGEND[1] if step.gradient_flows else MAP_LEGEND[2]
+        return MAP_LEGEND[0] if step.gradient_flows else MAP_LEGEND[1]
+    return MAP_LEGEND[2] if step.gradient_flows else MAP_LEGEND[3]
 
 
 _CELL_STYLE = {
     MAP_LEGEND[0]: {"facecolor": TRAINABLE_COLOUR, "edgecolor": TRAINABLE_COLOUR, "hatch": None},
-    MAP_LEGEND[1]: {"facecolor": FLOW_COLOUR, "edgecolor": FLOW_COLOUR, "hatch": None},
-    MAP_LEGEND[2]: {"facecolor": IDLE_COLOUR, "edgecolor": IDLE_COLOUR, "hatch": None},
-    MAP_LEGEND[3]: {"facecolor": "white", "edgecolor": FLOW_COLOUR, "hatch": WEIGHTLESS_HATCH},
-    MAP_LEGEND[4]: {"facecolor": "white", "edgecolor": FROZEN_EDGE, "hatch": WEIGHTLESS_HATCH},
+    MAP_LEGEND[1]: {
+        "facecolor": LOWEST_TRAINABLE_COLOUR,
+        "edgecolor": TRAINABLE_COLOUR,
+        "hatch": None,
+    },
+    MAP_LEGEND[2]: {"facecolor": FLOW_COLOUR, "edgecolor": FLOW_COLOUR, "hatch": None},
+    MAP_LEGEND[3]: {"facecolor": IDLE_COLOUR, "edgecolor": IDLE_COLOUR, "hatch": None},
+    MAP_LEGEND[4]: {"facecolor": "white", "edgecolor": FLOW_COLOUR, "hatch": WEIGHTLESS_HATCH},
+    MAP_LEGEND[5]: {"facecolor": "white", "edgecolor": FROZEN_EDGE, "hatch": WEIGHTLESS_HATCH},
 }
 
 
@@ -111,7 +119,9 @@ def plot_backward_map(readouts: Readout | Mapping[str, Readout], ax: Axes | None
 
     A cell says what the backward pass still does at that layer under the
     mask (`freezelab.speed.cost.backward_rows`): green, the layer trains and
-    its weight-gradient is computed; orange, the layer is frozen but the
+    its weight-gradient is computed; light green with a green edge, the
+    lowest trainable layer, which trains but passes no gradient down (no
+    trainable layer lies below it); orange, the layer is frozen but the
     gradient must pass through it to a trainable layer below; grey, no
     backward work at all (a frozen prefix). Layers without weights (pooling)
     are narrow hatched cells: they never train, but the gradient may pass

@@ -15,6 +15,7 @@ from freezelab.plotting.panel import (
     FROZEN_COLOUR,
     FROZEN_EDGE,
     IDLE_COLOUR,
+    LOWEST_TRAINABLE_COLOUR,
     MAP_LEGEND,
     TRAINABLE_COLOUR,
     backward_cell_kind,
@@ -128,10 +129,11 @@ def _legend_entry(style: str, words: str) -> str:
 #: CSS of each kind of backward-map cell (`MAP_LEGEND`'s wording), the same in the legend.
 _MAP_CELL_STYLE = {
     MAP_LEGEND[0]: _solid(TRAINABLE_COLOUR, TRAINABLE_COLOUR),
-    MAP_LEGEND[1]: _solid(FLOW_COLOUR, FLOW_COLOUR),
-    MAP_LEGEND[2]: _solid(IDLE_COLOUR, FROZEN_EDGE),
-    MAP_LEGEND[3]: _weightless(FLOW_COLOUR),
-    MAP_LEGEND[4]: _weightless(FROZEN_EDGE),
+    MAP_LEGEND[1]: _solid(LOWEST_TRAINABLE_COLOUR, TRAINABLE_COLOUR),
+    MAP_LEGEND[2]: _solid(FLOW_COLOUR, FLOW_COLOUR),
+    MAP_LEGEND[3]: _solid(IDLE_COLOUR, FROZEN_EDGE),
+    MAP_LEGEND[4]: _weightless(FLOW_COLOUR),
+    MAP_LEGEND[5]: _weightless(FROZEN_EDGE),
 }
 
 
@@ -139,6 +141,7 @@ def backward_map_html(readout: Readout) -> str:
     """A strip with one cell per computing layer showing what backprop still does.
 
     Green: the weight-gradient is computed (and the gradient flows through).
+    Light green: the lowest trainable layer, whose input-gradient nobody needs.
     Orange: the layer is frozen but the gradient must still pass through it.
     Grey: nothing is backpropagated here (a frozen prefix). Layers without
     weights (pooling) are narrow white cells with a dashed border, orange

@@ -9,6 +9,7 @@ from freezelab.plotting.panel import (
     FLOW_COLOUR,
     FROZEN_COLOUR,
     IDLE_COLOUR,
+    LOWEST_TRAINABLE_COLOUR,
     MAP_LEGEND,
     TRAINABLE_COLOUR,
     WEIGHTED_WIDTH,
@@ -200,8 +201,9 @@ def test_cell_colours_follow_the_backward_rule():
     drawn = cells(ax)
     middle, prefix = drawn[:5], drawn[5:]
     # Independent truth, written out by hand from the steps above.
+    # block1_conv1 trains but nothing trainable lies below it: the lowest trainable layer.
     assert [c.get_facecolor() for c in middle] == [
-        to_rgba(TRAINABLE_COLOUR),
+        to_rgba(LOWEST_TRAINABLE_COLOUR),
         to_rgba("white"),
         to_rgba(FLOW_COLOUR),
         to_rgba("white"),
@@ -212,8 +214,9 @@ def test_cell_colours_follow_the_backward_rule():
         to_rgba("white"),
         to_rgba(IDLE_COLOUR),
         to_rgba("white"),
-        to_rgba(TRAINABLE_COLOUR),
+        to_rgba(LOWEST_TRAINABLE_COLOUR),  # block3_conv1, above a frozen prefix
     ]
+    assert middle[0].get_edgecolor() == middle[4].get_edgecolor() == to_rgba(TRAINABLE_COLOUR)
     # Pooling cells: hatched, their outline says whether the gradient passes through.
     assert middle[1].get_edgecolor() == to_rgba(FLOW_COLOUR)
     assert prefix[1].get_edgecolor() != to_rgba(FLOW_COLOUR)
@@ -232,7 +235,7 @@ def test_weightless_layers_are_narrow_and_hatched_unlike_frozen_layers():
 def test_kinds_and_legend():
     kinds = [backward_cell_kind(s) for s in MIDDLE + PREFIX]
     assert kinds == [
-        "trains: weight-gradient computed",
+        "trains, lowest: nothing passed down",
         "no weights (pooling): gradient passes through",
         "frozen: gradient passes through",
         "no weights (pooling): gradient passes through",
@@ -241,7 +244,7 @@ def test_kinds_and_legend():
         "no weights (pooling): no backward work",
         "frozen: no backward work",
         "no weights (pooling): no backward work",
-        "trains: weight-gradient computed",
+        "trains, lowest: nothing passed down",
     ]
     ax = plot_backward_map(map_readout(MIDDLE))
     assert tuple(t.get_text() for t in ax.get_legend().get_texts()) == MAP_LEGEND
@@ -286,7 +289,10 @@ def test_a_real_vgg_mask_matches_the_panel_rule(small_vgg_flat):
     # Frozen prefix: grey; block4 trains: green; pools above block4 pass the gradient.
     assert drawn["block2_conv1"].get_facecolor() == to_rgba(IDLE_COLOUR)
     assert drawn["block3_pool"].get_edgecolor() != to_rgba(FLOW_COLOUR)
-    assert drawn["block4_conv1"].get_facecolor() == to_rgba(TRAINABLE_COLOUR)
+    # block4_conv1 trains but passes nothing down (its input-gradient would reach frozen layers
+    # only); block4_conv2 passes the gradient to it.
+    assert drawn["block4_conv1"].get_facecolor() == to_rgba(LOWEST_TRAINABLE_COLOUR)
+    assert drawn["block4_conv2"].get_facecolor() == to_rgba(TRAINABLE_COLOUR)
     assert drawn["block4_pool"].get_edgecolor() == to_rgba(FLOW_COLOUR)
     assert "input_layer" not in drawn
 

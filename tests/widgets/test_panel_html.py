@@ -9,6 +9,7 @@ from freezelab.plotting.panel import (
     FROZEN_COLOUR,
     FROZEN_EDGE,
     IDLE_COLOUR,
+    LOWEST_TRAINABLE_COLOUR,
     MAP_LEGEND,
     TRAINABLE_COLOUR,
 )
@@ -66,10 +67,10 @@ def test_backward_map_colours_each_layer_by_what_backprop_does():
             "14",
             f"border:1px solid {FROZEN_EDGE};background:{IDLE_COLOUR}",
         ),
-        (
-            "conv_b: trains: weight-gradient computed",
+        (  # the lowest trainable layer: conv_a below it is frozen, so nothing is passed down
+            "conv_b: trains, lowest: nothing passed down",
             "14",
-            f"border:1px solid {TRAINABLE_COLOUR};background:{TRAINABLE_COLOUR}",
+            f"border:1px solid {TRAINABLE_COLOUR};background:{LOWEST_TRAINABLE_COLOUR}",
         ),
         (
             "pool: no weights (pooling): gradient passes through",
