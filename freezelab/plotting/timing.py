@@ -73,12 +73,7 @@ def plot_measured_vs_predicted(
             ``labelled_kinds`` names a kind that is not in `KIND_COLOURS`, or
             ``fitted`` names a mask the result does not hold.
     """
-    unknown = [label for label in fitted if label not in [r.label for r in result.rows]]
-    if unknown:
-        raise ValueError(
-            f"fitted must name masks of the result {[r.label for r in result.rows]}. "
-            f"Received: {unknown}"
-        )
+    _check_fitted(result.rows, fitted)
     if labelled_kinds is not None and not set(labelled_kinds) <= set(KIND_COLOURS):
         raise ValueError(
             f"labelled_kinds must be kinds of {sorted(KIND_COLOURS)}. "
@@ -142,7 +137,7 @@ def plot_measured_vs_predicted(
                 alpha=0.6,
             )
         greyed = [has_terms and r.label in fitted for r in rows]
-        for grey, points in ((False, "kind"), (True, "fitted")):
+        for grey in (False, True):
             picked = [i for i, g in enumerate(greyed) if g == grey]
             if not picked:
                 continue
@@ -157,7 +152,6 @@ def plot_measured_vs_predicted(
                 markersize=4,  # small, so that more of the middle-half bars show beside them
                 elinewidth=1.5,
                 capsize=3,
-                gid=f"{points}-{kind}",
             )
         if labelled_kinds is None or kind in labelled_kinds:
             labelled.extend((r.label, r.measured_fraction, y) for r, y in zip(rows, shown))
@@ -188,6 +182,15 @@ def plot_measured_vs_predicted(
     )
     ax.legend(fontsize=7, loc="upper left")
     return ax
+
+
+def _check_fitted(rows, fitted: Sequence[str]) -> None:
+    """Raises a ValueError naming the labels of ``fitted`` that no row of ``rows`` has."""
+    unknown = [label for label in fitted if label not in [r.label for r in rows]]
+    if unknown:
+        raise ValueError(
+            f"fitted must name masks of the result {[r.label for r in rows]}. Received: {unknown}"
+        )
 
 
 def _annotate_apart(ax, points: list[tuple[str, float, float]], extent: float) -> None:
@@ -306,11 +309,7 @@ def plot_prediction_errors(
             interleaved (no middle half to draw), or ``fitted`` names no row.
     """
     rows = result.rows[1:]
-    unknown = [label for label in fitted if label not in [r.label for r in rows]]
-    if unknown:
-        raise ValueError(
-            f"fitted must name masks of the result {[r.label for r in rows]}. Received: {unknown}"
-        )
+    _check_fitted(rows, fitted)
     if not result.measured or any(r.fraction_quartiles is None for r in rows):
         raise ValueError(
             "plot_prediction_errors needs measured, interleaved rows (from run_sweep with "

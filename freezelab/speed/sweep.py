@@ -10,7 +10,6 @@ alone, which are deterministic and need no timing.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import platform
@@ -31,6 +30,7 @@ from freezelab.core.shapes import model_input_shape
 from freezelab.settings import pick
 from freezelab.speed.cost import step_cost
 from freezelab.speed.probes import features_model, floor_mask, trainable_shapes, update_probe
+from freezelab.speed.records import library_versions
 from freezelab.speed.timing import (
     StepTiming,
     TimedArm,
@@ -728,17 +728,9 @@ def _setup(model, timing: StepTiming, optimizer: str) -> dict:
         "input_shape": list(timing.input_shape),
         "optimizer": optimizer,
         "keras": keras.__version__,
-        "backend_version": _backend_version(timing.backend),
+        "backend_version": library_versions([timing.backend]).get(timing.backend, "unknown"),
         "python": platform.python_version(),
     }
-
-
-def _backend_version(backend: str) -> str:
-    """The installed version of the backend library (``tensorflow``, ``jax`` or ``torch``)."""
-    try:
-        return importlib.import_module(backend).__version__
-    except (ImportError, AttributeError):
-        return "unknown"
 
 
 def _mask(full: dict[str, bool], frozen_names: list[str]) -> dict[str, bool]:
