@@ -8,8 +8,13 @@ in one run, and prints the ratio.
 
 What to expect: batching pays where a single picture leaves the hardware
 idle, i.e. where per-step overhead dominates (a narrow model such as the
-teacher, small pictures, and accelerators generally). On a small CPU that one
-full-width VGG16 picture already saturates, it gains nothing.
+teacher, small pictures, and accelerators generally); on a small CPU that one
+full-width VGG16 picture already saturates, it gains little. The second
+saving holds everywhere: where the layer is a plain ``Conv2D``, freezelab
+computes only the filters being drawn in it (``freezelab/vis/filter_target``;
+16 of ``block3_conv1``'s 256), forward and backward, where the baselines
+compute the whole layer. Both ways of freezelab in this script
+(batched, one at a time) use it.
 
 Baseline: the keras-io recipe ("Visualizing what convnets learn",
 keras-io ``examples/vision/visualizing_what_convnets_learn.py``): a kept

@@ -201,6 +201,7 @@ TOPICS = {
     "tests/speed/test_timing.py": "step timing",
     "tests/vis/test_gradients.py": "input gradients",
     "tests/vis/test_ascent.py": "gradient ascent",
+    "tests/vis/test_filter_target.py": "the ascent's chosen filters",
     "tests/vis/test_gradcam.py": "Grad-CAM",
     "tests/finetune/test_unfreezing.py": "staged unfreezing",
 }

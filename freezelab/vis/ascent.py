@@ -30,7 +30,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
@@ -44,16 +44,14 @@ from freezelab._validation import (
 )
 from freezelab.core.shapes import square_input_side
 from freezelab.vis.activations import feature_model, spatial_layer
-from freezelab.vis.gradients import input_gradient_fn
+from freezelab.vis.filter_target import FilterTarget, selected_means
 from freezelab.vis.images import to_caffe
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-_Maps = TypeVar("_Maps")
-
 REGULARIZERS = ("blur", "tv", None)
-_GRADIENT_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_TARGET_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 PREPROCESSINGS = ("caffe", None)
 # Seeds the zoom's generator with (seed, _ZOOM_STREAM): no filter index is this large.
 _ZOOM_STREAM = 2**31 - 1
@@ -178,9 +176,9 @@ def filter_pictures(
     check_model(model, "filter_pictures")
     spatial_layer(model, layer_name, "Gradient ascent")
     config = make_settings(**settings)
-    extractor, gradient_fn = _extractor_and_gradient(model, layer_name, config.border)
-    filters = _check_filters(filters, extractor, layer_name)
-    canvas = _canvas_size(extractor, size)
+    target = _target(model, layer_name, config.border)
+    filters = _check_filters(filters, target.extractor, layer_name)
+    canvas = _canvas_size(target.extractor, size)
     batch_size = len(filters) if batch_size is None else _positive_int(batch_size, "batch_size")
     total_steps = _total_steps(len(filters), config)
     if callable(progress):
@@ -188,8 +186,7 @@ def filter_pictures(
     else:
         bar = keras.utils.Progbar(total_steps, interval=1.0) if progress else None
     chunks = [filters[i : i + batch_size] for i in range(0, len(filters), batch_size)]
-    channels = int(extractor.output.shape[-1])
-    results = [_ascend(gradient_fn, chunk, channels, canvas, config, bar) for chunk in chunks]
+    results = [_ascend(target, chunk, canvas, config, bar) for chunk in chunks]
     return FilterPictures(
         layer_name=layer_name,
         filters=filters,
@@ -281,11 +278,10 @@ def filter_activation(
             f"filter_activation takes one filter per picture. Received: {len(filters)} "
             f"filters for {len(pixels)} pictures"
         )
-    one_hot = _one_hot(filters, extractor.output.shape[-1])
     outputs = keras.ops.convert_to_numpy(
         extractor(_to_model(np.asarray(pixels, np.float32), preprocessing), training=False)
     )
-    return _selected(interior(outputs, border), one_hot)
+    return selected_means(outputs, filters, border)
 
 
 def stretch_contrast(pixels: np.ndarray, spread: float = 0.15) -> np.ndarray:
@@ -326,22 +322,20 @@ class _CallbackBar:
         self.callback(self.done, self.total)
 
 
-def _ascend(gradient_fn, filters, channels, canvas, config, bar):
+def _ascend(target, filters, canvas, config, bar):
     """Runs all octaves for one batch of filters; returns pixels, start and final activation."""
     rngs = [np.random.default_rng([config.seed, f]) for f in filters]
     zoom_rng = np.random.default_rng([config.seed, _ZOOM_STREAM])  # the same for every batch
-    one_hot = _one_hot(filters, channels)
+    weights = target.weights_for(filters)  # read once: the weights stay put during the ascent
     sizes = _octave_sizes(canvas, config.octaves, config.octave_scale)
     pixels = np.stack([128.0 + rng.uniform(-20, 20, (sizes[0], sizes[0], 3)) for rng in rngs])
     pixels = pixels.astype(np.float32)
-    start = _activation(gradient_fn, _resize(pixels, canvas), one_hot, config)
+    start = _activation(target, _resize(pixels, canvas), filters, config)
     for octave, side in enumerate(sizes):
         if octave:
             pixels = _resize(pixels, side)
         for step in range(config.steps):
-            gradient = _jittered_gradient(
-                gradient_fn, pixels, canvas, one_hot, rngs, zoom_rng, config
-            )
+            gradient = _jittered_gradient(target, pixels, canvas, weights, rngs, zoom_rng, config)
             pixels = pixels + config.step_size * _unit_rms(gradient)
             if config.regularization == "tv":
                 pixels = pixels - config.step_size * config.tv_weight * _tv_gradient(pixels)
@@ -350,67 +344,40 @@ def _ascend(gradient_fn, filters, channels, canvas, config, bar):
             pixels = np.clip(pixels, 0.0, 255.0)
             if bar is not None:
                 bar.add(len(filters))
-    final = _activation(gradient_fn, _resize(pixels, canvas), one_hot, config)
+    final = _activation(target, _resize(pixels, canvas), filters, config)
     return pixels, start, final
 
 
-def _jittered_gradient(gradient_fn, pixels, canvas, one_hot, rngs, zoom_rng, config):
+def _jittered_gradient(target, pixels, canvas, weights, rngs, zoom_rng, config):
     """Gradient at the picture's resolution, through random shift (per picture) and zoom (per step)."""
     shifts = [tuple(rng.integers(-config.jitter, config.jitter + 1, 2)) for rng in rngs]
     zoom = 1.0 + float(zoom_rng.uniform(0.0, config.scale_jitter)) if config.scale_jitter else 1.0
     shifted = np.stack([np.roll(p, s, axis=(0, 1)) for p, s in zip(pixels, shifts)])
     zoomed_side = round(canvas * zoom)
     model_pixels = _center_crop(_resize(shifted, zoomed_side), canvas)
-    _, gradient, _ = gradient_fn(_to_model(model_pixels, config.preprocessing), one_hot)
+    gradient = target.gradient(_to_model(model_pixels, config.preprocessing), weights)
     if config.preprocessing == "caffe":
         gradient = gradient[..., ::-1]  # d/dRGB from d/dBGR: the means only shift values.
     gradient = _resize(_center_pad(gradient, zoomed_side), pixels.shape[1])
     return np.stack([np.roll(g, (-s[0], -s[1]), axis=(0, 1)) for g, s in zip(gradient, shifts)])
 
 
-def _extractor_and_gradient(model, layer_name, border):
-    """The feature model and its compiled gradient, built once per model, layer and border.
+def _target(model, layer_name, border):
+    """The layer's `FilterTarget`, built once per model, layer and border.
 
-    Rebuilding them would trace a new compiled function at every call. The
-    compiled function reads the model's weights when it runs, so a cached one
-    still shows weights changed later by training.
+    Rebuilding it would trace new compiled functions at every call. They read
+    the model's weights when they run, so a cached target still shows weights
+    changed later by training.
     """
-    cache = _GRADIENT_CACHE.setdefault(model, {})
+    cache = _TARGET_CACHE.setdefault(model, {})
     key = (layer_name, border)
     if key not in cache:
-        extractor = feature_model(model, layer_name)
-        cache[key] = (extractor, input_gradient_fn(extractor, _objective(border)))
+        cache[key] = FilterTarget(model, layer_name, border)
     return cache[key]
 
 
-def interior(feature_maps: _Maps, border: float) -> _Maps:
-    """``(N, h, w, C)`` maps without ``border`` of each side (never below one pixel).
-
-    Ascent targets the interior: at the edges, zero padding and the wrap-around
-    of jitter would otherwise draw stripes along the border.
-    """
-    height, width = feature_maps.shape[1], feature_maps.shape[2]
-    top = min(int(height * border), (height - 1) // 2)
-    left = min(int(width * border), (width - 1) // 2)
-    return feature_maps[:, top : height - top, left : width - left, :]
-
-
-def _activation(gradient_fn, model_pixels, one_hot, config):
-    _, _, (outputs,) = gradient_fn(_to_model(model_pixels, config.preprocessing), one_hot)
-    return _selected(interior(outputs, config.border), one_hot)
-
-
-def _selected(outputs, one_hot):
-    return (outputs.mean(axis=(1, 2)) * one_hot).sum(axis=-1).astype(np.float32)
-
-
-def _objective(border):
-    def selected_mean_activation(outputs: Any, one_hot: np.ndarray) -> Any:
-        """Sum over the batch of each picture's own filter's interior mean activation."""
-        outputs = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
-        return keras.ops.sum(keras.ops.mean(interior(outputs, border), axis=(1, 2)) * one_hot)
-
-    return selected_mean_activation
+def _activation(target, model_pixels, filters, config):
+    return target.activation(_to_model(model_pixels, config.preprocessing), filters)
 
 
 def _to_model(pixels, preprocessing):
@@ -477,10 +444,6 @@ def _center_pad(batch, side):
 
 def _octave_sizes(canvas, octaves, octave_scale):
     return [max(8, round(canvas / octave_scale ** (octaves - 1 - i))) for i in range(octaves)]
-
-
-def _one_hot(filters, channels):
-    return np.eye(channels, dtype=np.float32)[list(filters)]
 
 
 def _total_steps(filter_count, config):
