@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pytest
 
+from freezelab.settings import in_ci
+
 ROOT = Path(__file__).resolve().parents[2]
 BACKEND_CHECKS = "tests/backends/test_what_differs.py"
 WITHOUT_TF = "tests.backends.without_tensorflow"  # a plugin: `import tensorflow` fails
@@ -143,7 +145,7 @@ def outcome_counts(output: str) -> dict[str, int]:
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_portable_tests_pass_on(backend):
     if importlib.util.find_spec(backend) is None:
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes", "on"}:
+        if in_ci():
             pytest.fail(f"{backend} is not installed; the test extra installs it")
         pytest.skip(f"{backend} is not installed (pip install -e '.[test]')")
     done, seconds = run_on_backend(backend)
