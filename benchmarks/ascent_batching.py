@@ -51,6 +51,7 @@ import numpy as np
 
 from freezelab.speed.timing import describe_device
 from freezelab.vis.ascent import filter_pictures
+from freezelab.vis.filter_target import computes_chosen_filters_only
 
 
 def build_model(name: str, size: int) -> keras.Model:
@@ -216,6 +217,14 @@ def main() -> None:
         f"median of {args.repeats}"
     )
     print(f"load average (1 min) before and after: {load_before} / {load_after}")
+    layer = model.get_layer(args.layer)
+    if computes_chosen_filters_only(layer):
+        print(
+            f"freezelab computes {args.layer} for the drawn filters only: {args.filters} of "
+            f"{layer.filters} (the baselines compute all {layer.filters})"
+        )
+    else:
+        print(f"freezelab computes {args.layer} whole, as the baselines do")
     print(f"one filter at a time: {single_rate:7.2f} filters/s")
     print(f"all filters batched:  {batched_rate:7.2f} filters/s")
     print(f"speed-up (batched / one at a time): {batched_rate / single_rate:.2f}x")

@@ -45,6 +45,7 @@ def test_benchmark_prints_every_arm_and_the_ratios():
     assert rate("one filter at a time", out) > 0
     assert ratio == pytest.approx(batched / keras_io, rel=0.02, abs=0.01)
     assert "load average (1 min) before and after" in out
+    assert "freezelab computes block3_conv1 for the drawn filters only: 2 of 256" in out
     if HAS_TF_KERAS_VIS:
         theirs = rate("tf-keras-vis ActivationMaximization, batched", out)
         ratio = float(re.search(r"batched / tf-keras-vis: ([\d.]+)x", out).group(1))
