@@ -2,8 +2,8 @@
 
 Keras keeps some facts the course needs behind private attributes: which
 variables an optimizer updates, the trainable flags recorded at
-``compile()``, the arguments ``compile()`` was given, and every layer inside
-a nested model. Nothing else in freezelab touches a private Keras name; it
+``compile()``, the arguments ``compile()`` was given, every layer inside
+a nested model, and how many times a layer was called in a model's graph. Nothing else in freezelab touches a private Keras name; it
 calls the functions here. Each function names the Keras version it was
 checked on, and ``tests/core/test_keras_adapter.py`` fails loudly if a Keras
 release renames or changes one of them.
@@ -107,3 +107,18 @@ def trainable_capable(layer: keras.layers.Layer, variable: keras.Variable) -> bo
     if capable is None:
         return bool(variable.trainable)
     return any(variable is v for v in capable)
+
+
+def call_count(layer: keras.layers.Layer) -> int:
+    """How many times ``layer`` was called on symbolic inputs (its call sites in model graphs).
+
+    Keras 3.15.1: ``Operation._inbound_nodes``, one node per call; the public
+    ``layer.input`` and ``layer.output`` give the first call's tensors only.
+
+    Args:
+        layer: A Keras layer.
+
+    Returns:
+        0 for a layer never called, 2 for one shared by two calls, and so on.
+    """
+    return len(getattr(layer, "_inbound_nodes", []))

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import keras
 import numpy as np
 
+from freezelab.core.keras_adapter import call_count
 from freezelab.vis.activations import feature_model, find_layer
 from freezelab.vis.gradients import forward_fn, input_gradient_fn
 
@@ -67,7 +68,7 @@ def computes_chosen_filters_only(layer: keras.layers.Layer) -> bool:
         and layer.dtype_policy.name == "float32"
     ):
         return False
-    return len(getattr(layer, "_inbound_nodes", [])) == 1
+    return call_count(layer) == 1
 
 
 class FilterTarget:

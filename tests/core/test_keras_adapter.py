@@ -60,6 +60,15 @@ def test_trainable_capable_tells_statistics_from_frozen_weights():
     assert capable == {"gamma": True, "beta": True, "moving_mean": False, "moving_variance": False}
 
 
+def test_call_count_counts_the_calls_made_here():
+    shared, once, never = (keras.layers.Dense(3) for _ in range(3))
+    inputs = keras.Input((3,))
+    keras.Model(inputs, once(shared(shared(inputs))))
+    assert keras_adapter.call_count(shared) == 2
+    assert keras_adapter.call_count(once) == 1
+    assert keras_adapter.call_count(never) == 0
+
+
 def test_adapter_names_the_keras_version_it_was_checked_on():
     checked = tuple(int(part) for part in keras_adapter.CHECKED_ON.split("."))
     assert checked[0] == int(keras.__version__.split(".")[0]) == 3
